@@ -1,0 +1,84 @@
+"""``graphroute eval``: evaluate routers on recorded outcomes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+DEFAULT_DATA = "routellm-mmlu,routellm-gsm8k"
+DEFAULT_ROUTERS = "random,knn,oracle,always-weak,always-strong"
+
+
+def eval_command(
+    data: str = typer.Option(DEFAULT_DATA, "--data", "-d", help="Comma-separated built-in names or paths (RouteLLM dir, MT-Bench JSONL, wide CSV/JSONL)."),
+    router: str = typer.Option(DEFAULT_ROUTERS, "--router", "-r", help="Comma-separated registered router names."),
+    cv: int = typer.Option(5, "--cv", help="K for grouped K-fold cross-validation (ignored with --test)."),
+    cv_groups: str = typer.Option("prompt", "--cv-groups", help="'prompt' (identical prompts together) or 'group' (the dataset's groups, e.g. MMLU subjects: leave-subjects-out)."),
+    test: Optional[str] = typer.Option(None, "--test", help="Train on --data, test on this dataset instead of CV."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write all figures and curves to this JSON file."),
+    scores_path: Optional[Path] = typer.Option(None, "--scores", help="Write one row per test prompt (prompt,score,...) to this CSV."),
+    plot_path: str = typer.Option("graphroute-eval.png", "--plot", help="Cost-quality PNG ('' to skip)."),
+    prices: Optional[Path] = typer.Option(None, "--prices", help="Price file (YAML); default: graphroute's costs/prices.yaml."),
+    quality_target: float = typer.Option(0.95, "--quality-target", help="Cost saving is reported at this share of the best model's quality."),
+    prompt_column: str = typer.Option("prompt", "--prompt-column", help="Prompt column of wide CSV/JSONL files."),
+    weak: Optional[str] = typer.Option(None, "--weak", help="Weak model of the pair (default: lowest mean score)."),
+    strong: Optional[str] = typer.Option(None, "--strong", help="Strong model of the pair (default: highest mean score)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the fold split."),
+) -> None:
+    """Evaluate routers with grouped K-fold CV (or train/test) and print RouteLLM's metrics and costs."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from graphroute.costs import CostModel
+    from graphroute.datasets import load_dataset
+    from graphroute.evaluation import evaluate
+    from graphroute.evaluation.report import plot, results_table, write_json, write_scores
+    from graphroute.routers import router_names
+
+    console = Console() if Console().is_terminal else Console(width=170)
+    started = time.perf_counter()
+    names = router_names(router)
+    if cv_groups not in ("prompt", "group"):
+        raise typer.BadParameter("must be 'prompt' or 'group'", param_hint="--cv-groups")
+    cost_model = CostModel.from_yaml(prices) if prices else CostModel.default()
+
+    def load(spec: str):
+        kwargs = {"weak": weak, "strong": strong}
+        if Path(spec).suffix.lower() in (".csv", ".jsonl", ".ndjson", ".json"):
+            kwargs["prompt_column"] = prompt_column
+        return load_dataset(spec, **kwargs)
+
+    datasets = [load(s.strip()) for s in data.split(",") if s.strip()]
+    test_data = load(test) if test else None
+    runs, per_data = {}, {}
+    steps = len(datasets) * len(names) * (1 if test_data is not None else cv)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("evaluating", total=steps)
+        for ds in datasets:
+            def step(name: str, ds=ds) -> None:
+                progress.update(task, advance=1, description=f"{ds.name}: {name}")
+
+            results = evaluate(names, ds, cv=cv, test=test_data, group_by=cv_groups, seed=seed,
+                               cost_model=cost_model, quality_target=quality_target, on_step=step)
+            key = ds.name if test_data is None else f"{ds.name} -> {test_data.name}"
+            runs[key] = results
+            per_data[key] = (test_data.select_models(ds.models) if test_data is not None else ds, results)
+    mode = f"train/test on {test_data.name}" if test_data is not None else f"{cv}-fold CV grouped by {cv_groups}"
+    for key, results in runs.items():
+        console.print(results_table(results, title=f"{key} ({mode})"))
+    meta = {"mode": mode, "routers": names, "seed": seed, "prices": cost_model.source,
+            "curve_methods": ["routellm", "tie_safe"], "seconds": round(time.perf_counter() - started, 2)}
+    if json_path:
+        write_json(json_path, runs, meta)
+        console.print(f"wrote {json_path}")
+    if scores_path:
+        write_scores(scores_path, per_data)
+        console.print(f"wrote {scores_path}")
+    if plot_path:
+        plot(plot_path, runs)
+        console.print(f"wrote {plot_path}")
+    console.print(f"done in {time.perf_counter() - started:.1f} s")

@@ -1,0 +1,69 @@
+"""Routing datasets: recorded per-model outcomes in one typed form.
+
+``load_dataset`` takes a built-in name (``routellm-mmlu``, ``routellm-gsm8k``), a directory in
+RouteLLM's layout, an MT-Bench judgements JSONL, or a wide CSV/JSONL file.
+
+Example:
+    >>> from graphroute.datasets import load_dataset
+    >>> d = load_dataset("routellm-mmlu")
+    >>> len(d), d.weak, d.strong
+    (12323, 'mistralai/Mixtral-8x7B-Instruct-v0.1', 'gpt-4-1106-preview')
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from graphroute.datasets.base import RoutingDataset
+from graphroute.datasets.routellm import load_mtbench, load_routellm
+from graphroute.datasets.wide import load_wide
+from graphroute.errors import DatasetError
+
+__all__ = [
+    "RoutingDataset",
+    "BUILTINS",
+    "builtin_path",
+    "load_dataset",
+    "load_mtbench",
+    "load_routellm",
+    "load_wide",
+]
+
+#: Built-in datasets: name -> (folder under builtin/, RouteLLM benchmark).
+BUILTINS: dict[str, tuple[str, str]] = {
+    "routellm-mmlu": ("routellm", "mmlu"),
+    "routellm-gsm8k": ("routellm", "gsm8k"),
+}
+
+
+def builtin_path(folder: str = "") -> Path:
+    """Filesystem path of the data shipped inside the package."""
+    return Path(str(files("graphroute.datasets") / "builtin")) / folder
+
+
+def _looks_like_judgements(path: Path) -> bool:
+    with path.open(encoding="utf-8") as fh:
+        first = fh.readline()
+    return all(f'"{k}"' in first for k in ("question_id", "model", "score", "judge"))
+
+
+def load_dataset(spec: str | Path, **kwargs: Any) -> RoutingDataset:
+    """Load a dataset from a built-in name or a path (directory, JSONL or CSV).
+
+    Keyword arguments go to the matching loader (``load_routellm``, ``load_mtbench`` or
+    ``load_wide``), e.g. ``prompt_column=``, ``models=``, ``score_type=``, ``weak=``.
+    """
+    key = str(spec)
+    if key in BUILTINS:
+        folder, bench = BUILTINS[key]
+        return load_routellm(builtin_path(folder), bench, name=key, **kwargs)
+    path = Path(key).expanduser()
+    if not path.exists():
+        raise DatasetError(f"no such file or directory (built-in datasets: {', '.join(BUILTINS)})", path=path)
+    if path.is_dir():
+        return load_routellm(path, **kwargs)
+    if path.suffix.lower() in (".jsonl", ".ndjson") and path.stat().st_size and _looks_like_judgements(path):
+        return load_mtbench(path, **kwargs)
+    return load_wide(path, **kwargs)

@@ -1,0 +1,169 @@
+"""The one typed form every routing benchmark is loaded into."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from graphroute.errors import DatasetError, UnknownModelError
+
+
+@dataclass
+class RoutingDataset:
+    """Recorded outcomes of several models on a list of prompts.
+
+    ``scores[i, j]`` is the quality model ``models[j]`` reached on ``prompts[i]``:
+    0/1 for right/wrong benchmarks, any real number for graded ones (MT-Bench judge
+    scores 1-10). ``score_range`` is the scale's (low, high).
+
+    Example:
+        >>> import numpy as np
+        >>> from graphroute.datasets import RoutingDataset
+        >>> d = RoutingDataset(name="toy", prompts=["2+2?", "prove P!=NP"],
+        ...                    models=["small", "big"],
+        ...                    scores=np.array([[1.0, 1.0], [0.0, 1.0]]))
+        >>> d.weak, d.strong, d.accuracy("big")
+        ('small', 'big', 1.0)
+    """
+
+    name: str
+    prompts: list[str]
+    models: list[str]
+    scores: np.ndarray
+    costs: np.ndarray | None = None  # (n, m) dollars per prompt per model, when the data says
+    input_tokens: np.ndarray | None = None  # (n, m) or None
+    output_tokens: np.ndarray | None = None  # (n, m) or None; NaN where unknown
+    responses: dict[str, list[str]] | None = None
+    groups: np.ndarray | None = None  # (n,) e.g. MMLU subject
+    score_range: tuple[float, float] = (0.0, 1.0)
+    source: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+    weak_model: str | None = None
+    strong_model: str | None = None
+
+    def __post_init__(self) -> None:
+        self.scores = np.asarray(self.scores, dtype=np.float64)
+        n, m = len(self.prompts), len(self.models)
+        if self.scores.shape != (n, m):
+            raise DatasetError(f"scores have shape {self.scores.shape}, expected ({n}, {m})", path=self.source)
+        if len(set(self.models)) != m:
+            raise DatasetError(f"duplicate model names: {self.models}", path=self.source)
+        for name in ("costs", "input_tokens", "output_tokens"):
+            arr = getattr(self, name)
+            if arr is not None:
+                arr = np.asarray(arr, dtype=np.float64)
+                if arr.shape != (n, m):
+                    raise DatasetError(f"{name} have shape {arr.shape}, expected ({n}, {m})", path=self.source)
+                setattr(self, name, arr)
+        if self.groups is not None:
+            self.groups = np.asarray(self.groups, dtype=object)
+            if len(self.groups) != n:
+                raise DatasetError(f"groups have length {len(self.groups)}, expected {n}", path=self.source)
+        for model in (self.weak_model, self.strong_model):
+            if model is not None and model not in self.models:
+                raise UnknownModelError(model, self.models, self.name)
+
+    # ------------------------------------------------------------------ basic facts
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+    def __repr__(self) -> str:
+        return f"RoutingDataset(name={self.name!r}, n={len(self)}, models={self.models})"
+
+    def index(self, model: str) -> int:
+        """Column of ``model`` in :attr:`scores`; raises :class:`UnknownModelError`."""
+        try:
+            return self.models.index(model)
+        except ValueError:
+            raise UnknownModelError(model, self.models, self.name) from None
+
+    def accuracy(self, model: str) -> float:
+        """Mean score of ``model`` (accuracy for 0/1 data)."""
+        return float(self.scores[:, self.index(model)].mean())
+
+    @property
+    def weak(self) -> str:
+        """The weak model of the routed pair: given, else the lowest mean score."""
+        if self.weak_model:
+            return self.weak_model
+        return self.models[int(np.argmin(self.scores.mean(axis=0)))]
+
+    @property
+    def strong(self) -> str:
+        """The strong model of the routed pair: given, else the highest mean score."""
+        if self.strong_model:
+            return self.strong_model
+        return self.models[int(np.argmax(self.scores.mean(axis=0)))]
+
+    def pair(self, weak: str | None = None, strong: str | None = None) -> tuple[int, int]:
+        """Column indices of the (weak, strong) pair."""
+        return self.index(weak or self.weak), self.index(strong or self.strong)
+
+    def prompt_groups(self) -> np.ndarray:
+        """An integer id per row, equal for identical prompts (grouping for CV)."""
+        ids: dict[str, int] = {}
+        return np.array([ids.setdefault(p, len(ids)) for p in self.prompts], dtype=np.int64)
+
+    # ------------------------------------------------------------------ slicing
+    def subset(self, rows: Sequence[int] | np.ndarray, name: str | None = None) -> "RoutingDataset":
+        """A new dataset holding only ``rows`` (indices or boolean mask)."""
+        idx = np.arange(len(self))[np.asarray(rows)] if np.asarray(rows).dtype == bool else np.asarray(rows, dtype=np.int64)
+
+        def take(a):
+            return None if a is None else a[idx]
+
+        return RoutingDataset(
+            name=name or self.name,
+            prompts=[self.prompts[i] for i in idx],
+            models=list(self.models),
+            scores=self.scores[idx],
+            costs=take(self.costs),
+            input_tokens=take(self.input_tokens),
+            output_tokens=take(self.output_tokens),
+            responses=None if self.responses is None else {m: [r[i] for i in idx] for m, r in self.responses.items()},
+            groups=take(self.groups),
+            score_range=self.score_range,
+            source=self.source,
+            meta=dict(self.meta),
+            weak_model=self.weak_model,
+            strong_model=self.strong_model,
+        )
+
+    def select_models(self, models: Sequence[str]) -> "RoutingDataset":
+        """A new dataset restricted to ``models`` (in that order)."""
+        cols = [self.index(m) for m in models]
+
+        def take(a):
+            return None if a is None else a[:, cols]
+
+        keep = lambda m: m if m in models else None  # noqa: E731
+        return RoutingDataset(
+            name=self.name,
+            prompts=list(self.prompts),
+            models=list(models),
+            scores=self.scores[:, cols],
+            costs=take(self.costs),
+            input_tokens=take(self.input_tokens),
+            output_tokens=take(self.output_tokens),
+            responses=None if self.responses is None else {m: r for m, r in self.responses.items() if m in models},
+            groups=self.groups,
+            score_range=self.score_range,
+            source=self.source,
+            meta=dict(self.meta),
+            weak_model=keep(self.weak_model),
+            strong_model=keep(self.strong_model),
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """Size, models and per-model mean score, for printing."""
+        return {
+            "name": self.name,
+            "n": len(self),
+            "models": {m: round(self.accuracy(m), 6) for m in self.models},
+            "weak": self.weak,
+            "strong": self.strong,
+            "score_range": list(self.score_range),
+            "groups": None if self.groups is None else int(len(set(self.groups.tolist()))),
+        }

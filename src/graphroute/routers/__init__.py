@@ -1,0 +1,25 @@
+"""Routers: the protocol (``Router``), the baselines and the learned routers, by family.
+
+Example:
+    >>> from graphroute.routers import make_router
+    >>> make_router("random")
+    RandomRouter(seed=0)
+"""
+
+from graphroute.routers.base import MAX_PROMPT_CHARS, Router, check_prompts
+from graphroute.routers.baselines import AlwaysRouter, OracleRouter, RandomRouter
+from graphroute.routers.knn import KNNRouter
+from graphroute.routers.registry import ROUTERS, make_router, router_names
+
+__all__ = [
+    "MAX_PROMPT_CHARS",
+    "ROUTERS",
+    "AlwaysRouter",
+    "KNNRouter",
+    "OracleRouter",
+    "RandomRouter",
+    "Router",
+    "check_prompts",
+    "make_router",
+    "router_names",
+]

@@ -1,0 +1,42 @@
+"""Router names, registered in one place: ``graphroute eval --router a,b,c`` reads this table.
+
+A new router is one file plus one line in ``ROUTERS``. ``always-<model>`` names any model
+(``always-weak``/``always-strong`` the pair's ends).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from graphroute.errors import UnknownRouterError
+from graphroute.routers.base import Router
+from graphroute.routers.baselines import AlwaysRouter, OracleRouter, RandomRouter
+from graphroute.routers.knn import KNNRouter
+
+ROUTERS: dict[str, Callable[[], Router]] = {
+    "random": lambda: RandomRouter(seed=0),
+    "oracle": OracleRouter,
+    "always-weak": lambda: AlwaysRouter("weak"),
+    "always-strong": lambda: AlwaysRouter("strong"),
+    "knn": lambda: KNNRouter(k=50),
+}
+
+
+def make_router(name: str) -> Router:
+    """A fresh, unfitted router for a registered name."""
+    name = name.strip()
+    if name in ROUTERS:
+        return ROUTERS[name]()
+    if name.startswith("always-") and len(name) > len("always-"):
+        return AlwaysRouter(name[len("always-"):])
+    raise UnknownRouterError(name, list(ROUTERS) + ["always-<model>"])
+
+
+def router_names(spec: str) -> list[str]:
+    """Split ``"a,b,c"`` and check every name is known (errors before any work starts)."""
+    names = [s.strip() for s in spec.split(",") if s.strip()]
+    if not names:
+        raise UnknownRouterError(spec, list(ROUTERS))
+    for n in names:
+        make_router(n)
+    return names

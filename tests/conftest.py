@@ -1,0 +1,28 @@
+"""Shared fixtures: small real data, a temporary cache so tests never touch the user's."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHROUTE_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="session")
+def gsm8k():
+    from graphroute.datasets import load_dataset
+
+    return load_dataset("routellm-gsm8k")
+
+
+@pytest.fixture(scope="session")
+def mmlu():
+    from graphroute.datasets import load_dataset
+
+    return load_dataset("routellm-mmlu")

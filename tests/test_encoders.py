@@ -1,0 +1,69 @@
+"""Encoders: the real offline MiniLM, LangChain embeddings, the disk cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from langchain_core.embeddings import DeterministicFakeEmbedding
+
+from graphroute.encoders import CachedEncoder, LangChainEncoder, SentenceTransformerEncoder, default_encoder
+from graphroute.errors import EncoderError
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return SentenceTransformerEncoder()
+
+
+def test_minilm_offline_normalised_and_semantic(minilm):
+    v = minilm.encode(["How do I bake bread?", "Bread baking instructions", "The derivative of x^2"])
+    assert v.shape == (3, 384) and v.dtype == np.float32
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    assert v[0] @ v[1] > v[0] @ v[2] + 0.2
+
+
+def test_shipped_embeddings_match_the_encoder(gsm8k, minilm, tmp_path):
+    enc = default_encoder(cache_dir=tmp_path)
+    cached = enc.encode(gsm8k.prompts[:4])
+    assert enc.misses == 0 and enc.hits == 4  # all from the shipped layer, no model call
+    fresh = minilm.encode(gsm8k.prompts[:4])
+    assert np.min(np.sum(cached * fresh, axis=1)) > 0.999  # float16 storage
+
+
+def test_cache_persists_across_instances(tmp_path):
+    lc = LangChainEncoder(DeterministicFakeEmbedding(size=16))
+    a = CachedEncoder(lc, tmp_path)
+    v = a.encode(["x", "y", "x"])
+    assert a.misses == 2 and np.array_equal(v[0], v[2])
+    b = CachedEncoder(lc, tmp_path)
+    assert np.array_equal(b.encode(["y"])[0], v[1]) and b.misses == 0 and b.hits == 1
+
+
+def test_corrupt_shard_is_ignored_not_trusted(tmp_path):
+    lc = LangChainEncoder(DeterministicFakeEmbedding(size=16))
+    a = CachedEncoder(lc, tmp_path)
+    a.encode(["x"])
+    shard = next(a.folder.glob("shard-*.npz"))
+    shard.write_bytes(shard.read_bytes()[:20])  # truncated
+    b = CachedEncoder(lc, tmp_path)
+    with pytest.warns(UserWarning, match="unreadable"):
+        v = b.encode(["x"])
+    assert b.misses == 1 and v.shape == (1, 16)
+
+
+def test_other_encoder_ids_do_not_share_vectors(tmp_path):
+    a = CachedEncoder(LangChainEncoder(DeterministicFakeEmbedding(size=8)), tmp_path)
+    b = CachedEncoder(LangChainEncoder(DeterministicFakeEmbedding(size=8), id="other"), tmp_path)
+    a.encode(["x"])
+    b.encode(["x"])
+    assert b.misses == 1
+
+
+def test_langchain_encoder_rejects_non_embeddings():
+    with pytest.raises(TypeError):
+        LangChainEncoder(object())
+
+
+def test_bad_model_path_is_a_typed_error(tmp_path):
+    with pytest.raises(EncoderError):
+        SentenceTransformerEncoder(str(tmp_path / "nope")).encode(["x"])

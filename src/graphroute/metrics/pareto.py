@@ -88,4 +88,5 @@ def cost_saving(costs, qualities, target: float, reference_cost: float) -> float
     c = min_cost_for_quality(costs, qualities, target)
     if not math.isfinite(c) or reference_cost <= 0:
         return math.nan
-    return 1.0 - c / reference_cost
+    saving = 1.0 - c / reference_cost
+    return 0.0 if abs(saving) < 1e-12 else saving

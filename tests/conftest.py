@@ -9,6 +9,12 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _model_cache(tmp_path_factory):
+    # one ONNX export per test session, never the user's folder
+    os.environ["GRAPHROUTE_MODEL_CACHE"] = str(tmp_path_factory.mktemp("models"))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("GRAPHROUTE_CACHE", str(tmp_path / "cache"))

@@ -14,12 +14,14 @@ from pathlib import Path
 from graphroute.encoders.base import Encoder, normalise
 from graphroute.encoders.cache import CachedEncoder, default_cache_dir, text_key
 from graphroute.encoders.langchain import LangChainEncoder
+from graphroute.encoders.onnx import OnnxEncoder
 from graphroute.encoders.sentence_transformers import SentenceTransformerEncoder, default_model_path
 
 __all__ = [
     "CachedEncoder",
     "Encoder",
     "LangChainEncoder",
+    "OnnxEncoder",
     "SentenceTransformerEncoder",
     "builtin_embeddings_dir",
     "default_cache_dir",
@@ -37,9 +39,38 @@ def builtin_embeddings_dir() -> Path:
     return builtin_path("embeddings")
 
 
-def default_encoder(model: str | None = None, *, cache: bool = True, cache_dir: str | Path | None = None):
+BACKENDS = ("auto", "onnx", "onnx-int8", "sentence-transformers")
+
+
+def make_encoder(model: str | None = None, backend: str = "auto"):
+    """An encoder for a sentence-transformers model folder (default: the offline MiniLM).
+
+    ``auto`` picks the ONNX Runtime backend (same vectors, about twice as fast on CPU) when
+    onnxruntime is installed and the model is a local mean-pooling folder, else
+    sentence-transformers; ``onnx-int8`` trades a little accuracy (cosine ~0.95) for speed.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown encoder backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "sentence-transformers":
+        return SentenceTransformerEncoder(model)
+    if backend in ("onnx", "onnx-int8"):
+        return OnnxEncoder(model, quantize=backend == "onnx-int8")
+    try:
+        import importlib.util
+
+        if importlib.util.find_spec("onnxruntime") is None:
+            return SentenceTransformerEncoder(model)
+        enc = OnnxEncoder(model)
+        enc._model_dir()
+        return enc
+    except Exception:  # not a local mean-pooling folder: let sentence-transformers handle it
+        return SentenceTransformerEncoder(model)
+
+
+def default_encoder(model: str | None = None, *, cache: bool = True, cache_dir: str | Path | None = None,
+                    backend: str = "auto"):
     """The offline MiniLM (or ``model``), wrapped in the disk cache with the shipped embeddings."""
-    enc = SentenceTransformerEncoder(model)
+    enc = make_encoder(model, backend)
     if not cache:
         return enc
     return CachedEncoder(enc, cache_dir, read_only_dirs=[builtin_embeddings_dir()])

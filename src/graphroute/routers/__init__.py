@@ -8,6 +8,7 @@ Example:
 
 from graphroute.routers.base import MAX_PROMPT_CHARS, Router, check_prompts
 from graphroute.routers.baselines import AlwaysRouter, OracleRouter, RandomRouter
+from graphroute.routers.embedding import EmbeddingRouter
 from graphroute.routers.knn import KNNRouter
 from graphroute.routers.registry import ROUTERS, make_router, router_names
 
@@ -15,6 +16,7 @@ __all__ = [
     "MAX_PROMPT_CHARS",
     "ROUTERS",
     "AlwaysRouter",
+    "EmbeddingRouter",
     "KNNRouter",
     "OracleRouter",
     "RandomRouter",

@@ -1,9 +1,10 @@
-"""Similarity-weighted k-nearest-neighbour quality router over FAISS.
+"""Similarity-weighted k-nearest-neighbour quality router over a FAISS index.
 
 A prompt's predicted quality for each model is the similarity-weighted mean of that model's
-recorded scores on the ``k`` most similar training prompts (cosine similarity of normalised
-embeddings, exact inner-product search). Weights are ``exp((sim - max_sim) / temperature)``,
-so a small temperature trusts the closest neighbours most.
+recorded scores on the ``k`` most similar training prompts. Weights are
+``exp((sim - max_sim) / temperature)``: a small temperature trusts the closest neighbours, a
+large one averages a wide neighbourhood (a topic prior). Examples can be added and removed
+without refitting.
 """
 
 from __future__ import annotations
@@ -13,23 +14,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from graphroute.datasets import RoutingDataset
-from graphroute.errors import PersistenceError
-from graphroute.routers.base import Router, check_prompts
+from graphroute.errors import UnknownModelError
+from graphroute.index import VectorIndex
+from graphroute.routers.base import as_dataset
+from graphroute.routers.embedding import EmbeddingRouter
 
 
-def resolve_encoder(encoder: Any):
-    """``None`` -> the cached offline MiniLM; a string -> that sentence-transformers model (cached);
-    an object with ``encode`` -> itself."""
-    from graphroute.encoders import default_encoder
-
-    if encoder is None or isinstance(encoder, str):
-        return default_encoder(encoder)
-    if not hasattr(encoder, "encode") or not hasattr(encoder, "id"):
-        raise TypeError(f"encoder must be None, a model path, or an Encoder; got {type(encoder).__name__}")
-    return encoder
-
-
-class KNNRouter(Router):
+class KNNRouter(EmbeddingRouter):
     """Similarity-weighted kNN over prompt embeddings (RouteLLM's sw_ranking idea, per model).
 
     Example:
@@ -42,55 +33,59 @@ class KNNRouter(Router):
 
     name = "knn"
 
-    def __init__(self, k: int = 50, temperature: float = 0.05, encoder: Any = None) -> None:
+    def __init__(self, k: int = 50, temperature: float = 0.05, encoder: Any = None, index_kind: str = "auto") -> None:
         self.k = k
         self.temperature = temperature
         self.encoder = encoder
+        self.index_kind = index_kind
 
-    # the encoder object is built lazily and shared by fit and predict
-    @property
-    def encoder_(self):
-        if getattr(self, "_encoder", None) is None:
-            self._encoder = resolve_encoder(self.encoder)
-        return self._encoder
-
-    def _build_index(self) -> None:
-        import faiss
-
-        self._index = faiss.IndexFlatIP(self._vectors.shape[1])
-        self._index.add(self._vectors)
-
-    def _fit(self, data: RoutingDataset) -> None:
+    def _fit_vectors(self, V: np.ndarray, data: RoutingDataset) -> None:
         if self.k < 1:
             raise ValueError(f"k must be >= 1, got {self.k}")
-        self._vectors = np.ascontiguousarray(self.encoder_.encode(check_prompts(data.prompts)), dtype=np.float32)
-        self._labels = np.asarray(data.scores, dtype=np.float64)
-        self.encoder_id_ = self.encoder_.id
-        self._build_index()
+        self.index_ = VectorIndex(V.shape[1], self.index_kind)
+        ids = self.index_.add(V)
+        self._labels = np.zeros((0, len(self.models_)))
+        self._grow(ids, np.asarray(data.scores, dtype=np.float64))
 
-    def predict_quality(self, X: Sequence[str]) -> np.ndarray:
-        self._check_fitted()
-        q = np.ascontiguousarray(self.encoder_.encode(check_prompts(X)), dtype=np.float32)
-        k = min(self.k, len(self._labels))
-        sims, idx = self._index.search(q, k)
+    def _grow(self, ids: np.ndarray, labels: np.ndarray) -> None:
+        need = int(ids.max()) + 1 if len(ids) else 0
+        if need > len(self._labels):
+            pad = np.full((need - len(self._labels), labels.shape[1]), np.nan)
+            self._labels = np.vstack([self._labels, pad])
+        self._labels[ids] = labels
+
+    def _predict_vectors(self, V: np.ndarray) -> np.ndarray:
+        sims, ids = self.index_.search(V, self.k)
         w = np.exp((sims - sims[:, :1]) / max(self.temperature, 1e-6))
+        w[ids < 0] = 0.0
         w /= w.sum(axis=1, keepdims=True)
-        return np.einsum("nk,nkm->nm", w, self._labels[idx])
+        return np.einsum("nk,nkm->nm", w, self._labels[np.maximum(ids, 0)])
 
-    def _json_params(self) -> dict[str, Any]:
-        params = self.get_params()
-        if not (params["encoder"] is None or isinstance(params["encoder"], str)):
-            params["encoder"] = None  # an encoder object must be passed again to load()
-        return params
+    # ------------------------------------------------------------------ online updates
+    def add_examples(self, X: Any, y: Any = None, *, models: Sequence[str] | None = None) -> np.ndarray:
+        """Add labelled prompts (a dataset, or prompts + scores) without refitting; returns their ids."""
+        self._check_fitted()
+        data = as_dataset(X, y, models or self.models_)
+        missing = [m for m in self.models_ if m not in data.models]
+        if missing:
+            raise UnknownModelError(missing[0], data.models, "add_examples")
+        ids = self.index_.add(self.embed(data.prompts))
+        self._grow(ids, data.scores[:, [data.index(m) for m in self.models_]])
+        return ids
 
-    def _state(self) -> dict[str, np.ndarray]:
-        return {"vectors": self._vectors, "labels": self._labels, "encoder_id": np.asarray(self.encoder_id_)}
+    def remove_examples(self, ids: Sequence[int]) -> int:
+        """Remove examples by the ids ``fit``/``add_examples`` gave them (fit assigns 0..n-1)."""
+        self._check_fitted()
+        return self.index_.remove(np.asarray(ids, dtype=np.int64))
 
-    def _set_state(self, state: dict[str, np.ndarray]) -> None:
-        saved_id = str(state["encoder_id"])
-        if self.encoder_.id != saved_id:
-            raise PersistenceError(f"router was fitted with encoder {saved_id!r} but is loaded with {self.encoder_.id!r}")
-        self._vectors = np.ascontiguousarray(state["vectors"], dtype=np.float32)
-        self._labels = state["labels"]
-        self.encoder_id_ = saved_id
-        self._build_index()
+    # ------------------------------------------------------------------ persistence
+    def _vector_state(self) -> dict[str, np.ndarray]:
+        ids = np.sort(self.index_.ids())
+        vecs = np.stack([self.index_._store[int(i)] for i in ids]) if len(ids) else np.zeros((0, 1), np.float32)
+        return {"ids": ids, "vectors": vecs, "labels": self._labels}
+
+    def _set_vector_state(self, state: dict[str, np.ndarray]) -> None:
+        vecs = np.asarray(state["vectors"], dtype=np.float32)
+        self.index_ = VectorIndex(vecs.shape[1], self.index_kind)
+        self.index_.add(vecs, state["ids"])
+        self._labels = np.asarray(state["labels"], dtype=np.float64)

@@ -1,0 +1,85 @@
+"""Base of routers that work on prompt embeddings.
+
+Subclasses implement ``_fit_vectors(V, data)`` and ``_predict_vectors(V)`` (V: normalised
+embeddings); this class embeds prompts once, checks the encoder on load, and lets an ensemble
+hand the same vectors to all its members.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any, Sequence
+
+import numpy as np
+
+from graphroute.datasets import RoutingDataset
+from graphroute.errors import PersistenceError
+from graphroute.routers.base import Router, check_prompts
+
+
+def resolve_encoder(encoder: Any):
+    """``None`` -> the cached offline MiniLM (ONNX backend when available); a string -> that
+    sentence-transformers model folder or name (cached); an object with ``encode`` -> itself."""
+    from graphroute.encoders import default_encoder
+
+    if encoder is None or isinstance(encoder, str):
+        return default_encoder(encoder)
+    if not hasattr(encoder, "encode") or not hasattr(encoder, "id"):
+        raise TypeError(f"encoder must be None, a model path, or an Encoder; got {type(encoder).__name__}")
+    return encoder
+
+
+class EmbeddingRouter(Router):
+    """A router whose predictions are a function of the prompt's embedding."""
+
+    encoder: Any = None
+
+    @property
+    def encoder_(self):
+        if getattr(self, "_encoder", None) is None:
+            self._encoder = resolve_encoder(self.encoder)
+        return self._encoder
+
+    def embed(self, X: Sequence[str]) -> np.ndarray:
+        return np.ascontiguousarray(self.encoder_.encode(check_prompts(X)), dtype=np.float32)
+
+    def _fit(self, data: RoutingDataset) -> None:
+        self.encoder_id_ = self.encoder_.id
+        self._fit_vectors(self.embed(data.prompts), data)
+
+    def predict_quality(self, X: Sequence[str]) -> np.ndarray:
+        self._check_fitted()
+        return self._predict_vectors(self.embed(X))
+
+    @abstractmethod
+    def _fit_vectors(self, V: np.ndarray, data: RoutingDataset) -> None:
+        """Learn from the embeddings ``V`` of ``data.prompts``."""
+
+    @abstractmethod
+    def _predict_vectors(self, V: np.ndarray) -> np.ndarray:
+        """(n, models) predicted quality from embeddings."""
+
+    # persistence: params must be JSON; an Encoder object is passed again to load()
+    def _json_params(self) -> dict[str, Any]:
+        params = self.get_params()
+        if not (params.get("encoder") is None or isinstance(params.get("encoder"), str)):
+            params["encoder"] = None
+        return params
+
+    def _check_encoder(self, saved_id: str) -> None:
+        if self.encoder_.id != saved_id:
+            raise PersistenceError(f"router was fitted with encoder {saved_id!r} but is loaded with {self.encoder_.id!r}")
+        self.encoder_id_ = saved_id
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {"encoder_id": np.asarray(self.encoder_id_), **self._vector_state()}
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        self._check_encoder(str(state["encoder_id"]))
+        self._set_vector_state(state)
+
+    def _vector_state(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def _set_vector_state(self, state: dict[str, np.ndarray]) -> None:
+        pass

@@ -9,6 +9,9 @@ Example:
 from graphroute.routers.base import MAX_PROMPT_CHARS, Router, check_prompts
 from graphroute.routers.baselines import AlwaysRouter, OracleRouter, RandomRouter
 from graphroute.routers.embedding import EmbeddingRouter
+from graphroute.routers.ensemble import StackedRouter
+from graphroute.routers.features import FeatureRouter, prompt_features
+from graphroute.routers.heads import HeadRouter
 from graphroute.routers.knn import KNNRouter
 from graphroute.routers.registry import ROUTERS, make_router, router_names
 
@@ -17,7 +20,11 @@ __all__ = [
     "ROUTERS",
     "AlwaysRouter",
     "EmbeddingRouter",
+    "FeatureRouter",
+    "HeadRouter",
     "KNNRouter",
+    "StackedRouter",
+    "prompt_features",
     "OracleRouter",
     "RandomRouter",
     "Router",

@@ -158,6 +158,12 @@ class Router(ABC):
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
         """Restore what ``_state`` returned."""
 
+    def _save_files(self, folder: Path) -> None:
+        """Write extra files (nested routers, fitted estimators) into the save folder."""
+
+    def _load_files(self, folder: Path) -> None:
+        """Read what ``_save_files`` wrote."""
+
     def _json_params(self) -> dict[str, Any]:
         params = self.get_params()
         try:
@@ -183,6 +189,7 @@ class Router(ABC):
         try:
             (tmp / "router.json").write_text(json.dumps(meta, indent=2))
             np.savez(tmp / "state.npz", **self._state())
+            self._save_files(tmp)
             if path.exists():
                 old = path.with_name(f".{path.name}-old-{os.getpid()}")
                 os.replace(path, old)
@@ -221,4 +228,5 @@ class Router(ABC):
         router = klass(**{**meta["params"], **overrides})
         router.models_, router.weak_, router.strong_ = list(meta["models"]), meta["weak"], meta["strong"]
         router._set_state(state)
+        router._load_files(path)
         return router

@@ -49,15 +49,16 @@ class EmbeddingRouter(Router):
 
     def predict_quality(self, X: Sequence[str]) -> np.ndarray:
         self._check_fitted()
-        return self._predict_vectors(self.embed(X))
+        X = check_prompts(X)
+        return self._predict_vectors(self.embed(X), X)
 
     @abstractmethod
     def _fit_vectors(self, V: np.ndarray, data: RoutingDataset) -> None:
         """Learn from the embeddings ``V`` of ``data.prompts``."""
 
     @abstractmethod
-    def _predict_vectors(self, V: np.ndarray) -> np.ndarray:
-        """(n, models) predicted quality from embeddings."""
+    def _predict_vectors(self, V: np.ndarray, prompts: Sequence[str]) -> np.ndarray:
+        """(n, models) predicted quality from the prompts' embeddings ``V`` (and texts)."""
 
     # persistence: params must be JSON; an Encoder object is passed again to load()
     def _json_params(self) -> dict[str, Any]:

@@ -54,7 +54,7 @@ class KNNRouter(EmbeddingRouter):
             self._labels = np.vstack([self._labels, pad])
         self._labels[ids] = labels
 
-    def _predict_vectors(self, V: np.ndarray) -> np.ndarray:
+    def _predict_vectors(self, V: np.ndarray, prompts: Sequence[str] = ()) -> np.ndarray:
         sims, ids = self.index_.search(V, self.k)
         w = np.exp((sims - sims[:, :1]) / max(self.temperature, 1e-6))
         w[ids < 0] = 0.0

@@ -11,6 +11,9 @@ from typing import Callable
 from graphroute.errors import UnknownRouterError
 from graphroute.routers.base import Router
 from graphroute.routers.baselines import AlwaysRouter, OracleRouter, RandomRouter
+from graphroute.routers.ensemble import StackedRouter
+from graphroute.routers.features import FeatureRouter
+from graphroute.routers.heads import HeadRouter
 from graphroute.routers.knn import KNNRouter
 
 ROUTERS: dict[str, Callable[[], Router]] = {
@@ -19,6 +22,15 @@ ROUTERS: dict[str, Callable[[], Router]] = {
     "always-weak": lambda: AlwaysRouter("weak"),
     "always-strong": lambda: AlwaysRouter("strong"),
     "knn": lambda: KNNRouter(k=50),
+    "knn-wide": lambda: KNNRouter(k=400, temperature=0.2),
+    "logistic": lambda: HeadRouter("logistic", C=0.3),
+    "ridge": lambda: HeadRouter("ridge", alpha=100.0),
+    "mlp": lambda: HeadRouter("mlp", hidden=64, alpha=10.0),
+    "features": FeatureRouter,
+    "stacked-knn-logistic": lambda: StackedRouter(members=[["knn", {"k": 400, "temperature": 0.2}],
+                                                           ["head", {"head": "logistic", "C": 0.3}]]),
+    # the recommended configuration: see routers/ensemble.py DEFAULT_MEMBERS
+    "classifier": StackedRouter,
 }
 
 

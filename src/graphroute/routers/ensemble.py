@@ -1,0 +1,127 @@
+"""Stacked ensemble: several routers' quality predictions combined by weights learned out of fold.
+
+``fit`` embeds the prompts once, gets every member's out-of-fold predictions by an inner grouped
+K-fold (identical prompts kept together), and learns, with non-negative weights, the mean
+quality over models and each model's deviation from it, each as ``Σ_k w_k·pred_k + b``
+(``scipy.optimize.lsq_linear``); then it refits every member on all the data. Members share the ensemble's encoder, so a query is embedded once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from graphroute.datasets import RoutingDataset
+from graphroute.routers.base import Router
+from graphroute.routers.embedding import EmbeddingRouter
+from graphroute.routers.features import FeatureRouter
+from graphroute.routers.heads import HeadRouter
+from graphroute.routers.knn import KNNRouter
+
+MEMBER_TYPES: dict[str, type[EmbeddingRouter]] = {"knn": KNNRouter, "head": HeadRouter, "features": FeatureRouter}
+
+#: The recommended configuration (``--router classifier``): a wide kNN neighbourhood (topic prior),
+#: a close kNN, a logistic head, and boosted trees on prompt-form features.
+DEFAULT_MEMBERS: list[list[Any]] = [
+    ["knn", {"k": 400, "temperature": 0.2}],
+    ["knn", {"k": 50, "temperature": 0.05}],
+    ["head", {"head": "logistic", "C": 0.3}],
+    ["features", {}],
+]
+
+
+class StackedRouter(EmbeddingRouter):
+    """Out-of-fold stacking of embedding routers.
+
+    Example:
+        >>> from graphroute.routers import StackedRouter
+        >>> easy = [f"What is {i} plus {i}?" for i in range(20)]
+        >>> hard = [f"Write a sonnet about autumn, number {i}." for i in range(20)]
+        >>> r = StackedRouter(members=[["knn", {"k": 5}], ["head", {"C": 1.0}]], folds=2)
+        >>> r = r.fit(easy + hard, [[1, 1]] * 20 + [[0, 1]] * 20, models=["small", "big"])
+        >>> r.route(["What is 3 plus 3?", "Write a sonnet about winter."], threshold=0.5)
+        ['small', 'big']
+    """
+
+    name = "stacked"
+
+    def __init__(self, members: list[list[Any]] | None = None, folds: int = 3, seed: int = 0, encoder: Any = None) -> None:
+        self.members = members if members is not None else [list(m) for m in DEFAULT_MEMBERS]
+        self.folds = folds
+        self.seed = seed
+        self.encoder = encoder
+
+    def _make(self, spec: Sequence[Any]) -> EmbeddingRouter:
+        kind, params = spec[0], dict(spec[1]) if len(spec) > 1 else {}
+        if kind not in MEMBER_TYPES:
+            raise ValueError(f"unknown ensemble member {kind!r}; choose from {', '.join(MEMBER_TYPES)}")
+        member = MEMBER_TYPES[kind](**params)
+        member._encoder = self.encoder_
+        return member
+
+    def _fit_member(self, spec, V: np.ndarray, data: RoutingDataset) -> EmbeddingRouter:
+        m = self._make(spec)
+        m.models_, m.weak_, m.strong_ = list(data.models), data.weak, data.strong
+        m.encoder_id_ = self.encoder_.id if not isinstance(m, FeatureRouter) else "none"
+        m._fit_vectors(V, data)
+        return m
+
+    def _fit_vectors(self, V: np.ndarray, data: RoutingDataset) -> None:
+        from scipy.optimize import lsq_linear
+        from sklearn.model_selection import GroupKFold
+
+        n, k = len(data), len(self.members)
+        oof = np.zeros((k, n, len(data.models)))
+        groups = data.prompt_groups()
+        folds = min(self.folds, len(np.unique(groups)))
+        for train, test in GroupKFold(n_splits=folds, shuffle=True, random_state=self.seed).split(V, groups=groups):
+            part = data.subset(train)
+            prompts = [data.prompts[i] for i in test]
+            for i, spec in enumerate(self.members):
+                oof[i, test] = self._fit_member(spec, V[train], part)._predict_vectors(V[test], prompts)
+        # Two fits: the mean quality over models, and each model's deviation from that mean. The
+        # deviations are what routing ranks on (for two models they are +-gain/2), so they get
+        # their own weights instead of inheriting those that best fit the absolute levels.
+        lower, upper = np.r_[np.zeros(k), -np.inf], np.full(k + 1, np.inf)
+        mean_pred, mean_y = oof.mean(axis=2), data.scores.mean(axis=1)
+        W = np.zeros((len(data.models) + 1, k + 1))
+        W[-1] = lsq_linear(np.column_stack([mean_pred.T, np.ones(n)]), mean_y, bounds=(lower, upper)).x
+        for j in range(len(data.models)):
+            A = np.column_stack([(oof[:, :, j] - mean_pred).T, np.ones(n)])
+            W[j] = lsq_linear(A, data.scores[:, j] - mean_y, bounds=(lower, upper)).x
+        self._weights = W
+        self._members = [self._fit_member(spec, V, data) for spec in self.members]
+
+    def _predict_vectors(self, V: np.ndarray, prompts: Sequence[str] = ()) -> np.ndarray:
+        P = np.stack([m._predict_vectors(V, prompts) for m in self._members])  # (k, n, models)
+        W = self._weights
+        mean = P.mean(axis=2)  # (k, n)
+        level = mean.T @ W[-1, :-1] + W[-1, -1]
+        dev = np.einsum("knj,jk->nj", P - mean[:, :, None], W[:-1, :-1]) + W[:-1, -1]
+        return level[:, None] + dev
+
+    def weights(self) -> dict[str, dict[str, float]]:
+        """Learned stacking weights per model: member label -> weight, plus the intercept."""
+        labels = [f"{i}:{spec[0]}" for i, spec in enumerate(self.members)] + ["intercept"]
+        names = [f"{m} (deviation)" for m in self.models_] + ["mean quality"]
+        return {m: dict(zip(labels, map(float, row))) for m, row in zip(names, self._weights)}
+
+    # ------------------------------------------------------------------ persistence
+    def _vector_state(self) -> dict[str, np.ndarray]:
+        return {"weights": self._weights}
+
+    def _set_vector_state(self, state: dict[str, np.ndarray]) -> None:
+        self._weights = state["weights"]
+
+    def _save_files(self, folder: Path) -> None:
+        for i, m in enumerate(self._members):
+            m.save(folder / f"member{i}")
+
+    def _load_files(self, folder: Path) -> None:
+        self._members = []
+        for i, spec in enumerate(self.members):
+            m = Router.load(folder / f"member{i}", **({"encoder": self.encoder} if spec[0] != "features" else {}))
+            m._encoder = self.encoder_
+            self._members.append(m)

@@ -67,3 +67,26 @@ def test_langchain_encoder_rejects_non_embeddings():
 def test_bad_model_path_is_a_typed_error(tmp_path):
     with pytest.raises(EncoderError):
         SentenceTransformerEncoder(str(tmp_path / "nope")).encode(["x"])
+
+
+def test_onnx_backend_matches_sentence_transformers(minilm):
+    from graphroute.encoders import OnnxEncoder, make_encoder
+
+    texts = ["short", "a somewhat longer sentence about routing language models in LangGraph workflows", "x" * 3000]
+    onnx = OnnxEncoder()
+    v = onnx.encode(texts)  # one padded, length-sorted batch (the long text is truncated like the model's)
+    assert np.min(np.sum(v * minilm.encode(texts), axis=1)) > 0.9999
+    assert np.allclose(onnx.encode(texts[1:2])[0], v[1], atol=1e-5)
+    assert onnx.id == minilm.id  # same vectors, so caches and saved routers are shared
+    assert make_encoder(backend="auto").id == minilm.id
+    with pytest.raises(ValueError):
+        make_encoder(backend="gpu")
+
+
+def test_onnx_int8_has_its_own_id():
+    from graphroute.encoders import OnnxEncoder
+
+    q = OnnxEncoder(quantize=True)
+    assert q.id.endswith("/onnx-int8")
+    v = q.encode(["hello world", "bonjour le monde"])
+    assert v.shape == (2, 384) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)

@@ -13,12 +13,20 @@ from graphroute.routers.ensemble import StackedRouter
 from graphroute.routers.features import FeatureRouter, prompt_features
 from graphroute.routers.heads import HeadRouter
 from graphroute.routers.knn import KNNRouter
+from graphroute.routers.calibration import Calibration, calibrate
+from graphroute.routers.policy import CostPolicy, Decision, TargetQualityPolicy, ThresholdPolicy
 from graphroute.routers.registry import ROUTERS, make_router, router_names
 
 __all__ = [
     "MAX_PROMPT_CHARS",
     "ROUTERS",
     "AlwaysRouter",
+    "Calibration",
+    "CostPolicy",
+    "Decision",
+    "TargetQualityPolicy",
+    "ThresholdPolicy",
+    "calibrate",
     "EmbeddingRouter",
     "FeatureRouter",
     "HeadRouter",

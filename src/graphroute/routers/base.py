@@ -29,6 +29,7 @@ import numpy as np
 
 from graphroute.datasets import RoutingDataset
 from graphroute.errors import NotFittedError, PersistenceError, PromptError, UnknownModelError
+from graphroute.routers.policy import CostPolicy, Decision, ThresholdPolicy, policy_from_dict, policy_to_dict
 
 FORMAT_VERSION = 1
 MAX_PROMPT_CHARS = 100_000
@@ -84,6 +85,9 @@ class Router(ABC):
     models_: list[str]
     weak_: str
     strong_: str
+    #: The decision policy; set by :meth:`calibrate` (default: the strong model where it is
+    #: predicted strictly better, for two models; the best predicted model for more).
+    policy_: Any = None
 
     # ------------------------------------------------------------------ learning
     def fit(self, X: Any, y: Any = None, *, models: Sequence[str] | None = None) -> "Router":
@@ -135,6 +139,43 @@ class Router(ABC):
             q = q - lam * np.array([costs.get(m, 0.0) for m in self.models_])
         return [self.models_[j] for j in np.argmax(q, axis=1)]
 
+    # ------------------------------------------------------------------ decisions
+    def decide(self, X: Sequence[str] | str, *, max_cost: float | None = None) -> list[Decision]:
+        """One :class:`Decision` per prompt under the router's policy (``policy_``).
+
+        ``max_cost`` is a remaining budget in dollars: models expected to cost more are avoided.
+        """
+        self._check_fitted()
+        prompts = check_prompts(X)
+        q = self.predict_quality(prompts)
+        # default: the strong model only where it is predicted strictly better
+        policy = self.policy_ or (ThresholdPolicy(1e-9) if len(self.models_) == 2 else CostPolicy(0.0))
+        gains = None
+        if isinstance(policy, ThresholdPolicy):
+            # routers that define their own score (random, always) route on it
+            gains = self.score(prompts) if type(self).score is not Router.score else (
+                q[:, self.models_.index(self.strong_)] - q[:, self.models_.index(self.weak_)])
+        out = []
+        for i, row in enumerate(q):
+            kw = {"gain": float(gains[i])} if gains is not None else {}
+            model, reason = policy.choose(row, self.models_, self.weak_, self.strong_, max_cost, **kw)
+            out.append(Decision(model=model, scores={m: float(v) for m, v in zip(self.models_, row)},
+                                threshold=getattr(policy, "threshold", None), reason=reason, policy=policy.kind))
+        return out
+
+    async def adecide(self, X: Sequence[str] | str, *, max_cost: float | None = None) -> list[Decision]:
+        """Async :meth:`decide` (runs in a worker thread so the event loop keeps going)."""
+        import asyncio
+
+        return await asyncio.to_thread(self.decide, X, max_cost=max_cost)
+
+    def calibrate(self, data: RoutingDataset, **target: Any):
+        """Set ``policy_`` for a target on held-out data; see :func:`graphroute.routers.calibration.calibrate`."""
+        from graphroute.routers.calibration import calibrate
+
+        self._check_fitted()
+        return calibrate(self, data, **target)
+
     # ------------------------------------------------------------------ params
     @classmethod
     def _param_names(cls) -> list[str]:
@@ -183,6 +224,7 @@ class Router(ABC):
             "models": self.models_,
             "weak": self.weak_,
             "strong": self.strong_,
+            "policy": policy_to_dict(self.policy_) if self.policy_ is not None else None,
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
@@ -229,4 +271,9 @@ class Router(ABC):
         router.models_, router.weak_, router.strong_ = list(meta["models"]), meta["weak"], meta["strong"]
         router._set_state(state)
         router._load_files(path)
+        if meta.get("policy"):
+            try:
+                router.policy_ = policy_from_dict(meta["policy"])
+            except (TypeError, ValueError) as exc:
+                raise PersistenceError(f"router.json has an invalid policy: {exc}", path=path) from None
         return router

@@ -3,7 +3,7 @@
 The features describe a prompt's form rather than its topic — length, lines, digits and maths
 symbols, code markers, multiple-choice options, negation (NOT/EXCEPT/LEAST), question marks — which
 is where hard items differ from easy ones within a topic. On MMLU they carry signal the topic
-embeddings lack (``benchmarks/classifier_quality.py``).
+embeddings lack (``graphroute eval --router features`` on routellm-mmlu: APGR 0.640).
 
 The boosted trees are scikit-learn ``HistGradientBoostingRegressor`` models, saved with joblib
 beside the router; ``load`` refuses a file written by another scikit-learn version. Load only

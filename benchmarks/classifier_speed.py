@@ -1,0 +1,115 @@
+"""Speed of the embedding classifier on 2 cores.
+
+Fits the recommended router (``classifier``) and the plain kNN on 10,000 MMLU prompts (their
+embeddings come from the shipped cache), then measures with an *uncached* encoder:
+
+* route decision for one MMLU prompt, embedding included (p50 / p99 over 300 prompts not seen in
+  training);
+* everything beyond the encoder forward (index search, heads, features, policy, Decision) at
+  10k examples;
+* batch routing throughput (prompts/s, batches of 256);
+* ``import graphroute``, and a cold process that loads the saved router and routes one prompt.
+
+Run: python benchmarks/classifier_speed.py [--backend onnx|onnx-int8|sentence-transformers]
+The last line reads: ``route_p50_ms=… route_p99_ms=… overhead_p50_ms=… batch_per_s=… import_s=… cold_first_route_s=…``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def pct(xs, q):
+    return float(np.percentile(np.asarray(xs) * 1000, q))
+
+
+def use_encoder(router, enc) -> None:
+    router._encoder = enc
+    for m in getattr(router, "_members", []):
+        m._encoder = enc
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--backend", default="onnx")
+    ap.add_argument("--router", default="classifier")
+    args = ap.parse_args()
+
+    from graphroute.datasets import load_dataset
+    from graphroute.encoders import make_encoder
+    from graphroute.routers import make_router
+
+    data = load_dataset("routellm-mmlu")
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(data))
+    train, test = data.subset(order[:10_000]), data.subset(order[10_000:10_300])
+    t = time.perf_counter()
+    router = make_router(args.router).fit(train)
+    print(f"fit {args.router} on {len(train)} prompts (cached embeddings): {time.perf_counter() - t:.1f} s")
+
+    enc = make_encoder(None, args.backend)
+    enc.encode(["warm up"])
+    use_encoder(router, enc)
+    router.decide(test.prompts[:5])
+    lat, enc_only = [], []
+    for p in test.prompts:
+        t0 = time.perf_counter()
+        router.decide([p])
+        lat.append(time.perf_counter() - t0)
+    V = router.embed(test.prompts)
+    for i, p in enumerate(test.prompts):
+        t0 = time.perf_counter()
+        q = router._predict_vectors(V[i:i + 1], [p])
+        router.policy_ = router.policy_  # the policy step below is what decide() adds
+        from graphroute.routers.policy import ThresholdPolicy
+
+        ThresholdPolicy(1e-9).choose(q[0], router.models_, router.weak_, router.strong_)
+        enc_only.append(time.perf_counter() - t0)
+    print(f"route one MMLU prompt, embedding included ({args.backend}): p50 {pct(lat, 50):.1f} ms, p99 {pct(lat, 99):.1f} ms")
+    print(f"beyond the encoder at {len(train)} examples: p50 {pct(enc_only, 50):.2f} ms, p99 {pct(enc_only, 99):.2f} ms")
+
+    batch = (test.prompts * 2)[:512]
+    t0 = time.perf_counter()
+    for i in range(0, len(batch), 256):
+        router.decide(batch[i:i + 256])
+    per_s = len(batch) / (time.perf_counter() - t0)
+    print(f"batch routing: {per_s:.0f} prompts/s")
+
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import graphroute"], check=True)
+        times.append(time.perf_counter() - t0)
+    base = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        base.append(time.perf_counter() - t0)
+    imp = statistics.median(times) - statistics.median(base)
+    print(f"import graphroute: {imp * 1000:.0f} ms above a bare interpreter")
+
+    with tempfile.TemporaryDirectory() as d:
+        router.save(f"{d}/r")
+        code = ("import time; t=time.perf_counter(); from graphroute.routers import Router; "
+                f"r=Router.load({d + '/r'!r}); r.decide(['Which of these is a prime number?\\nA. 4\\nB. 6\\nC. 7\\nD. 9']); "
+                "print(time.perf_counter()-t)")
+        cold = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+            cold.append(time.perf_counter() - t0)
+    cold_s = statistics.median(cold)
+    print(f"cold process: load saved router + route first prompt: {cold_s:.2f} s (median of 3, interpreter start included)")
+    print(f"route_p50_ms={pct(lat, 50):.1f} route_p99_ms={pct(lat, 99):.1f} overhead_p50_ms={pct(enc_only, 50):.2f} "
+          f"batch_per_s={per_s:.0f} import_s={imp:.3f} cold_first_route_s={cold_s:.2f}")
+
+
+if __name__ == "__main__":
+    main()

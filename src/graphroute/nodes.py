@@ -1,0 +1,117 @@
+"""LangGraph adapters: any router (quality router or semantic routes) as a node or a conditional edge.
+
+The node reads the query from a state key (or the last human message), asks the router for a
+:class:`~graphroute.routers.policy.Decision` and writes it to the state; with ``goto`` it returns
+``Command(goto=..., update=...)`` so control flow follows the decision. A remaining budget in the
+state (``budget_key``) is passed to the router, which then avoids models it cannot afford.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+from graphroute.errors import PromptError
+from graphroute.routers.policy import Decision
+
+
+class RouterNode:
+    """A LangGraph node (and conditional-edge function) around a router.
+
+    ``goto`` maps a chosen model or route name to the next node (or is a function of the
+    :class:`Decision`); without it the node only updates the state.
+
+    Example:
+        >>> from typing import TypedDict
+        >>> from langgraph.graph import END, START, StateGraph
+        >>> from graphroute.nodes import RouterNode
+        >>> from graphroute.routers.semantic import Route, SemanticRouter
+        >>> router = SemanticRouter([Route(name="maths", model="big", utterances=["solve 2x + 3 = 7"]),
+        ...                          Route(name="chat", model="small", utterances=["hello, how are you?"])])
+        >>> class State(TypedDict, total=False):
+        ...     query: str
+        ...     route: dict
+        >>> g = StateGraph(State)
+        >>> _ = g.add_node("route", RouterNode(router, query_key="query"))
+        >>> _ = g.add_edge(START, "route"); _ = g.add_edge("route", END)
+        >>> g.compile().invoke({"query": "solve 3x = 9"})["route"]["model"]
+        'big'
+    """
+
+    def __init__(self, router: Any, *, query_key: str | None = None, messages_key: str = "messages",
+                 output_key: str = "route", goto: Mapping[str, str] | Callable[[Decision], str] | None = None,
+                 default_goto: str | None = None, budget_key: str | None = "budget_remaining") -> None:
+        if not hasattr(router, "decide"):
+            raise TypeError(f"{type(router).__name__} has no decide(); expected a graphroute router")
+        self.router = router
+        self.query_key = query_key
+        self.messages_key = messages_key
+        self.output_key = output_key
+        self.goto = goto
+        self.default_goto = default_goto
+        self.budget_key = budget_key
+
+    # ------------------------------------------------------------------ reading state
+    def query(self, state: Mapping[str, Any]) -> str:
+        """The query text: ``state[query_key]``, else the content of the last human message."""
+        if self.query_key is not None and state.get(self.query_key) is not None:
+            return state[self.query_key]
+        for msg in reversed(list(state.get(self.messages_key) or [])):
+            role = getattr(msg, "type", None) or (msg.get("role") if isinstance(msg, dict) else None)
+            if role in ("human", "user"):
+                content = getattr(msg, "content", None) if not isinstance(msg, dict) else msg.get("content")
+                if isinstance(content, list):  # content blocks
+                    content = " ".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
+                return content
+        raise PromptError(f"no query in state: no {self.query_key!r} key and no human message in {self.messages_key!r}")
+
+    def _max_cost(self, state: Mapping[str, Any]) -> float | None:
+        return state.get(self.budget_key) if self.budget_key else None
+
+    def _target(self, d: Decision) -> str | None:
+        if self.goto is None:
+            return None
+        if callable(self.goto):
+            return self.goto(d)
+        key = d.route if d.route in self.goto else d.model
+        return self.goto.get(key, self.default_goto) if key is not None else self.default_goto
+
+    def _result(self, d: Decision):
+        update = {self.output_key: d.to_dict()}
+        if self.goto is None:
+            return update
+        from langgraph.types import Command
+
+        target = self._target(d)
+        if target is None:
+            raise KeyError(f"no goto target for model {d.model!r} / route {d.route!r} and no default_goto")
+        return Command(goto=target, update=update)
+
+    # ------------------------------------------------------------------ node / edge
+    def decide(self, state: Mapping[str, Any]) -> Decision:
+        return self.router.decide([self.query(state)], max_cost=self._max_cost(state))[0]
+
+    def __call__(self, state: Mapping[str, Any]):
+        return self._result(self.decide(state))
+
+    async def ainvoke(self, state: Mapping[str, Any]):
+        """Async node: ``graph.add_node("route", node.ainvoke)``."""
+        import asyncio
+
+        d = await asyncio.to_thread(self.decide, state)
+        return self._result(d)
+
+    def edge(self, state: Mapping[str, Any]) -> str:
+        """Conditional-edge function: the next node's name for this state's query."""
+        target = self._target(self.decide(state))
+        if target is None:
+            raise KeyError("edge() needs goto (a mapping or function) to name the next node")
+        return target
+
+    def batch(self, states: Sequence[Mapping[str, Any]]) -> list[Decision]:
+        """Decisions for many states at once (one batched embedding call)."""
+        if not states:
+            return []
+        budgets = {self._max_cost(s) for s in states}
+        if len(budgets) == 1:
+            return self.router.decide([self.query(s) for s in states], max_cost=budgets.pop())
+        return [self.decide(s) for s in states]

@@ -1,0 +1,67 @@
+"""Load YAML into pydantic models with errors that name the file, line, column and field path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from graphroute.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _node_at(node: Any, loc: tuple) -> Any:
+    """The YAML node at a pydantic error location (as deep as the location exists)."""
+    import yaml
+
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if k.value == str(key)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            nxt = node.value[key]
+        else:
+            nxt = None
+        if nxt is None:
+            break
+        node = nxt
+    return node
+
+
+def load_yaml_model(path: str | Path, model: type[M]) -> M:
+    """Parse ``path`` and validate it as ``model``; every problem raises :class:`ConfigError`.
+
+    The message lists each invalid field as ``file:line:column: field.path: message``.
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", path=path) from None
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}", path=None) from None
+    if data is None:
+        raise ConfigError("file is empty", path=path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            node = _node_at(root, loc)
+            mark = node.start_mark if node is not None else None
+            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+            field = ".".join(str(x) for x in loc) or "(top level)"
+            lines.append(f"{where}: {field}: {err['msg']}")
+        first = ".".join(str(x) for x in exc.errors()[0]["loc"])
+        error = ConfigError("\n".join(lines), path=None, field=None)
+        error.path, error.field = str(path), first
+        raise error from None

@@ -1,0 +1,162 @@
+"""The embedding classifier: heads, features, stacking, policies, calibration, semantic routes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from graphroute.costs import CostModel
+from graphroute.errors import ConfigError, PersistenceError
+from graphroute.routers import (CostPolicy, FeatureRouter, HeadRouter, KNNRouter, Router, StackedRouter,
+                                TargetQualityPolicy, ThresholdPolicy, prompt_features)
+from graphroute.routers.semantic import Route, SemanticRouter
+
+ARITH = [f"What is {a} plus {b}?" for a, b in zip(range(3, 33), range(40, 70))]
+POEMS = [f"Write a short poem about {t}." for t in ["rain", "autumn", "the sea", "love", "a cat", "winter", "mountains",
+                                                     "the moon", "a river", "friendship", "the city", "spring",
+                                                     "a dog", "silence", "fire", "the stars", "a garden", "time",
+                                                     "dreams", "snow", "the wind", "a forest", "sunrise", "home",
+                                                     "the desert", "music", "a bridge", "an island", "the sky", "memory"]]
+X = ARITH + POEMS
+Y = np.array([[1, 1]] * 30 + [[0, 1]] * 30, dtype=float)
+MODELS = ["small", "big"]
+
+
+@pytest.mark.parametrize("router", [HeadRouter("logistic", C=3.0), HeadRouter("ridge", alpha=1.0),
+                                    HeadRouter("mlp", hidden=16, max_iter=500), KNNRouter(k=5),
+                                    StackedRouter(members=[["knn", {"k": 5}], ["head", {"C": 1.0}], ["features", {"max_iter": 30}]],
+                                                  folds=3)])
+def test_routers_learn_and_round_trip(router, tmp_path):
+    router.fit(X, Y, models=MODELS)
+    queries = ["What is 100 plus 7?", "Write a short poem about the ocean."]
+    assert router.route(queries, threshold=0.5) == ["small", "big"]
+    router.save(tmp_path / "r")
+    again = Router.load(tmp_path / "r")
+    assert type(again) is type(router)
+    np.testing.assert_allclose(again.score(queries), router.score(queries), atol=1e-6)
+    assert again.route(queries, 0.5) == router.route(queries, 0.5)
+
+
+def test_stacked_weights_are_non_negative():
+    r = StackedRouter(members=[["knn", {"k": 5}], ["head", {"C": 1.0}]], folds=3).fit(X, Y, models=MODELS)
+    for row in r.weights().values():
+        assert all(v >= 0 for k, v in row.items() if k != "intercept")
+
+
+def test_graded_scores_stay_on_their_scale():
+    y = np.array([[3.0, 9.0]] * 30 + [[8.0, 9.0]] * 30)
+    r = HeadRouter("ridge", alpha=1.0).fit(X, y, models=MODELS)
+    q = r.predict_quality(["What is 1 plus 1?"])
+    assert q.shape == (1, 2) and 1.0 <= q.min() and q.max() <= 10.0
+
+
+def test_prompt_features_shape_and_meaning():
+    F = prompt_features(["Which is NOT true?\nA. x\nB. y\nC. z\nD. w", "hi"])
+    assert F.shape == (2, 17)
+    assert F[0, 6] == 4 and F[0, 10] == 1 and F[1, 6] == 0
+
+
+def test_feature_router_refuses_other_sklearn_versions(tmp_path):
+    import joblib
+
+    r = FeatureRouter(max_iter=10).fit(X, Y, models=MODELS)
+    r.save(tmp_path / "f")
+    blob = joblib.load(tmp_path / "f" / "trees.joblib")
+    blob["sklearn"] = "0.0.1"
+    joblib.dump(blob, tmp_path / "f" / "trees.joblib")
+    with pytest.raises(PersistenceError, match="scikit-learn"):
+        Router.load(tmp_path / "f")
+
+
+def test_policies():
+    q = np.array([0.5, 0.9])
+    assert ThresholdPolicy(0.3).choose(q, MODELS, "small", "big")[0] == "big"
+    assert ThresholdPolicy(0.5).choose(q, MODELS, "small", "big")[0] == "small"
+    costs = {"small": 1.0, "big": 10.0}
+    assert ThresholdPolicy(0.3, costs).choose(q, MODELS, "small", "big", max_cost=5.0)[0] == "small"
+    assert CostPolicy(0.0, costs).choose(q, MODELS, "small", "big")[0] == "big"
+    assert CostPolicy(0.1, costs).choose(q, MODELS, "small", "big")[0] == "small"
+    assert TargetQualityPolicy(0.4, costs).choose(q, MODELS, "small", "big")[0] == "small"
+    assert TargetQualityPolicy(0.8, costs).choose(q, MODELS, "small", "big")[0] == "big"
+
+
+def test_calibration_hits_the_target_share_and_is_saved(gsm8k, tmp_path):
+    train, cal = gsm8k.subset(np.arange(900)), gsm8k.subset(np.arange(900, 1307))
+    r = KNNRouter(k=50).fit(train)
+    c = r.calibrate(cal, strong_share=0.3)
+    assert abs(c.strong_share - 0.3) < 0.02 and "calibration prompts go to gpt-4-1106-preview" in str(c)
+    decisions = r.decide(cal.prompts)
+    share = np.mean([d.model == "gpt-4-1106-preview" for d in decisions])
+    assert abs(share - c.strong_share) < 1e-9
+    r.save(tmp_path / "r")
+    assert Router.load(tmp_path / "r").policy_.threshold == pytest.approx(r.policy_.threshold)
+    costs = CostModel.default().dataset_costs(cal)
+    b = r.calibrate(cal, budget=0.002, costs=costs)
+    assert b.cost_per_query <= 0.002
+    q = r.calibrate(cal, target_quality=0.75)
+    assert q.quality >= 0.75
+    with pytest.raises(ValueError):
+        r.calibrate(cal, strong_share=0.3, budget=1.0)
+
+
+def test_calibrating_many_models_sets_lambda():
+    y = np.column_stack([Y[:, 0], (Y[:, 0] + 1) / 2, Y[:, 1]])
+    from graphroute.datasets import RoutingDataset
+
+    d = RoutingDataset("t", X, ["s", "m", "l"], y)
+    costs = np.tile([1.0, 3.0, 10.0], (len(X), 1))
+    r = KNNRouter(k=5).fit(d)
+    c = r.calibrate(d, budget=4.0, costs=costs)
+    assert isinstance(r.policy_, CostPolicy) and c.cost_per_query <= 4.0
+    assert {x.model for x in r.decide(["What is 2 plus 2?"])} <= {"s", "m", "l"}
+
+
+SEM = [Route(name="maths", model="big", utterances=["solve 2x + 3 = 7", "what is the integral of x squared",
+                                                      "compute the derivative of sin x"]),
+       Route(name="greeting", model="small", utterances=["hello there", "good morning", "hi, how are you?"])]
+
+
+def test_semantic_routes_top_k_fallback_and_fit():
+    r = SemanticRouter(SEM, fallback="small")
+    assert r.query("please solve 3x + 1 = 10")[0][0] == "maths"
+    d = r.decide(["hey, good evening!", "the capital of France and its history"])
+    assert d[0].route == "greeting" and d[0].model == "small"
+    assert d[1].route is None and d[1].model == "small" and "no route" in d[1].reason
+    X_ = ["solve x^2 = 4", "differentiate cos x", "hello friend", "good afternoon", "recommend a novel", "weather in Oslo"]
+    y_ = ["maths", "maths", "greeting", "greeting", None, None]
+    r.fit(X_, y_)
+    assert r.evaluate(X_, y_)["accuracy"] >= 5 / 6
+    with pytest.raises(ValueError):
+        r.fit(["x"], ["unknown-route"])
+
+
+def test_semantic_save_load(tmp_path):
+    r = SemanticRouter(SEM, fallback="small")
+    r.save(tmp_path / "s")
+    again = SemanticRouter.load(tmp_path / "s")
+    assert [d.route for d in again.decide(["solve 5x = 10", "hello"])] == ["maths", "greeting"]
+    (tmp_path / "s" / "vectors.npz").write_bytes(b"junk")
+    with pytest.raises(PersistenceError):
+        SemanticRouter.load(tmp_path / "s")
+
+
+def test_semantic_yaml_and_its_errors(tmp_path):
+    good = tmp_path / "routes.yaml"
+    good.write_text("fallback: small\nroutes:\n  - name: maths\n    model: big\n    utterances: [solve 2x = 4]\n"
+                    "  - name: chat\n    utterances: [hello there]\n")
+    r = SemanticRouter.from_yaml(good)
+    assert [x.name for x in r.routes] == ["maths", "chat"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("routes:\n  - name: maths\n    utterances: []\n    threshold: 3\n")
+    with pytest.raises(ConfigError) as err:
+        SemanticRouter.from_yaml(bad)
+    msg = str(err.value)
+    assert f"{bad}:3:" in msg and "routes.0.utterances" in msg and "routes.0.threshold" in msg
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("routes: [\n")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        SemanticRouter.from_yaml(broken)
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("routes:\n  - {name: a, utterances: [x]}\n  - {name: a, utterances: [y]}\n")
+    with pytest.raises(ConfigError, match="duplicate"):
+        SemanticRouter.from_yaml(dup)

@@ -56,16 +56,14 @@ def test_prompt_features_shape_and_meaning():
     assert F[0, 6] == 4 and F[0, 10] == 1 and F[1, 6] == 0
 
 
-def test_feature_router_refuses_other_sklearn_versions(tmp_path):
-    import joblib
+def test_flattened_trees_predict_exactly_as_sklearn(mmlu):
+    from sklearn.ensemble import HistGradientBoostingRegressor
 
-    r = FeatureRouter(max_iter=10).fit(X, Y, models=MODELS)
-    r.save(tmp_path / "f")
-    blob = joblib.load(tmp_path / "f" / "trees.joblib")
-    blob["sklearn"] = "0.0.1"
-    joblib.dump(blob, tmp_path / "f" / "trees.joblib")
-    with pytest.raises(PersistenceError, match="scikit-learn"):
-        Router.load(tmp_path / "f")
+    from graphroute.routers.features import flatten_trees, predict_trees
+
+    F = prompt_features(mmlu.prompts[:1500])
+    m = HistGradientBoostingRegressor(max_iter=60, random_state=0).fit(F[:1000], mmlu.scores[:1000, 0])
+    np.testing.assert_allclose(predict_trees(flatten_trees(m), F[1000:]), m.predict(F[1000:]), atol=1e-12)
 
 
 def test_policies():

@@ -88,14 +88,15 @@ def lambda_sweep(quality: np.ndarray, scores: np.ndarray, costs: np.ndarray, n_l
     return np.asarray(pts_c), np.asarray(pts_q)
 
 
-def _cost_block(res: RouterResult, data: RoutingDataset, costs: np.ndarray, quality_target: float) -> dict[str, Any]:
+def _cost_block(res: RouterResult, data: RoutingDataset, costs: np.ndarray, quality_target: float,
+                escalates: bool = False) -> dict[str, Any]:
     n = len(data)
     totals = costs.sum(axis=0)
     means = data.scores.mean(axis=0)
     best = int(np.argmax(means))
     if res.constant:
         pc, pq = np.array([res.point["cost_total"]]), np.array([res.point["quality"]])
-    elif res.predictions.quality is not None and len(data.models) > 2:
+    elif res.predictions.quality is not None and len(data.models) > 2 and not escalates:
         pc, pq = lambda_sweep(res.predictions.quality, data.scores, costs)
     else:
         c = res.curves["tie_safe"]
@@ -118,11 +119,18 @@ def _cost_block(res: RouterResult, data: RoutingDataset, costs: np.ndarray, qual
 
 
 def evaluate_predictions(name: str, data: RoutingDataset, preds: Predictions, *, costs: np.ndarray | None,
-                         constant: bool = False, oracle: bool = False, quality_target: float = 0.95) -> RouterResult:
-    """Compute every metric from a router's out-of-fold predictions on ``data``."""
+                         constant: bool = False, oracle: bool = False, quality_target: float = 0.95,
+                         escalates: bool = False) -> RouterResult:
+    """Compute every metric from a router's out-of-fold predictions on ``data``.
+
+    ``escalates``: the router is a cascade, so a query sent to the strong model has also paid
+    for the weak model's answer (strong cost = weak + strong).
+    """
     w, s = data.pair()
     yw, ys = data.scores[:, w], data.scores[:, s]
     cw, cs = (costs[:, w], costs[:, s]) if costs is not None else (None, None)
+    if cs is not None and escalates:
+        cs = cs + cw
     res = RouterResult(name, data.name, len(data), data.weak, data.strong, float(yw.mean()), float(ys.mean()),
                        preds, constant=constant)
     if constant:
@@ -145,7 +153,7 @@ def evaluate_predictions(name: str, data: RoutingDataset, preds: Predictions, *,
                 sub = _pair_curves(preds.scores[m], yw[m], ys[m], None, None, oracle)[method]
                 res.fold_apgr[method].append(summarize(sub, yw[m].mean(), ys[m].mean(), int(m.sum()))["apgr"])
     if costs is not None:
-        res.cost = _cost_block(res, data, costs, quality_target)
+        res.cost = _cost_block(res, data, costs, quality_target, escalates)
     return res
 
 
@@ -184,5 +192,6 @@ def evaluate(
             preds = cross_val_predict(lambda: make_router(name), data, cv, group_by=group_by, seed=seed,
                                       want_quality=want_q, on_fold=(lambda: on_step(name)) if on_step else None)
         results.append(evaluate_predictions(name, target, preds, costs=costs, constant=proto.constant,
-                                            oracle=isinstance(proto, OracleRouter), quality_target=quality_target))
+                                            oracle=isinstance(proto, OracleRouter), quality_target=quality_target,
+                                            escalates=getattr(proto, "escalates", False)))
     return results

@@ -18,9 +18,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-import os
-import shutil
-import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
@@ -29,6 +26,7 @@ import numpy as np
 
 from graphroute.datasets import RoutingDataset
 from graphroute.errors import NotFittedError, PersistenceError, PromptError, UnknownModelError
+from graphroute.persist import read_json, read_npz, write_folder
 from graphroute.routers.policy import CostPolicy, Decision, ThresholdPolicy, policy_from_dict, policy_to_dict
 
 FORMAT_VERSION = 1
@@ -226,33 +224,20 @@ class Router(ABC):
             "strong": self.strong_,
             "policy": policy_to_dict(self.policy_) if self.policy_ is not None else None,
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-        try:
+
+        def write(tmp: Path) -> None:
             (tmp / "router.json").write_text(json.dumps(meta, indent=2))
             np.savez(tmp / "state.npz", **self._state())
             self._save_files(tmp)
-            if path.exists():
-                old = path.with_name(f".{path.name}-old-{os.getpid()}")
-                os.replace(path, old)
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, path)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+
+        write_folder(path, write)
         return path
 
     @classmethod
     def load(cls, path: str | Path, **overrides: Any) -> "Router":
         """Load a router saved with :meth:`save`; ``overrides`` replace saved params."""
         path = Path(path)
-        try:
-            meta = json.loads((path / "router.json").read_text())
-        except FileNotFoundError:
-            raise PersistenceError("no router.json: not a saved router", path=path) from None
-        except (ValueError, OSError) as exc:
-            raise PersistenceError(f"router.json is corrupt: {exc}", path=path) from None
+        meta = read_json(path / "router.json", "router")
         if meta.get("format_version") != FORMAT_VERSION:
             raise PersistenceError(f"format_version {meta.get('format_version')!r}, this graphroute reads {FORMAT_VERSION}", path=path)
         module, _, qual = str(meta.get("class", "")).rpartition(".")
@@ -262,11 +247,7 @@ class Router(ABC):
             raise PersistenceError(f"unknown router class {meta.get('class')!r}", path=path) from None
         if not (isinstance(klass, type) and issubclass(klass, Router)) or not issubclass(klass, cls):
             raise PersistenceError(f"{meta.get('class')!r} is not a {cls.__name__}", path=path)
-        try:
-            with np.load(path / "state.npz", allow_pickle=False) as z:
-                state = {k: z[k] for k in z.files}
-        except Exception as exc:
-            raise PersistenceError(f"state.npz is missing or corrupt: {exc}", path=path) from None
+        state = read_npz(path / "state.npz")
         router = klass(**{**meta["params"], **overrides})
         router.models_, router.weak_, router.strong_ = list(meta["models"]), meta["weak"], meta["strong"]
         router._set_state(state)

@@ -16,6 +16,14 @@ from graphroute.routers.features import FeatureRouter
 from graphroute.routers.heads import HeadRouter
 from graphroute.routers.knn import KNNRouter
 
+
+
+def _cascade(scorer: str = "learned", **params) -> Router:
+    from graphroute.cascade.router import CascadeRouter  # lazy: the cascade package pulls in LangChain
+
+    return CascadeRouter(scorer, params or None)
+
+
 ROUTERS: dict[str, Callable[[], Router]] = {
     "random": lambda: RandomRouter(seed=0),
     "oracle": OracleRouter,
@@ -31,6 +39,11 @@ ROUTERS: dict[str, Callable[[], Router]] = {
                                                            ["head", {"head": "logistic", "C": 0.3}]]),
     # the recommended configuration: see routers/ensemble.py DEFAULT_MEMBERS
     "classifier": StackedRouter,
+    # cascades score the weak model's recorded answer (datasets with responses, e.g. routellm-gsm8k)
+    "cascade": _cascade,
+    "cascade-features": lambda: _cascade("learned", embeddings=False),
+    "cascade-arithmetic": lambda: _cascade("arithmetic"),
+    "cascade-format": lambda: _cascade("format"),
 }
 
 

@@ -24,9 +24,6 @@ Routes come from Python or from YAML::
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -34,6 +31,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from graphroute.errors import PersistenceError
+from graphroute.persist import read_json, read_npz, write_folder
 from graphroute.index import VectorIndex
 from graphroute.routers.base import check_prompts
 from graphroute.routers.embedding import resolve_encoder
@@ -215,32 +213,23 @@ class SemanticRouter:
         """Routes, thresholds and the utterance vectors, to a directory (replaced atomically)."""
         if self._index is None:
             self._build()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-        try:
-            meta = {"format_version": FORMAT_VERSION, "encoder_id": self.encoder_.id, "spec": self.spec.model_dump()}
+        meta = {"format_version": FORMAT_VERSION, "encoder_id": self.encoder_.id, "spec": self.spec.model_dump()}
+
+        def write(tmp: Path) -> None:
             (tmp / "semantic.json").write_text(json.dumps(meta, indent=2))
             ids = self._index.ids()
             np.savez(tmp / "vectors.npz", vectors=np.stack([self._index._store[int(i)] for i in ids]), owner=self._owner[ids])
-            if path.exists():
-                shutil.rmtree(path)
-            os.replace(tmp, path)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return path
+
+        return write_folder(path, write)
 
     @classmethod
     def load(cls, path: str | Path, encoder: Any = None) -> "SemanticRouter":
         path = Path(path)
-        try:
-            meta = json.loads((path / "semantic.json").read_text())
-            with np.load(path / "vectors.npz", allow_pickle=False) as z:
-                vecs, owner = z["vectors"], z["owner"]
-        except FileNotFoundError as exc:
-            raise PersistenceError(f"missing {Path(exc.filename).name}: not a saved semantic router", path=path) from None
-        except Exception as exc:
-            raise PersistenceError(f"corrupt semantic router: {exc}", path=path) from None
+        meta = read_json(path / "semantic.json", "semantic router")
+        z = read_npz(path / "vectors.npz")
+        if "vectors" not in z or "owner" not in z:
+            raise PersistenceError("vectors.npz lacks vectors/owner arrays", path=path)
+        vecs, owner = z["vectors"], z["owner"]
         if meta.get("format_version") != FORMAT_VERSION:
             raise PersistenceError(f"format_version {meta.get('format_version')!r} is not {FORMAT_VERSION}", path=path)
         spec = RouteSet.model_validate(meta["spec"])

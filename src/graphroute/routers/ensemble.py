@@ -93,9 +93,31 @@ class StackedRouter(EmbeddingRouter):
             W[j] = lsq_linear(A, data.scores[:, j] - mean_y, bounds=(lower, upper)).x
         self._weights = W
         self._members = [self._fit_member(spec, V, data) for spec in self.members]
+        self._share_indexes()
+
+    def _share_indexes(self) -> None:
+        """kNN members over the same examples share one index (searched once per query)."""
+        knn = [m for m in self._members if isinstance(m, KNNRouter)]
+        for i, m in enumerate(knn):
+            for prev in knn[:i]:
+                a, b = m.index_, prev.index_
+                if a is not b and len(a) == len(b) and a.kind == b.kind and np.array_equal(np.sort(a.ids()), np.sort(b.ids())) \
+                        and all(np.array_equal(a._store[int(j)], b._store[int(j)]) for j in a.ids()):
+                    m.index_ = b
+                    break
+
+    def _member_predictions(self, V: np.ndarray, prompts: Sequence[str]) -> np.ndarray:
+        found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        knn = [m for m in self._members if isinstance(m, KNNRouter)]
+        for m in knn:
+            key = id(m.index_)
+            if key not in found:
+                found[key] = m.index_.search(V, max(x.k for x in knn if x.index_ is m.index_))
+        return np.stack([m.predict_neighbours(*found[id(m.index_)]) if isinstance(m, KNNRouter)
+                         else m._predict_vectors(V, prompts) for m in self._members])
 
     def _predict_vectors(self, V: np.ndarray, prompts: Sequence[str] = ()) -> np.ndarray:
-        P = np.stack([m._predict_vectors(V, prompts) for m in self._members])  # (k, n, models)
+        P = self._member_predictions(V, prompts)  # (k, n, models)
         W = self._weights
         mean = P.mean(axis=2)  # (k, n)
         level = mean.T @ W[-1, :-1] + W[-1, -1]
@@ -125,3 +147,4 @@ class StackedRouter(EmbeddingRouter):
             m = Router.load(folder / f"member{i}", **({"encoder": self.encoder} if spec[0] != "features" else {}))
             m._encoder = self.encoder_
             self._members.append(m)
+        self._share_indexes()

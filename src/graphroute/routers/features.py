@@ -41,10 +41,10 @@ def prompt_features(prompts: Sequence[str]) -> np.ndarray:
         n = max(len(p), 1)
         rows.append([
             len(p), np.log1p(len(p)), len(words), p.count("\n") + 1, len(stem), len(p) - len(stem),
-            len(_OPTION.findall(p)), sum(c.isdigit() for c in p) / n, len(_NUM.findall(p)), len(_MATH.findall(p)),
+            len(_OPTION.findall(p)), sum(map(str.isdigit, p)) / n, len(_NUM.findall(p)), len(_MATH.findall(p)),
             len(_NEG.findall(p)), stem.count("?"), int("Statement 1" in p), len(_CODE.findall(p)),
-            sum(ord(c) > 127 for c in p) / n, (sum(len(w) for w in words) / len(words)) if words else 0.0,
-            sum(c.isupper() for c in p) / n,
+            (len(p) - len(p.encode("ascii", "ignore"))) / n, (sum(map(len, words)) / len(words)) if words else 0.0,
+            sum(map(str.isupper, p)) / n,
         ])
     return np.asarray(rows, dtype=np.float64)
 

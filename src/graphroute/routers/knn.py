@@ -56,6 +56,12 @@ class KNNRouter(EmbeddingRouter):
 
     def _predict_vectors(self, V: np.ndarray, prompts: Sequence[str] = ()) -> np.ndarray:
         sims, ids = self.index_.search(V, self.k)
+        return self.predict_neighbours(sims, ids)
+
+    def predict_neighbours(self, sims: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Quality from neighbours already found (the first ``k`` columns are used), so routers
+        sharing one index search it once."""
+        sims, ids = sims[:, : self.k], ids[:, : self.k]
         w = np.exp((sims - sims[:, :1]) / max(self.temperature, 1e-6))
         w[ids < 0] = 0.0
         w /= w.sum(axis=1, keepdims=True)

@@ -31,9 +31,12 @@ def pct(xs, q):
 
 
 def use_encoder(router, enc) -> None:
-    router._encoder = enc
-    for m in getattr(router, "_members", []):
-        m._encoder = enc
+    if enc.id == router.encoder_.id:  # same model, uncached: measure real forwards
+        router._encoder = enc
+        for m in getattr(router, "_members", []):
+            m._encoder = enc
+    else:  # onnx-int8: queries embedded by the quantised variant of the fitted encoder
+        router.with_query_encoder(enc)
 
 
 def main() -> None:

@@ -90,3 +90,21 @@ def test_onnx_int8_has_its_own_id():
     assert q.id.endswith("/onnx-int8")
     v = q.encode(["hello world", "bonjour le monde"])
     assert v.shape == (2, 384) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+
+
+def test_router_accepts_only_variants_of_its_encoder_for_queries():
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    from graphroute.encoders import LangChainEncoder, OnnxEncoder
+    from graphroute.errors import EncoderError
+    from graphroute.routers import KNNRouter
+
+    prompts = ["add 2 and 3", "sum of 4 and 9", "write a sonnet", "compose a haiku about rain"]
+    r = KNNRouter(k=2).fit(prompts, [[1, 1], [1, 1], [0, 1], [0, 1]], models=["small", "big"])
+    exact = r.score(["add 7 and 8", "a poem about snow"])
+    r.with_query_encoder(OnnxEncoder(quantize=True))
+    assert r.encoder_.id.endswith("/onnx-int8")
+    assert r.route(["add 7 and 8", "a poem about snow"], 0.5) == ["small", "big"]
+    np.testing.assert_allclose(r.score(["add 7 and 8", "a poem about snow"]), exact, atol=0.3)
+    with pytest.raises(EncoderError, match="not a variant"):
+        r.with_query_encoder(LangChainEncoder(DeterministicFakeEmbedding(size=384)))

@@ -12,7 +12,7 @@ Example:
     >>> [m.name for m in cat.modes]
     ['single', 'chain', 'reflection', 'debate', 'vote']
     >>> round(cat.call_cost("gpt-4o"), 5)
-    0.00625
+    0.0075
 """
 
 from __future__ import annotations

@@ -19,6 +19,8 @@ def _node_at(node: Any, loc: tuple) -> Any:
     for key in loc:
         if isinstance(node, yaml.MappingNode):
             nxt = next((v for k, v in node.value if k.value == str(key)), None)
+            if nxt is None:  # a union member's tag (e.g. "llm") is in the location, not in the file
+                continue
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
             nxt = node.value[key]
         else:
@@ -29,11 +31,8 @@ def _node_at(node: Any, loc: tuple) -> Any:
     return node
 
 
-def load_yaml_model(path: str | Path, model: type[M]) -> M:
-    """Parse ``path`` and validate it as ``model``; every problem raises :class:`ConfigError`.
-
-    The message lists each invalid field as ``file:line:column: field.path: message``.
-    """
+def read_yaml(path: str | Path) -> tuple[Any, Any]:
+    """``(node tree, data)`` of a YAML file; missing, empty or unparsable files raise ConfigError."""
     import yaml
 
     path = Path(path)
@@ -50,18 +49,30 @@ def load_yaml_model(path: str | Path, model: type[M]) -> M:
         raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}", path=None) from None
     if data is None:
         raise ConfigError("file is empty", path=path)
+    return root, data
+
+
+def located(path: str | Path, root: Any, issues: list[tuple[tuple, str]]) -> ConfigError:
+    """One ConfigError listing ``file:line:column: field.path: message`` for each (location, message)."""
+    lines = []
+    for loc, msg in issues:
+        node = _node_at(root, tuple(loc))
+        mark = node.start_mark if node is not None else None
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        lines.append(f"{where}: {'.'.join(str(x) for x in loc) or '(top level)'}: {msg}")
+    error = ConfigError("\n".join(lines), path=None, field=None)
+    error.path, error.field = str(path), ".".join(str(x) for x in issues[0][0]) if issues else None
+    error.issues = [(".".join(str(x) for x in loc), msg) for loc, msg in issues]  # type: ignore[attr-defined]
+    return error
+
+
+def load_yaml_model(path: str | Path, model: type[M]) -> M:
+    """Parse ``path`` and validate it as ``model``; every problem raises :class:`ConfigError`.
+
+    The message lists each invalid field as ``file:line:column: field.path: message``.
+    """
+    root, data = read_yaml(path)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            node = _node_at(root, loc)
-            mark = node.start_mark if node is not None else None
-            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-            field = ".".join(str(x) for x in loc) or "(top level)"
-            lines.append(f"{where}: {field}: {err['msg']}")
-        first = ".".join(str(x) for x in exc.errors()[0]["loc"])
-        error = ConfigError("\n".join(lines), path=None, field=None)
-        error.path, error.field = str(path), first
-        raise error from None
+        raise located(path, root, [(tuple(e["loc"]), e["msg"]) for e in exc.errors()]) from None

@@ -29,6 +29,8 @@ from graphroute.cascade.scorers.base import ScoreContext, Scorer
 from graphroute.costs import CostModel
 from graphroute.routers.base import check_prompts
 
+DEFAULT_MAX_TOKENS = 1024
+
 
 @dataclass
 class Stage:
@@ -68,8 +70,9 @@ def _prompt_text(prompt: Any) -> str:
 class Cascade:
     """Escalate weak -> strong on low confidence. See the module docstring for an example.
 
-    ``max_cost``: a per-query budget in dollars; once spent, the current answer is returned
-    (``reason == "budget"``) instead of escalating further.
+    ``max_cost``: a per-query budget in dollars: the cascade escalates only while the next stage's
+    worst case (prompt tokens plus ``max_tokens`` of output) still fits, so it never spends more;
+    otherwise the best answer so far is returned.
     """
 
     def __init__(self, stages: Sequence[Stage], *, cost_model: CostModel | None = None, max_cost: float | None = None) -> None:
@@ -165,10 +168,27 @@ class Cascade:
             t_score = (time.perf_counter() - t0) * 1000
         return self._attempt(i, st, answer, call, score, ctx, t_score), answer
 
-    def stop_after(self, attempts: list[Attempt], max_cost: float | None = None) -> bool:
-        """Should the cascade stop after these attempts (answer accepted, or budget spent)?"""
+    def worst_cost(self, i: int, question: str) -> float:
+        """Most stage ``i`` can cost: the prompt's tokens plus ``max_tokens`` (option, default
+        1024) of output, at its price (0 when the price table does not know the model)."""
+        from graphroute.costs import count_tokens
+
+        st = self.stages[i]
+        if not self.cost_model.has(st.name or ""):
+            return 0.0
+        out = int((st.options or {}).get("max_tokens", DEFAULT_MAX_TOKENS))
+        return float(self.cost_model.cost(st.name, int(count_tokens([question])[0]), out))
+
+    def stop_after(self, attempts: list[Attempt], max_cost: float | None = None, question: str = "") -> bool:
+        """Should the cascade stop after these attempts: answer accepted, or the next stage's worst
+        case no longer fits the budget (so a run never spends more than ``max_cost``)?"""
         limit = self.max_cost if max_cost is None else max_cost
-        return attempts[-1].accepted or (limit is not None and sum(a.cost for a in attempts) >= limit)
+        if attempts[-1].accepted:
+            return True
+        if limit is None or len(attempts) >= len(self.stages):
+            return False
+        spent = sum(a.cost for a in attempts)
+        return spent + self.worst_cost(len(attempts), question) > limit
 
     def invoke(self, prompt: Any, config: dict | None = None, *, max_cost: float | None = None) -> CascadeResult:
         """Run the cascade on one prompt (string or LangChain messages); ``max_cost`` overrides the budget."""
@@ -179,7 +199,7 @@ class Cascade:
             att, ans = self.run_stage(i, prompt, question, config)
             attempts.append(att)
             answers.append(ans)
-            if self.stop_after(attempts, max_cost):
+            if self.stop_after(attempts, max_cost, question):
                 break
         return self.finish(attempts, answers)
 
@@ -192,7 +212,7 @@ class Cascade:
             att, ans = await self.arun_stage(i, prompt, question, config)
             attempts.append(att)
             answers.append(ans)
-            if self.stop_after(attempts, max_cost):
+            if self.stop_after(attempts, max_cost, question):
                 break
         return self.finish(attempts, answers)
 

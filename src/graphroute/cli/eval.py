@@ -13,6 +13,7 @@ DEFAULT_ROUTERS = "random,knn,oracle,always-weak,always-strong"
 
 
 def eval_command(
+    graph: Optional[Path] = typer.Argument(None, help="A graph YAML file: evaluate the whole graph offline on --data instead of routers."),
     data: str = typer.Option(DEFAULT_DATA, "--data", "-d", help="Comma-separated built-in names or paths (RouteLLM dir, MT-Bench JSONL, wide CSV/JSONL)."),
     router: str = typer.Option(DEFAULT_ROUTERS, "--router", "-r", help="Comma-separated registered router names."),
     cv: int = typer.Option(5, "--cv", help="K for grouped K-fold cross-validation (ignored with --test)."),
@@ -28,7 +29,12 @@ def eval_command(
     strong: Optional[str] = typer.Option(None, "--strong", help="Strong model of the pair (default: highest mean score)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the fold split."),
 ) -> None:
-    """Evaluate routers with grouped K-fold CV (or train/test) and print RouteLLM's metrics and costs."""
+    """Evaluate routers with grouped K-fold CV (or train/test) and print RouteLLM's metrics and costs;
+    or, given a graph file, run every prompt of --data through the graph offline."""
+    if graph is not None:
+        from graphroute.cli.graphs import eval_graph
+
+        return eval_graph(graph, data if data != DEFAULT_DATA else "routellm-gsm8k", cv, json_path, seed)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -7,9 +7,12 @@ import sys
 import typer
 
 from graphroute.cli.eval import eval_command
+from graphroute.cli.graphs import run_command, validate_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Model routing for LangGraph workflows.")
 app.command("eval")(eval_command)
+app.command("run")(run_command)
+app.command("validate")(validate_command)
 
 
 @app.command("datasets")

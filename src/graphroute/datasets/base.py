@@ -156,6 +156,20 @@ class RoutingDataset:
             strong_model=keep(self.strong_model),
         )
 
+    def rename_models(self, mapping: dict[str, str]) -> "RoutingDataset":
+        """A view with models renamed (``old -> new``; models not in ``mapping`` keep their names)."""
+        import dataclasses
+
+        new = lambda m: mapping.get(m, m)  # noqa: E731
+        names = [new(m) for m in self.models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"renaming gives duplicate model names: {names}")
+        return dataclasses.replace(
+            self, models=names,
+            responses=None if self.responses is None else {new(m): r for m, r in self.responses.items()},
+            weak_model=None if self.weak_model is None else new(self.weak_model),
+            strong_model=None if self.strong_model is None else new(self.strong_model))
+
     def summary(self) -> dict[str, Any]:
         """Size, models and per-model mean score, for printing."""
         return {

@@ -1,0 +1,221 @@
+"""Building what a graph file names: chat models (live, or offline replay/fake), routers (loaded,
+or fitted and cached), cascades, allocators and retrieval corpora.
+
+Routers and learned scorers fitted from a ``fit`` block are cached under
+``$GRAPHROUTE_CACHE/graphs/`` keyed by the block and the data, so compiling again is fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from graphroute.costs import CostModel, Price
+from graphroute.datasets import RoutingDataset
+from graphroute.errors import ConfigError
+from graphroute.graphs.schema import AllocatorBlock, CascadeBlock, ClassifierBlock, GraphSpec, RulesBlock
+
+
+@dataclass
+class Corpus:
+    """A small retrieval corpus: texts and their FAISS index."""
+
+    texts: list[str]
+    index: Any
+    encoder: Any
+
+    def search(self, query: str, k: int) -> list[str]:
+        v = np.asarray(self.encoder.encode([query]), dtype=np.float32)
+        _, ids = self.index.search(v, k)
+        return [self.texts[int(i)] for i in ids[0] if i >= 0]
+
+
+@dataclass
+class Runtime:
+    """Everything a compiled graph calls."""
+
+    spec: GraphSpec
+    base: Path
+    models: dict[str, Any]
+    costs: CostModel
+    routers: dict[str, Any] = field(default_factory=dict)
+    maps: dict[str, dict[str, str]] = field(default_factory=dict)  # router's model name -> graph model id
+    corpora: dict[str, Corpus] = field(default_factory=dict)
+
+
+def graph_costs(spec: GraphSpec) -> CostModel:
+    return CostModel({k: Price(m.input_price, m.output_price) for k, m in spec.models.items()}, source="graph models")
+
+
+def make_models(spec: GraphSpec, *, offline: bool, data: RoutingDataset | None = None) -> dict[str, Any]:
+    """Graph model id -> chat model. Offline: a replay of ``replay`` from ``data`` when both exist,
+    else a fake model answering ``offline_response``. Live: LangChain's ``init_chat_model``."""
+    from langchain_core.language_models import FakeListChatModel
+
+    from graphroute.models import ReplayChatModel
+
+    out = {}
+    for mid, m in spec.models.items():
+        if offline:
+            if data is not None and m.replay is not None and m.replay in data.models:
+                out[mid] = ReplayChatModel(data=data, model_name=m.replay, default=m.offline_response)
+            else:
+                out[mid] = FakeListChatModel(responses=[m.offline_response or f"[{mid}] offline answer"])
+            continue
+        try:
+            from langchain.chat_models import init_chat_model
+        except ImportError:
+            raise ConfigError("running live needs the 'langchain' package and the provider's package "
+                              f"(for {m.model!r}); or run offline", field=f"models.{mid}.model") from None
+        try:
+            out[mid] = init_chat_model(m.model, max_tokens=m.max_output_tokens)
+        except Exception as exc:  # provider package missing, bad name, missing credentials
+            raise ConfigError(f"cannot create {m.model!r}: {exc}", field=f"models.{mid}.model") from None
+    return out
+
+
+def _cache_dir(kind: str, payload: dict[str, Any]) -> Path:
+    root = os.environ.get("GRAPHROUTE_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "graphroute")
+    key = hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return Path(root) / "graphs" / f"{kind}-{key}"
+
+
+def _data_key(data: RoutingDataset) -> str:
+    return hashlib.sha1("\n".join(data.prompts).encode()).hexdigest()[:16] + f"-{len(data)}-{','.join(data.models)}"
+
+
+def load_data(name: str, base: Path) -> RoutingDataset:
+    from graphroute.datasets import BUILTINS, load_dataset
+
+    return load_dataset(name if name in BUILTINS else str(base / name))
+
+
+def _classifier(block: ClassifierBlock, base: Path, data: RoutingDataset | None):
+    from graphroute.routers import Router, make_router
+
+    if block.path:
+        return Router.load(base / block.path)
+    assert block.fit is not None
+    data = data if data is not None else load_data(block.fit.data, base)
+    folder = _cache_dir("router", {"block": block.model_dump(), "data": _data_key(data)})
+    if (folder / "router.json").is_file():
+        try:
+            return Router.load(folder)
+        except Exception:  # a stale or corrupt cache entry is refitted
+            pass
+    router = make_router(block.fit.router).fit(data)
+    if block.fit.calibrate:
+        router.calibrate(data, **block.fit.calibrate)
+    router.save(folder)
+    return router
+
+
+def replay_view(spec: GraphSpec, data: RoutingDataset) -> RoutingDataset:
+    """``data`` with its recorded models renamed to the graph's model ids (via ``replay``)."""
+    mapping = {m.replay: mid for mid, m in spec.models.items() if m.replay in data.models}
+    return data.select_models(list(mapping)).rename_models(mapping)
+
+
+def _cascade(name: str, block: CascadeBlock, spec: GraphSpec, base: Path, models: dict[str, Any], costs: CostModel,
+             data: RoutingDataset | None):
+    from graphroute.cascade import Cascade, Stage
+    from graphroute.cascade.scorers import LearnedScorer, scorer_from_config
+
+    fit_data = data
+    if fit_data is None and block.fit and block.fit.get("data"):
+        fit_data = load_data(str(block.fit["data"]), base)
+    view = replay_view(spec, fit_data) if fit_data is not None else None
+    stages = []
+    for i, st in enumerate(block.stages):
+        cfg = st.get("scorer")
+        scorer = None
+        if cfg is not None and cfg.get("type") == "learned" and "path" not in cfg:
+            if view is None or st["model"] not in view.models:
+                raise ConfigError(f"stage {i}: a learned scorer without 'path' needs fit: {{data: ...}} whose rows record "
+                                  f"{st['model']!r} (set its 'replay')", field=f"routers.{name}.stages[{i}].scorer")
+            params = {k: v for k, v in cfg.items() if k != "type"}
+            fit_rows = view.subset(np.arange(len(view))[: max(1, int(0.7 * len(view)))]) if block.calibrate else view
+            folder = _cache_dir("scorer", {"cfg": cfg, "model": st["model"], "data": _data_key(fit_rows)})
+            try:
+                scorer = LearnedScorer.load(folder)
+            except Exception:
+                scorer = LearnedScorer(**params).fit(fit_rows.prompts, fit_rows.responses[st["model"]],
+                                                     fit_rows.scores[:, fit_rows.index(st["model"])])
+                scorer.save(folder)
+        elif cfg is not None:
+            scorer = scorer_from_config(cfg, models=models, base=base)
+        stages.append(Stage(models[st["model"]], name=st["model"], scorer=scorer, threshold=float(st.get("threshold", 0.5)),
+                            options=st.get("options")))
+    cascade = Cascade(stages, cost_model=costs, max_cost=block.max_cost)
+    if block.calibrate:
+        if view is None:
+            raise ConfigError("calibrate needs fit: {data: ...}", field=f"routers.{name}.calibrate")
+        held = view.subset(np.arange(len(view))[int(0.7 * len(view)):]) if len(view) > 1 else view
+        cascade.calibrate(held.select_models([s.name for s in stages]), **block.calibrate)
+    return cascade
+
+
+def _allocator(block: AllocatorBlock, base: Path):
+    from graphroute.allocator import Allocator, Catalogue
+
+    alloc = Allocator(Catalogue.from_yaml(base / block.catalogue), lam=block.lam)
+    if block.runs:
+        alloc.fit(base / block.runs)
+    return alloc
+
+
+def _corpus(path: Path) -> Corpus:
+    from graphroute.index import VectorIndex
+    from graphroute.routers.embedding import resolve_encoder
+
+    texts = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                texts.append(str(json.loads(line)["text"]))
+            except (ValueError, KeyError, TypeError):
+                raise ConfigError(f"line {n}: expected a JSON object with 'text'", path=path) from None
+    if not texts:
+        raise ConfigError("corpus is empty", path=path)
+    enc = resolve_encoder(None)
+    V = np.asarray(enc.encode(texts), dtype=np.float32)
+    index = VectorIndex(V.shape[1])
+    index.add(V)
+    return Corpus(texts, index, enc)
+
+
+def build_runtime(spec: GraphSpec, base: Path, *, offline: bool = False, data: RoutingDataset | None = None,
+                  fit_data: RoutingDataset | None = None) -> Runtime:
+    """Create every model, router and corpus of ``spec``. ``data``: recorded outcomes for offline replay;
+    ``fit_data``: fit routers/scorers on it instead of their blocks' data (evaluation folds)."""
+    from graphroute.routers.rules import RulesRouter
+
+    models = make_models(spec, offline=offline, data=data)
+    rt = Runtime(spec, base, models, graph_costs(spec))
+    for name, block in spec.routers.items():
+        if isinstance(block, ClassifierBlock):
+            fd = None
+            if fit_data is not None:
+                back = {v: k for k, v in block.models.items()}  # graph id -> router's model name
+                view = replay_view(spec, fit_data)
+                fd = view.rename_models({mid: back.get(mid, mid) for mid in view.models})
+            rt.routers[name] = _classifier(block, base, fd)
+            rt.maps[name] = dict(block.models)
+        elif isinstance(block, CascadeBlock):
+            rt.routers[name] = _cascade(name, block, spec, base, models, rt.costs, fit_data)
+        elif isinstance(block, AllocatorBlock):
+            rt.routers[name] = _allocator(block, base)
+            rt.maps[name] = dict(block.models)
+        elif isinstance(block, RulesBlock):
+            rt.routers[name] = RulesRouter([r.model_dump(exclude_none=True) for r in block.rules], block.default)
+    for node in spec.nodes.values():
+        corpus = getattr(node, "corpus", None)
+        if corpus and corpus not in rt.corpora:
+            rt.corpora[corpus] = _corpus(base / corpus)
+    return rt

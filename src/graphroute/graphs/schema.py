@@ -1,0 +1,163 @@
+"""The YAML schema of a graphroute graph (pydantic; every block rejects unknown fields).
+
+.. code-block:: yaml
+
+    name: qa
+    models:                      # id -> provider:model for init_chat_model, prices per 1M tokens
+      small: {model: "openai:gpt-4o-mini", input_price: 0.15, output_price: 0.6, replay: <recorded model>}
+    routers:                     # named routing blocks: classifier | cascade | allocator | rules
+      pick: {type: classifier, fit: {data: routellm-mmlu, router: logistic}, models: {<router model>: small}}
+    state: {question: str, answer: str}
+    nodes:                       # llm | retrieval | router | cascade | allocator | python
+      answer: {type: llm, router: pick, prompt: "{question}", output: answer}
+    edges:
+      - {from: START, to: answer}
+      - {from: answer, to: END}
+    budget: {per_run: 0.01}      # dollars; one budget across all steps
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelBlock(_Strict):
+    """A chat model the graph may call."""
+
+    model: str = Field(description="provider:model, as LangChain's init_chat_model takes it")
+    input_price: float = Field(ge=0, description="dollars per 1M input tokens")
+    output_price: float = Field(ge=0, description="dollars per 1M output tokens")
+    context_window: int = Field(128_000, gt=0)
+    max_output_tokens: int = Field(1024, gt=0, description="bound to the model; the budget check assumes it")
+    tags: list[str] = Field(default_factory=list)
+    replay: str | None = Field(None, description="offline: answer with this recorded model of the dataset")
+    offline_response: str | None = Field(None, description="offline without data: this fixed answer")
+
+
+class FitBlock(_Strict):
+    """Fit a router on a dataset at compile time (cached): ``data`` is a built-in name or a path."""
+
+    data: str
+    router: str = "classifier"
+    calibrate: dict[str, float] | None = None  # e.g. {strong_share: 0.3}
+
+
+class ClassifierBlock(_Strict):
+    type: Literal["classifier"]
+    path: str | None = Field(None, description="a saved router folder (relative to the YAML file)")
+    fit: FitBlock | None = None
+    models: dict[str, str] = Field(default_factory=dict, description="router's model name -> graph model id")
+
+
+class CascadeBlock(_Strict):
+    type: Literal["cascade"]
+    stages: list[dict[str, Any]]
+    max_cost: float | None = None
+    fit: dict[str, Any] | None = Field(None, description="{data: D}: fit learned scorers on D's recorded responses")
+    calibrate: dict[str, float] | None = Field(None, description="{quality|last_share|budget: x} on the fit data")
+
+
+class AllocatorBlock(_Strict):
+    type: Literal["allocator"]
+    catalogue: str
+    runs: str | None = None
+    lam: float = Field(0.0, ge=0)
+    models: dict[str, str] = Field(default_factory=dict, description="catalogue model id -> graph model id")
+
+
+class Rule(_Strict):
+    model: str
+    contains: list[str] = Field(default_factory=list)
+    regex: str | None = None
+    min_chars: int | None = None
+    max_chars: int | None = None
+
+
+class RulesBlock(_Strict):
+    type: Literal["rules"]
+    rules: list[Rule]
+    default: str
+
+
+RouterBlock = Annotated[Union[ClassifierBlock, CascadeBlock, AllocatorBlock, RulesBlock], Field(discriminator="type")]
+
+
+class LLMNode(_Strict):
+    type: Literal["llm"]
+    prompt: str = Field(description="template over state keys, e.g. 'Answer: {question}'")
+    output: str
+    model: str | None = None
+    router: str | None = None
+    system: str | None = None
+
+
+class RetrievalNode(_Strict):
+    type: Literal["retrieval"]
+    corpus: str = Field(description="JSONL file ({'text': ...} per line), relative to the YAML file")
+    input: str
+    output: str
+    k: int = Field(3, ge=1)
+
+
+class RouterStep(_Strict):
+    type: Literal["router"]
+    router: str
+    input: str
+    output: str = "route"
+
+
+class CascadeNodeSpec(_Strict):
+    type: Literal["cascade"]
+    router: str
+    input: str
+    output: str
+
+
+class AllocatorNodeSpec(_Strict):
+    type: Literal["allocator"]
+    router: str
+    input: str
+    output: str
+
+
+class PythonNode(_Strict):
+    type: Literal["python"]
+    call: str = Field(description="module:function taking the state, returning an update dict")
+
+
+NodeSpec = Annotated[Union[LLMNode, RetrievalNode, RouterStep, CascadeNodeSpec, AllocatorNodeSpec, PythonNode],
+                     Field(discriminator="type")]
+
+
+class Edge(_Strict):
+    """``from`` -> ``to``; or ``from`` -> ``map[state[condition]]`` (a conditional edge)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    source: str = Field(alias="from")
+    to: str | None = None
+    condition: str | None = None
+    map: dict[str, str] | None = None
+
+
+class Budget(_Strict):
+    per_run: float | None = Field(None, ge=0)
+
+
+class GraphSpec(_Strict):
+    name: str = "graph"
+    description: str = ""
+    models: dict[str, ModelBlock]
+    routers: dict[str, RouterBlock] = Field(default_factory=dict)
+    state: dict[str, Literal["str", "int", "float", "list", "dict"]] = Field(default_factory=dict)
+    nodes: dict[str, NodeSpec]
+    edges: list[Edge]
+    budget: Budget = Field(default_factory=Budget)
+    input: str | None = Field(None, description="state key the run's input goes to (default: first state key)")
+    output: str | None = Field(None, description="state key holding the answer (default: last node's output)")

@@ -1,0 +1,66 @@
+"""Rule-based routing: the first matching rule picks the model (keywords, regex, length), else a
+default. It implements the router protocol, so it is a node, a YAML block and a fallback like any
+other router.
+
+Example:
+    >>> from graphroute.routers.rules import RulesRouter
+    >>> r = RulesRouter([{"model": "coder", "contains": ["python", "sql"]}, {"model": "big", "min_chars": 2000}],
+    ...                 default="small")
+    >>> r.choose(["Write a Python function", "Hello!"])
+    ['coder', 'small']
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+import numpy as np
+
+from graphroute.errors import ConfigError
+from graphroute.routers.base import Router, check_prompts
+
+
+class RulesRouter(Router):
+    """``rules``: dicts with ``model`` and any of ``contains`` (case-insensitive substrings, any),
+    ``regex``, ``min_chars``, ``max_chars`` (all given conditions must hold)."""
+
+    name = "rules"
+
+    def __init__(self, rules: list[dict[str, Any]], default: str) -> None:
+        self.rules, self.default = rules, default
+        self._compiled = []
+        for i, r in enumerate(rules):
+            if not isinstance(r, dict) or "model" not in r:
+                raise ConfigError(f"rule {i} needs a 'model'", field=f"rules[{i}]")
+            unknown = set(r) - {"model", "contains", "regex", "min_chars", "max_chars"}
+            if unknown:
+                raise ConfigError(f"rule {i}: unknown field(s) {sorted(unknown)}", field=f"rules[{i}]")
+            try:
+                rx = re.compile(r["regex"]) if r.get("regex") else None
+            except re.error as exc:
+                raise ConfigError(f"rule {i}: invalid regex: {exc}", field=f"rules[{i}].regex") from None
+            self._compiled.append((r, rx, [s.lower() for s in r.get("contains") or []]))
+        self.models_ = list(dict.fromkeys([r["model"] for r in rules] + [default]))
+        self.weak_, self.strong_ = default, next((r["model"] for r in rules if r["model"] != default), default)
+
+    def match(self, prompt: str) -> tuple[str, str]:
+        """(model, reason) for one prompt."""
+        low = prompt.lower()
+        for i, (r, rx, words) in enumerate(self._compiled):
+            if words and not any(w in low for w in words):
+                continue
+            if rx is not None and not rx.search(prompt):
+                continue
+            if r.get("min_chars") is not None and len(prompt) < r["min_chars"]:
+                continue
+            if r.get("max_chars") is not None and len(prompt) > r["max_chars"]:
+                continue
+            return r["model"], f"rule {i} matched"
+        return self.default, "no rule matched: default"
+
+    def predict_quality(self, X: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(X), len(self.models_)))
+        for i, p in enumerate(check_prompts(X)):
+            out[i, self.models_.index(self.match(p)[0])] = 1.0
+        return out

@@ -7,7 +7,7 @@ import pytest
 
 from graphroute.costs import CostModel
 from graphroute.errors import ConfigError, PersistenceError
-from graphroute.routers import (CostPolicy, FeatureRouter, HeadRouter, KNNRouter, Router, StackedRouter,
+from graphroute.routers import (CostPolicy, HeadRouter, KNNRouter, Router, StackedRouter,
                                 TargetQualityPolicy, ThresholdPolicy, prompt_features)
 from graphroute.routers.semantic import Route, SemanticRouter
 

@@ -6,7 +6,6 @@ import asyncio
 import operator
 from typing import Annotated, TypedDict
 
-import numpy as np
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import AIMessage, HumanMessage

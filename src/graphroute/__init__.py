@@ -36,6 +36,15 @@ _EXPORTS = {
     "make_router": "graphroute.routers",
     "CostModel": "graphroute.costs",
     "evaluate": "graphroute.evaluation",
+    "Cascade": "graphroute.cascade",
+    "Stage": "graphroute.cascade",
+    "Allocator": "graphroute.allocator",
+    "Catalogue": "graphroute.allocator",
+    "RoutedChatModel": "graphroute.models",
+    "ReplayChatModel": "graphroute.models",
+    "RulesRouter": "graphroute.routers.rules",
+    "compile_file": "graphroute.graphs",
+    "run_graph": "graphroute.graphs",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

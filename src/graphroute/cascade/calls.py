@@ -37,9 +37,11 @@ def _text_of(prompt: Any) -> str:
 
 
 def account(answer: Answer, prompt: Any, name: str, purpose: str, latency_ms: float,
-            cost_model: CostModel | None) -> Call:
-    """The :class:`Call` record of an answer just received (``latency_ms``: the model's own time)."""
-    tin = answer.input_tokens if answer.input_tokens is not None else int(count_tokens([_text_of(prompt)])[0])
+            cost_model: CostModel | None, input_tokens: int | None = None) -> Call:
+    """The :class:`Call` record of an answer just received (``latency_ms``: the model's own time).
+    Tokens the provider reported win; else ``input_tokens`` if the caller counted them; else cl100k."""
+    tin = answer.input_tokens if answer.input_tokens is not None else (
+        input_tokens if input_tokens is not None else int(count_tokens([_text_of(prompt)])[0]))
     tout = answer.output_tokens if answer.output_tokens is not None else int(count_tokens([answer.text])[0])
     cm = cost_model or _default_costs()
     cost = cm.cost(name, tin, tout) if cm.has(name) else 0.0
@@ -57,7 +59,8 @@ def _default_costs() -> CostModel:
 
 
 def call_model(model: Any, prompt: Any, *, name: str | None = None, purpose: str = "answer",
-               cost_model: CostModel | None = None, config: dict | None = None, **kwargs: Any) -> tuple[Answer, Call]:
+               cost_model: CostModel | None = None, config: dict | None = None, input_tokens: int | None = None,
+               **kwargs: Any) -> tuple[Answer, Call]:
     """Invoke ``model`` (a LangChain chat model or any Runnable) and account for the call."""
     name = name or model_name(model)
     runnable = model.bind(**kwargs) if kwargs else model
@@ -66,7 +69,7 @@ def call_model(model: Any, prompt: Any, *, name: str | None = None, purpose: str
     elapsed = (time.perf_counter() - t0) * 1000
     answer = Answer.from_message(msg, model=name)
     answer.model = name
-    return answer, account(answer, prompt, name, purpose, elapsed, cost_model)
+    return answer, account(answer, prompt, name, purpose, elapsed, cost_model, input_tokens)
 
 
 async def acall_model(model: Any, prompt: Any, *, name: str | None = None, purpose: str = "answer",

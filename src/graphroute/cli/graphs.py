@@ -50,11 +50,14 @@ def run_command(
     for col in ("step", "type", "model", "cost $", "latency ms", "reason"):
         table.add_column(col)
     for t in r["trace"]:
-        table.add_row(t["node"], t["type"], str(t.get("model") or "-"), f"{t.get('cost') or 0:.6f}",
-                      f"{t.get('latency_ms') or 0:.1f}", str(t.get("reason", ""))[:60])
+        from rich.markup import escape
+
+        table.add_row(escape(t["node"]), t["type"], escape(str(t.get("model") or "-")), f"{t.get('cost') or 0:.6f}",
+                      f"{t.get('latency_ms') or 0:.1f}", escape(str(t.get("reason", ""))[:60]))
     console.print(table)
     console.print(f"path: {' -> '.join(t['node'] for t in r['trace'])}   total ${r['cost']:.6f}   compiled in {compiled:.2f} s")
-    console.print(f"answer:\n{r['answer']}")
+    console.print("answer:")
+    console.print(str(r["answer"]), markup=False, highlight=False)
 
 
 def eval_graph(path: Path, data: str, cv: int, json_path: Optional[Path], seed: int) -> None:

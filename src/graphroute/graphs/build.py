@@ -90,6 +90,22 @@ def _data_key(data: RoutingDataset) -> str:
     return hashlib.sha1("\n".join(data.prompts).encode()).hexdigest()[:16] + f"-{len(data)}-{','.join(data.models)}"
 
 
+def _source_key(name: str, base: Path) -> str:
+    """A cache key for a dataset named in a file, without loading it (built-ins are fixed; files by
+    size and modification time)."""
+    from graphroute import __version__
+    from graphroute.datasets import BUILTINS
+
+    if name in BUILTINS:
+        return f"builtin:{name}:{__version__}"
+    p = base / name
+    try:
+        st = p.stat()
+    except OSError:
+        return f"missing:{p}"
+    return f"file:{p.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+
+
 def load_data(name: str, base: Path) -> RoutingDataset:
     from graphroute.datasets import BUILTINS, load_dataset
 
@@ -102,13 +118,14 @@ def _classifier(block: ClassifierBlock, base: Path, data: RoutingDataset | None)
     if block.path:
         return Router.load(base / block.path)
     assert block.fit is not None
-    data = data if data is not None else load_data(block.fit.data, base)
-    folder = _cache_dir("router", {"block": block.model_dump(), "data": _data_key(data)})
+    folder = _cache_dir("router", {"block": block.model_dump(),
+                                   "data": _data_key(data) if data is not None else _source_key(block.fit.data, base)})
     if (folder / "router.json").is_file():
         try:
             return Router.load(folder)
         except Exception:  # a stale or corrupt cache entry is refitted
             pass
+    data = data if data is not None else load_data(block.fit.data, base)
     router = make_router(block.fit.router).fit(data)
     if block.fit.calibrate:
         router.calibrate(data, **block.fit.calibrate)
@@ -157,7 +174,17 @@ def _cascade(name: str, block: CascadeBlock, spec: GraphSpec, base: Path, models
         if view is None:
             raise ConfigError("calibrate needs fit: {data: ...}", field=f"routers.{name}.calibrate")
         held = view.subset(np.arange(len(view))[int(0.7 * len(view)):]) if len(view) > 1 else view
-        cascade.calibrate(held.select_models([s.name for s in stages]), **block.calibrate)
+        cached = _cache_dir("calibration", {"block": block.model_dump(), "data": _data_key(view)}).with_suffix(".json")
+        try:
+            saved = json.loads(cached.read_text())
+            cascade.set_thresholds(saved["thresholds"])
+            cascade.calibration = saved
+        except (OSError, ValueError, KeyError, TypeError):
+            cal = cascade.calibrate(held.select_models([s.name for s in stages]), **block.calibrate)
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(cal.to_dict(), default=float))
+            os.replace(tmp, cached)
     return cascade
 
 

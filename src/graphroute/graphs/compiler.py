@@ -61,9 +61,10 @@ class _Steps:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
-    def worst(self, model_id: str, prompt: str) -> float:
+    def worst(self, model_id: str, prompt: str, tokens: int | None = None) -> float:
         m = self.rt.spec.models[model_id]
-        return (int(count_tokens([prompt])[0]) * m.input_price + m.max_output_tokens * m.output_price) / 1e6
+        tokens = int(count_tokens([prompt])[0]) if tokens is None else tokens
+        return (tokens * m.input_price + m.max_output_tokens * m.output_price) / 1e6
 
     def stop(self, node: str, why: str) -> dict:
         return {"outcome": "budget_exhausted", "stopped_at": node,
@@ -73,16 +74,17 @@ class _Steps:
         b = state.get("budget_remaining")
         return {} if b is None else {"budget_remaining": float(b) - cost}
 
-    def pick(self, node: str, spec: LLMNode, prompt: str, remaining: float | None) -> tuple[str | None, str]:
+    def pick(self, node: str, spec: LLMNode, prompt: str, remaining: float | None,
+             route_text: str | None = None, tokens: int | None = None) -> tuple[str | None, str]:
         if spec.model is not None:
-            ok = remaining is None or self.worst(spec.model, prompt) <= remaining
+            ok = remaining is None or self.worst(spec.model, prompt, tokens) <= remaining
             return (spec.model if ok else None), "fixed model"
         router, mapping = self.rt.routers[spec.router], self.rt.maps.get(spec.router, {})
-        d = router.decide([prompt], max_cost=remaining)[0]
+        d = router.decide([route_text or prompt], max_cost=remaining)[0]
         ranked = [d.model] + sorted((m for m in d.scores if m != d.model), key=lambda m: -d.scores[m])
         for name in ranked:
             mid = mapping.get(name, name)
-            if mid in self.rt.models and (remaining is None or self.worst(mid, prompt) <= remaining):
+            if mid in self.rt.models and (remaining is None or self.worst(mid, prompt, tokens) <= remaining):
                 return mid, d.reason if name == d.model else f"{d.reason}; {d.model} over budget, next best affordable"
         return None, d.reason
 
@@ -94,11 +96,15 @@ class _Steps:
         def run(state: dict) -> dict:
             prompt = spec.prompt.format(**{k: state.get(k, "") for k in state})
             remaining = state.get("budget_remaining")
-            model_id, reason = self.pick(node, spec, prompt, remaining)
+            route_text = str(state.get(spec.route_on, "")) if spec.route_on else None
+            text = f"{spec.system}\n{prompt}" if spec.system else prompt
+            tokens = int(count_tokens([text])[0])
+            model_id, reason = self.pick(node, spec, text, remaining, route_text, tokens)
             if model_id is None:
                 return self.stop(node, f"no model affordable within ${remaining:.6f}")
             msgs = ([SystemMessage(spec.system)] if spec.system else []) + [HumanMessage(prompt)]
-            answer, call = call_model(self.rt.models[model_id], msgs, name=model_id, cost_model=self.rt.costs)
+            answer, call = call_model(self.rt.models[model_id], msgs, name=model_id, cost_model=self.rt.costs,
+                                      input_tokens=tokens)
             return {spec.output: answer.text, **self.spend(state, call.cost),
                     "trace": [{"node": node, "type": "llm", "model": model_id, "cost": call.cost,
                                "latency_ms": call.latency_ms, "reason": reason}]}

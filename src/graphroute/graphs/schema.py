@@ -94,6 +94,7 @@ class LLMNode(_Strict):
     output: str
     model: str | None = None
     router: str | None = None
+    route_on: str | None = Field(None, description="state key the router decides on (default: the formatted prompt)")
     system: str | None = None
 
 

@@ -11,10 +11,10 @@ Example:
     ... nodes: {answer: {type: llm, model: big, prompt: "{question}", output: answer}}
     ... edges: [{from: START, to: answer}, {from: answer, to: END}]
     ... ''')
-    >>> load_graph(p)
+    >>> load_graph(p)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    graphroute.errors.ConfigError: ...g.yaml:4:33: nodes.answer.model: unknown model 'big'; models: small
+    graphroute.errors.ConfigError: ...g.yaml:4:36: nodes.answer.model: unknown model 'big'; models: small
 """
 
 from __future__ import annotations
@@ -95,6 +95,8 @@ def check(spec: GraphSpec, base: Path | None = None) -> list[tuple[tuple, str]]:
                 issues.append((loc, "an llm node needs exactly one of 'model' or 'router'"))
             if node.model is not None:
                 need_model(loc + ("model",), node.model)
+            if node.route_on is not None and node.route_on not in known_keys:
+                issues.append((loc + ("route_on",), f"route_on {node.route_on!r} is not a state key"))
             for key in _template_keys(node.prompt):
                 if key not in known_keys:
                     issues.append((loc + ("prompt",), f"prompt uses {{{key}}}, which is not a state key"))

@@ -19,6 +19,7 @@ import numpy as np
 
 from graphroute.errors import ConfigError
 from graphroute.routers.base import Router, check_prompts
+from graphroute.routers.policy import Decision
 
 
 class RulesRouter(Router):
@@ -58,6 +59,15 @@ class RulesRouter(Router):
                 continue
             return r["model"], f"rule {i} matched"
         return self.default, "no rule matched: default"
+
+    def decide(self, X: Sequence[str] | str, *, max_cost: float | None = None) -> list[Decision]:
+        """One decision per prompt, naming the rule that matched (rules ignore ``max_cost``)."""
+        out = []
+        for p in check_prompts(X):
+            model, reason = self.match(p)
+            out.append(Decision(model=model, scores={m: float(m == model) for m in self.models_}, reason=reason,
+                                policy="rules"))
+        return out
 
     def predict_quality(self, X: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(X), len(self.models_)))

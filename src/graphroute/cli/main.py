@@ -26,6 +26,32 @@ def datasets_command(spec: str = typer.Argument(None, help="A built-in name or p
         typer.echo(json.dumps(load_dataset(name).summary(), indent=2))
 
 
+@app.command("stats")
+def stats_command(path: str = typer.Argument(..., help="A telemetry JSONL file (graphroute.runtime.JsonlSink)."),
+                  as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Summarise a telemetry file: calls, cost, latency percentiles, model mix, errors."""
+    import json
+    from pathlib import Path
+
+    from graphroute.errors import ConfigError
+    from graphroute.runtime.telemetry import summarise
+
+    if not Path(path).is_file():
+        raise ConfigError("telemetry file not found", path=path)
+    try:
+        s = summarise(path)
+    except ValueError as exc:
+        raise ConfigError(f"not a telemetry JSONL file: {exc}", path=path) from None
+    if as_json:
+        typer.echo(json.dumps(s, indent=2))
+        return
+    lat = s["latency_ms"]
+    typer.echo(f"{s['calls']} calls, {s['decisions']} decisions, cost ${s['cost_total']:.6f} (${s['cost_per_call']:.6f}/call)")
+    typer.echo("latency ms: " + ", ".join(f"{k} {v:.1f}" for k, v in lat.items() if v is not None))
+    typer.echo("model mix: " + ", ".join(f"{m} {v:.1%}" for m, v in s["model_mix"].items()))
+    typer.echo("errors: " + (", ".join(f"{k} {v}" for k, v in s["errors"].items()) or "none"))
+
+
 def main() -> None:
     """Entry point: typed graphroute errors print one line and exit 2, without a traceback."""
     from graphroute.errors import GraphRouteError

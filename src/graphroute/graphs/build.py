@@ -19,7 +19,7 @@ import numpy as np
 from graphroute.costs import CostModel, Price
 from graphroute.datasets import RoutingDataset
 from graphroute.errors import ConfigError
-from graphroute.graphs.schema import AllocatorBlock, CascadeBlock, ClassifierBlock, GraphSpec, RulesBlock
+from graphroute.graphs.schema import AllocatorBlock, CascadeBlock, ClassifierBlock, GraphSpec, RulesBlock, StrategyBlock
 
 
 @dataclass
@@ -241,6 +241,10 @@ def build_runtime(spec: GraphSpec, base: Path, *, offline: bool = False, data: R
             rt.maps[name] = dict(block.models)
         elif isinstance(block, RulesBlock):
             rt.routers[name] = RulesRouter([r.model_dump(exclude_none=True) for r in block.rules], block.default)
+        elif isinstance(block, StrategyBlock):
+            from graphroute.runtime.factory import make_strategy
+
+            rt.routers[name] = make_strategy(block.kind, block.params)
     for node in spec.nodes.values():
         corpus = getattr(node, "corpus", None)
         if corpus and corpus not in rt.corpora:

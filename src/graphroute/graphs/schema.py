@@ -85,7 +85,17 @@ class RulesBlock(_Strict):
     default: str
 
 
-RouterBlock = Annotated[Union[ClassifierBlock, CascadeBlock, AllocatorBlock, RulesBlock], Field(discriminator="type")]
+class StrategyBlock(_Strict):
+    """A runtime strategy (round_robin, weighted_random, consistent_hash, profile, runtime, least_busy,
+    thompson, privacy) over graph model ids; ``params`` are its constructor's arguments."""
+
+    type: Literal["strategy"]
+    kind: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+RouterBlock = Annotated[Union[ClassifierBlock, CascadeBlock, AllocatorBlock, RulesBlock, StrategyBlock],
+                        Field(discriminator="type")]
 
 
 class LLMNode(_Strict):

@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from graphroute.graphs.schema import (AllocatorBlock, AllocatorNodeSpec, CascadeBlock, CascadeNodeSpec, ClassifierBlock,
-                                      GraphSpec, LLMNode, PythonNode, RetrievalNode, RouterStep, RulesBlock)
+                                      GraphSpec, LLMNode, PythonNode, RetrievalNode, RouterStep, RulesBlock, StrategyBlock)
 from graphroute.yamlconf import located, read_yaml
 
 SPECIAL = {"START", "END"}
@@ -83,8 +83,19 @@ def check(spec: GraphSpec, base: Path | None = None) -> list[tuple[tuple, str]]:
             need_model(loc + ("default",), block.default)
             for i, r in enumerate(block.rules):
                 need_model(loc + ("rules", i, "model"), r.model)
+        elif isinstance(block, StrategyBlock):
+            from graphroute.errors import ConfigError
+            from graphroute.runtime.factory import make_strategy
 
-    want = {LLMNode: None, RouterStep: (ClassifierBlock, RulesBlock), CascadeNodeSpec: (CascadeBlock,),
+            try:
+                strategy = make_strategy(block.kind, block.params)
+            except ConfigError as exc:
+                issues.append((loc + ((exc.field.split(".")[0],) if exc.field else ()), str(exc)))
+            else:
+                for m in strategy.models_:
+                    need_model(loc + ("params",), m)
+
+    want = {LLMNode: None, RouterStep: (ClassifierBlock, RulesBlock, StrategyBlock), CascadeNodeSpec: (CascadeBlock,),
             AllocatorNodeSpec: (AllocatorBlock,)}
     for name, node in spec.nodes.items():
         loc = ("nodes", name)
@@ -104,7 +115,7 @@ def check(spec: GraphSpec, base: Path | None = None) -> list[tuple[tuple, str]]:
             if node.router not in spec.routers:
                 issues.append((loc + ("router",), f"missing router {node.router!r}; routers: {', '.join(spec.routers) or 'none'}"))
             else:
-                allowed = want.get(type(node)) or (ClassifierBlock, RulesBlock)
+                allowed = want.get(type(node)) or (ClassifierBlock, RulesBlock, StrategyBlock)
                 block = spec.routers[node.router]
                 if not isinstance(block, allowed):
                     kinds = "/".join(a.model_fields["type"].annotation.__args__[0] for a in allowed)

@@ -39,7 +39,12 @@ def check_prompts(X: Sequence[str] | str) -> list[str]:
         X = [X]
     if isinstance(X, RoutingDataset):
         X = X.prompts
-    out = list(X)
+    if isinstance(X, (bytes, bytearray, dict)):
+        raise PromptError(f"prompts must be a string or a sequence of strings, got {type(X).__name__}")
+    try:
+        out = list(X)
+    except TypeError:
+        raise PromptError(f"prompts must be a string or a sequence of strings, got {type(X).__name__}") from None
     for i, p in enumerate(out):
         if not isinstance(p, str):
             raise PromptError(f"prompt {i} is {type(p).__name__}, not str")

@@ -46,7 +46,7 @@ def prompt_features(prompts: Sequence[str]) -> np.ndarray:
             (len(p) - len(p.encode("ascii", "ignore"))) / n, (sum(map(len, words)) / len(words)) if words else 0.0,
             sum(map(str.isupper, p)) / n,
         ])
-    return np.asarray(rows, dtype=np.float64)
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURE_NAMES))
 
 
 def flatten_trees(model) -> dict[str, np.ndarray]:

@@ -1,0 +1,55 @@
+"""Base of the runtime strategies: routers that pick one model per request by a rule of their own
+(no fitting on outcomes), still implementing the router protocol (``decide``, ``predict_quality``,
+``route``), so they work as nodes, in YAML and as fallbacks.
+
+A strategy writes one method, ``pick(prompt, context) -> (model, reason)``; ``context`` carries
+request metadata (user, session, key, priority, tags, ...).
+
+Example:
+    >>> from graphroute.runtime.base import StrategyRouter
+    >>> class First(StrategyRouter):
+    ...     def pick(self, prompt, context):
+    ...         return self.models_[0], "always the first"
+    >>> First(["a", "b"]).decide(["hi"])[0].model
+    'a'
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from graphroute.errors import ConfigError
+from graphroute.routers.base import Router, check_prompts
+from graphroute.routers.policy import Decision
+
+
+class StrategyRouter(Router):
+    """A router whose choice is a rule over models, prompt and request context."""
+
+    name = "strategy"
+
+    def __init__(self, models: Sequence[str]) -> None:
+        models = list(models)
+        if not models or len(set(models)) != len(models) or not all(isinstance(m, str) and m for m in models):
+            raise ConfigError(f"models must be distinct non-empty names, got {models!r}", field="models")
+        self.models = models
+        self.models_ = list(models)
+        self.weak_, self.strong_ = models[0], models[-1]
+
+    def pick(self, prompt: str, context: dict[str, Any]) -> tuple[str, str]:
+        raise NotImplementedError
+
+    def decide(self, X: Sequence[str] | str, *, max_cost: float | None = None,
+               context: dict[str, Any] | None = None) -> list[Decision]:
+        out = []
+        for p in check_prompts(X):
+            model, reason = self.pick(p, dict(context or {}))
+            out.append(Decision(model=model, scores={m: float(m == model) for m in self.models_}, reason=reason,
+                                policy=self.name))
+        return out
+
+    def predict_quality(self, X: Sequence[str]) -> np.ndarray:
+        decided = self.decide(X)
+        return np.array([[float(m == d.model) for m in self.models_] for d in decided]).reshape(len(decided), len(self.models_))

@@ -1,0 +1,198 @@
+"""The reliable gateway: route a request, then call it through a fallback chain with retries
+(tenacity: exponential backoff with jitter), a circuit breaker per model, budgets reserved before
+each call, a semantic cache, context-window checks, privacy limits and telemetry.
+
+Every request ends with an answer or a typed error (:class:`ProviderError`,
+:class:`BudgetExceededError`, :class:`NoModelAvailableError`), never a hang or a silent loss.
+
+Example (fake providers; the first one is down):
+    >>> import asyncio
+    >>> from langchain_core.language_models import FakeListChatModel
+    >>> from langchain_core.runnables import RunnableLambda
+    >>> from graphroute.runtime import Gateway, RoundRobinRouter
+    >>> def down(_): raise ConnectionError("HTTP 503 service unavailable")
+    >>> gw = Gateway({"a": RunnableLambda(down), "b": FakeListChatModel(responses=["fine"])},
+    ...              RoundRobinRouter(["a"]) , fallbacks={"a": ["b"]}, retries=1, backoff_s=0.001)
+    >>> r = gw.invoke("hello")
+    >>> r.text, r.model, [a["error"] is not None for a in r.attempts]
+    ('fine', 'b', [True, True, False])
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from graphroute.costs import CostModel, count_tokens
+from graphroute.routers.base import check_prompts
+from graphroute.runtime.breaker import CircuitBreaker
+from graphroute.runtime.budgets import BudgetManager
+from graphroute.runtime.failures import BudgetExceededError, NoModelAvailableError, ProviderError, classify
+
+
+@dataclass
+class GatewayResult:
+    text: str
+    model: str
+    cost: float
+    latency_ms: float
+    provider_ms: float  # time inside provider calls (the rest is graphroute's and backoff)
+    cached: bool
+    reason: str
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Gateway:
+    """``models``: name -> chat model (or Runnable); ``router``: picks the first model; ``fallbacks``:
+    model -> ordered alternatives (or one list for all). ``context_windows``/``max_output_tokens``
+    per model; ``timeout_s`` per call; ``validate(text)`` may raise to mark a malformed answer."""
+
+    def __init__(self, models: dict[str, Any], router: Any, *, fallbacks: dict[str, list[str]] | list[str] | None = None,
+                 cost_model: CostModel | None = None, context_windows: dict[str, int] | None = None,
+                 max_output_tokens: int = 1024, retries: int = 2, backoff_s: float = 0.2, backoff_max_s: float = 5.0,
+                 timeout_s: float = 60.0, breaker: dict[str, float] | None = None, budgets: BudgetManager | None = None,
+                 cache: Any = None, telemetry: Any = None, tracker: Any = None,
+                 validate: Callable[[str], Any] | None = None) -> None:
+        self.models, self.router = dict(models), router
+        self.fallbacks = fallbacks or {}
+        self.cost_model = cost_model or CostModel.default()
+        self.context_windows = context_windows or {}
+        self.max_output_tokens, self.retries, self.backoff_s, self.backoff_max_s = max_output_tokens, retries, backoff_s, backoff_max_s
+        self.timeout_s, self.budgets, self.cache, self.telemetry, self.tracker = timeout_s, budgets, cache, telemetry, tracker
+        self.validate = validate
+        self.breakers = {m: CircuitBreaker(**(breaker or {})) for m in models}
+        self._takes_context = "context" in inspect.signature(router.decide).parameters
+
+    # ------------------------------------------------------------------ helpers
+    def _chain(self, first: str) -> list[str]:
+        alts = self.fallbacks.get(first, []) if isinstance(self.fallbacks, dict) else list(self.fallbacks)
+        order = [first] + [m for m in alts if m != first]
+        return [m for m in dict.fromkeys(order) if m in self.models]
+
+    def _allowed(self, prompt: str, context: dict[str, Any]) -> list[str]:
+        if hasattr(self.router, "allowed_models"):  # privacy: holds for fallbacks too
+            return self.router.allowed_models(prompt, context)
+        return list(self.models)
+
+    def _worst(self, model: str, tokens: int) -> float:
+        if not self.cost_model.has(model):
+            return 0.0
+        return float(self.cost_model.cost(model, tokens, self.max_output_tokens))
+
+    async def _call(self, model: str, prompt: str) -> tuple[str, int, int, float]:
+        t0 = time.perf_counter()
+        msg = await asyncio.wait_for(self.models[model].ainvoke(prompt), timeout=self.timeout_s)
+        provider_ms = (time.perf_counter() - t0) * 1000
+        text = msg.content if hasattr(msg, "content") else str(msg)
+        if not isinstance(text, str) or not text.strip():
+            raise ProviderError("malformed", "empty or non-text answer", model)
+        if self.validate is not None:
+            try:
+                self.validate(text)
+            except Exception as exc:
+                raise ProviderError("malformed", f"answer failed validation: {exc}", model) from None
+        usage = getattr(msg, "usage_metadata", None) or {}
+        return text, int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)), provider_ms
+
+    async def _try_model(self, model: str, prompt: str, tokens: int, request: dict[str, Any], attempts: list[dict]):
+        """Retries on one model (tenacity), guarded by its breaker and the budgets."""
+        from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+        breaker = self.breakers[model]
+
+        def retryable(exc: BaseException) -> bool:
+            return isinstance(exc, ProviderError) and exc.retryable and breaker.state == "closed"
+
+        retrying = AsyncRetrying(stop=stop_after_attempt(self.retries + 1), reraise=True, retry=retry_if_exception(retryable),
+                                 wait=wait_random_exponential(multiplier=self.backoff_s, max=self.backoff_max_s))
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    if not breaker.allow():
+                        raise ProviderError("other", "circuit open", model)
+                    worst = self._worst(model, tokens)
+                    res = self.budgets.reserve(worst, request.get("session"), request.get("budget"), request["spent"]) \
+                        if self.budgets is not None else None
+                    t0 = time.perf_counter()
+                    try:
+                        text, tin, tout, provider_ms = await self._call(model, prompt)
+                    except BaseException as exc:
+                        if res is not None:
+                            self.budgets.release(res)
+                        err = classify(exc if not isinstance(exc, asyncio.TimeoutError) else TimeoutError("timed out"), model)
+                        breaker.record_failure()
+                        request["provider_ms"] += (time.perf_counter() - t0) * 1000
+                        if self.tracker is not None:
+                            self.tracker.observe(model, latency_ms=(time.perf_counter() - t0) * 1000, error=True)
+                        attempts.append({"model": model, "error": err.kind, "message": str(err)})
+                        raise err from None
+                    breaker.record_success()
+                    cost = float(self.cost_model.cost(model, tin or tokens, tout or int(count_tokens([text])[0]))) \
+                        if self.cost_model.has(model) else 0.0
+                    if res is not None:
+                        self.budgets.commit(res, cost)
+                    request["spent"] += cost
+                    request["provider_ms"] += provider_ms
+                    if self.tracker is not None:
+                        self.tracker.observe(model, latency_ms=provider_ms, output_tokens=tout or None)
+                    attempts.append({"model": model, "error": None, "cost": cost, "latency_ms": provider_ms})
+                    return text, cost
+        except RetryError as exc:  # pragma: no cover - reraise=True makes tenacity raise the last error
+            raise exc.last_attempt.exception() from None
+        raise ProviderError("other", "no attempt made", model)
+
+    # ------------------------------------------------------------------ requests
+    async def ainvoke(self, prompt: str, *, session: str | None = None, user: str | None = None, private: bool = False,
+                      budget: float | None = None, context: dict[str, Any] | None = None) -> GatewayResult:
+        """Answer one request, or raise a typed error."""
+        t0 = time.perf_counter()
+        prompt = check_prompts([prompt])[0]
+        ctx = {**(context or {}), "session": session, "user": user, "private": private}
+        scope = f"user:{user or session}" if private and (user or session) else ("private" if private else "public")
+        decision = self.router.decide([prompt], context=ctx)[0] if self._takes_context else self.router.decide([prompt])[0]
+        allowed = self._allowed(prompt, ctx)
+        if decision.model is None or decision.model not in allowed:
+            raise NoModelAvailableError(f"no allowed model for this request ({decision.reason})")
+        tokens = int(count_tokens([prompt])[0])
+        request = {"session": session, "budget": budget, "spent": 0.0, "provider_ms": 0.0}
+        attempts: list[dict[str, Any]] = []
+        last: Exception | None = None
+        for model in [m for m in self._chain(decision.model) if m in allowed]:
+            window = self.context_windows.get(model)
+            if window is not None and tokens + self.max_output_tokens > window:
+                attempts.append({"model": model, "error": "context_length", "message": f"{tokens} tokens > window {window}"})
+                last = ProviderError("context_length", f"{tokens} prompt tokens do not fit {window}", model)
+                continue
+            if self.cache is not None:
+                hit = self.cache.get(prompt, model, scope)
+                if hit is not None:
+                    return self._done(hit, model, 0.0, t0, request, True, decision.reason, attempts)
+            try:
+                text, cost = await self._try_model(model, prompt, tokens, request, attempts)
+            except BudgetExceededError as exc:
+                last = exc
+                attempts.append({"model": model, "error": "budget", "message": str(exc)})
+                continue
+            except ProviderError as exc:
+                last = exc
+                continue
+            if self.cache is not None:
+                self.cache.put(prompt, model, text, scope)
+            return self._done(text, model, request["spent"], t0, request, False, decision.reason, attempts)
+        if isinstance(last, BudgetExceededError) and all(a["error"] == "budget" for a in attempts):
+            raise last
+        raise NoModelAvailableError(f"every model failed or was refused: {[(a['model'], a['error']) for a in attempts]}")
+
+    def _done(self, text, model, cost, t0, request, cached, reason, attempts) -> GatewayResult:
+        r = GatewayResult(text, model, cost, (time.perf_counter() - t0) * 1000, request["provider_ms"], cached, reason, attempts)
+        if self.telemetry is not None:
+            self.telemetry.decision(model=model, reason=reason, cost=cost, latency_ms=r.latency_ms, cached=cached,
+                                    attempts=[(a["model"], a["error"]) for a in attempts])
+        return r
+
+    def invoke(self, prompt: str, **kwargs: Any) -> GatewayResult:
+        """Sync :meth:`ainvoke`."""
+        return asyncio.run(self.ainvoke(prompt, **kwargs))

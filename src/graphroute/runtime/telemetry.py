@@ -1,0 +1,131 @@
+"""Telemetry: a LangChain callback handler recording every model call (model, tokens, cost, latency,
+error) plus graphroute's decisions, to a JSONL sink; ``summarise`` (``graphroute stats FILE``)
+gives cost, latency percentiles, model mix and errors. Every string is redacted of secrets.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> from langchain_core.language_models import FakeListChatModel
+    >>> from graphroute.runtime import JsonlSink, TelemetryHandler, summarise
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "calls.jsonl"
+    >>> handler = TelemetryHandler(JsonlSink(path))
+    >>> _ = FakeListChatModel(responses=["hi"]).invoke("hello", config={"callbacks": [handler]})
+    >>> summarise(path)["calls"]
+    1
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+from langchain_core.callbacks import BaseCallbackHandler
+
+from graphroute.runtime.failures import redact
+
+
+class JsonlSink:
+    """Appends one JSON object per line (thread-safe); secrets redacted from every string."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+
+    def write(self, record: dict[str, Any]) -> None:
+        line = redact(json.dumps(record, default=str))
+        with self._lock, self.path.open("a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+
+
+class MemorySink:
+    """Keeps records in a list (tests, benchmarks)."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def write(self, record: dict[str, Any]) -> None:
+        clean = json.loads(redact(json.dumps(record, default=str)))
+        with self._lock:
+            self.records.append(clean)
+
+
+def _model_of(serialized: dict[str, Any] | None, kwargs: dict[str, Any]) -> str:
+    params = kwargs.get("invocation_params") or {}
+    meta = kwargs.get("metadata") or {}
+    for v in (meta.get("ls_model_name"), params.get("model_name"), params.get("model"), (serialized or {}).get("name")):
+        if v:
+            return str(v)
+    return "unknown"
+
+
+class TelemetryHandler(BaseCallbackHandler):
+    """Records each chat-model call: ``{"event": "call", model, input/output tokens, cost, latency_ms,
+    error}``; ``decision(...)`` records routing decisions. ``cost_model`` prices the calls."""
+
+    def __init__(self, sink: Any, cost_model: Any = None) -> None:
+        self.sink, self.cost_model = sink, cost_model
+        self._start: dict[UUID, tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def on_chat_model_start(self, serialized, messages, *, run_id: UUID, **kwargs: Any) -> None:
+        with self._lock:
+            self._start[run_id] = (time.perf_counter(), _model_of(serialized, kwargs))
+
+    def on_llm_start(self, serialized, prompts, *, run_id: UUID, **kwargs: Any) -> None:
+        with self._lock:
+            self._start[run_id] = (time.perf_counter(), _model_of(serialized, kwargs))
+
+    def _finish(self, run_id: UUID) -> tuple[float, str]:
+        with self._lock:
+            t0, model = self._start.pop(run_id, (time.perf_counter(), "unknown"))
+        return (time.perf_counter() - t0) * 1000, model
+
+    def on_llm_end(self, response, *, run_id: UUID, **kwargs: Any) -> None:
+        latency, model = self._finish(run_id)
+        tin = tout = 0
+        for gens in response.generations:
+            for g in gens:
+                usage = getattr(getattr(g, "message", None), "usage_metadata", None) or {}
+                tin += int(usage.get("input_tokens", 0))
+                tout += int(usage.get("output_tokens", 0))
+        cm = self.cost_model
+        cost = cm.cost(model, tin, tout) if cm is not None and cm.has(model) else None
+        self.sink.write({"event": "call", "ts": time.time(), "run_id": str(run_id), "model": model, "input_tokens": tin,
+                         "output_tokens": tout, "cost": cost, "latency_ms": latency, "error": None})
+
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        latency, model = self._finish(run_id)
+        self.sink.write({"event": "call", "ts": time.time(), "run_id": str(run_id), "model": model, "cost": 0.0,
+                         "latency_ms": latency, "error": f"{type(error).__name__}: {error}"})
+
+    def decision(self, **fields: Any) -> None:
+        """Record a routing decision (model, reason, request id, ...)."""
+        self.sink.write({"event": "decision", "ts": time.time(), **fields})
+
+
+def summarise(path: str | Path) -> dict[str, Any]:
+    """Cost, latency percentiles, model mix and errors of a telemetry JSONL file."""
+    calls, decisions = [], []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            r = json.loads(line)
+            (calls if r.get("event") == "call" else decisions).append(r)
+    lat = np.array([c["latency_ms"] for c in calls if c.get("latency_ms") is not None], dtype=np.float64)
+    models: dict[str, int] = {}
+    errors: dict[str, int] = {}
+    for c in calls:
+        models[c.get("model", "unknown")] = models.get(c.get("model", "unknown"), 0) + 1
+        if c.get("error"):
+            kind = str(c["error"]).split(":")[0]
+            errors[kind] = errors.get(kind, 0) + 1
+    cost = float(sum(c.get("cost") or 0.0 for c in calls))
+    pct = {f"p{q}": float(np.percentile(lat, q)) if len(lat) else None for q in (50, 95, 99)}
+    return {"calls": len(calls), "decisions": len(decisions), "cost_total": cost,
+            "cost_per_call": cost / len(calls) if calls else 0.0, "latency_ms": pct,
+            "model_mix": {m: n / len(calls) for m, n in sorted(models.items())} if calls else {}, "errors": errors}

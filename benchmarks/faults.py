@@ -1,4 +1,4 @@
-"""Fault injection through the reliable gateway: 10,000 requests at concurrency 64.
+"""Fault injection: 10,000 requests at concurrency 64 through a LangGraph graph whose node is the gateway.
 
 Four fake async providers fail at configured rates with timeouts, HTTP 429s, HTTP 500s, malformed
 (empty) answers and slowness; one of them is dead (HTTP 503 on every call) from the 10 % to the 50 %
@@ -23,10 +23,12 @@ import asyncio
 import random
 import time
 
+from typing import TypedDict
+
 import numpy as np
+from langgraph.graph import END, START, StateGraph
 
 from graphroute.costs import CostModel, Price
-from graphroute.errors import GraphRouteError
 from graphroute.runtime import BudgetManager, Gateway, MemorySink, TelemetryHandler, WeightedRandomRouter
 
 
@@ -96,25 +98,40 @@ async def run(n: int, concurrency: int, seed: int) -> dict:
     overhead: list[float] = []
     kinds: dict[str, int] = {}
 
+    class State(TypedDict, total=False):
+        question: str
+        session: str
+        answer: str
+        gateway: dict
+        error: dict
+
+    graph = StateGraph(State)
+    graph.add_node("answer", gw.node())
+    graph.add_edge(START, "answer")
+    graph.add_edge("answer", END)
+    app = graph.compile()
+
     async def one(i: int) -> None:
         async with sem:
             started[0] += 1
             try:
-                r = await asyncio.wait_for(gw.ainvoke(f"request {i}: {rng.random()}", session=f"s{i % 100}"), timeout=30)
-            except GraphRouteError as exc:
-                outcome["typed_error"] += 1
-                kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
-                return
-            except BaseException as exc:  # anything untyped is a lost request
+                out = await asyncio.wait_for(app.ainvoke({"question": f"request {i}: {rng.random()}", "session": f"s{i % 100}"}),
+                                             timeout=30)
+            except BaseException as exc:  # anything escaping the graph untyped is a lost request
                 outcome["lost"] += 1
                 kinds[f"LOST {type(exc).__name__}"] = kinds.get(f"LOST {type(exc).__name__}", 0) + 1
                 return
-            if not r.text:
+            if out.get("error"):
+                outcome["typed_error"] += 1
+                kinds[out["error"]["type"]] = kinds.get(out["error"]["type"], 0) + 1
+                return
+            if not out.get("answer"):
                 outcome["lost"] += 1
                 return
             outcome["answered"] += 1
-            if len(r.attempts) == 1 and r.attempts[0]["error"] is None:
-                overhead.append(r.latency_ms - r.provider_ms)
+            g = out["gateway"]
+            if len(g["attempts"]) == 1 and g["attempts"][0][1] is None:
+                overhead.append(g["latency_ms"] - g["provider_ms"])
 
     t0 = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(n)))

@@ -310,3 +310,56 @@ def test_memory_sink_and_classify_kinds():
     assert classify(type("E", (Exception,), {"status_code": 503})("boom")).kind == "server"
     assert classify(ValueError("could not parse JSON")).kind == "malformed"
     assert classify(Exception("maximum context length is 8192 tokens")).kind == "context_length"
+
+
+def test_gateway_as_a_langgraph_node_streams_ttft_and_types_failures():
+    from typing import TypedDict
+
+    from langgraph.graph import END, START, StateGraph
+
+    tracker = LatencyTracker()
+    gw = Gateway({"a": FakeListChatModel(responses=["streamed answer"])}, RoundRobinRouter(["a"]), tracker=tracker,
+                 stream=True, cost_model=fake_prices())
+
+    class State(TypedDict, total=False):
+        question: str
+        answer: str
+        gateway: dict
+        error: dict
+
+    g = StateGraph(State)
+    g.add_node("answer", gw.node())
+    g.add_edge(START, "answer")
+    g.add_edge("answer", END)
+    out = asyncio.run(g.compile().ainvoke({"question": "hello"}))
+    assert out["answer"] == "streamed answer" and out["gateway"]["model"] == "a"
+    s = tracker.get("a")
+    assert s.calls == 1 and s.ttft_ms <= s.latency_ms
+
+    def down(_):
+        raise ConnectionError("HTTP 503 api_key=sk-secretsecretsecret123")
+
+    bad = Gateway({"a": RunnableLambda(down)}, RoundRobinRouter(["a"]), retries=0)
+    g2 = StateGraph(State)
+    g2.add_node("answer", bad.node())
+    g2.add_edge(START, "answer")
+    g2.add_edge("answer", END)
+    out = asyncio.run(g2.compile().ainvoke({"question": "hello"}))
+    assert out["error"]["type"] == "NoModelAvailableError" and "sk-secret" not in json.dumps(out)
+
+
+def test_strategies_work_as_router_nodes():
+    from langgraph.graph import START, MessagesState, StateGraph
+
+    from graphroute.nodes import RouterNode
+
+    class State(MessagesState):
+        route: dict
+
+    for strategy in (RoundRobinRouter(["a", "b"]), ConsistentHashRouter(["a", "b"]),
+                     ProfileRouter({"a": {"speed": 1.0}, "b": {"speed": 0.1}})):
+        g = StateGraph(State)
+        g.add_node("route", RouterNode(strategy))
+        g.add_edge(START, "route")
+        out = g.compile().invoke({"messages": [("user", "hello")]})
+        assert out["route"]["model"] in ("a", "b") and out["route"]["policy"] == strategy.name

@@ -48,21 +48,22 @@ class GatewayResult:
 class Gateway:
     """``models``: name -> chat model (or Runnable); ``router``: picks the first model; ``fallbacks``:
     model -> ordered alternatives (or one list for all). ``context_windows``/``max_output_tokens``
-    per model; ``timeout_s`` per call; ``validate(text)`` may raise to mark a malformed answer."""
+    per model; ``timeout_s`` per call; ``validate(text)`` may raise to mark a malformed answer;
+    ``stream=True`` streams each call so the tracker learns time to first token as well."""
 
     def __init__(self, models: dict[str, Any], router: Any, *, fallbacks: dict[str, list[str]] | list[str] | None = None,
                  cost_model: CostModel | None = None, context_windows: dict[str, int] | None = None,
                  max_output_tokens: int = 1024, retries: int = 2, backoff_s: float = 0.2, backoff_max_s: float = 5.0,
                  timeout_s: float = 60.0, breaker: dict[str, float] | None = None, budgets: BudgetManager | None = None,
                  cache: Any = None, telemetry: Any = None, tracker: Any = None,
-                 validate: Callable[[str], Any] | None = None) -> None:
+                 validate: Callable[[str], Any] | None = None, stream: bool = False) -> None:
         self.models, self.router = dict(models), router
         self.fallbacks = fallbacks or {}
         self.cost_model = cost_model or CostModel.default()
         self.context_windows = context_windows or {}
         self.max_output_tokens, self.retries, self.backoff_s, self.backoff_max_s = max_output_tokens, retries, backoff_s, backoff_max_s
         self.timeout_s, self.budgets, self.cache, self.telemetry, self.tracker = timeout_s, budgets, cache, telemetry, tracker
-        self.validate = validate
+        self.validate, self.stream = validate, stream
         self.breakers = {m: CircuitBreaker(**(breaker or {})) for m in models}
         self._takes_context = "context" in inspect.signature(router.decide).parameters
 
@@ -82,9 +83,22 @@ class Gateway:
             return 0.0
         return float(self.cost_model.cost(model, tokens, self.max_output_tokens))
 
-    async def _call(self, model: str, prompt: str) -> tuple[str, int, int, float]:
+    async def _stream(self, model: str, prompt: str, t0: float) -> tuple[Any, float]:
+        """Stream the answer, noting the time to the first token."""
+        first, merged = None, None
+        async for chunk in self.models[model].astream(prompt):
+            if first is None:
+                first = (time.perf_counter() - t0) * 1000
+            merged = chunk if merged is None else merged + chunk
+        return merged, (first if first is not None else (time.perf_counter() - t0) * 1000)
+
+    async def _call(self, model: str, prompt: str) -> tuple[str, int, int, float, float | None]:
         t0 = time.perf_counter()
-        msg = await asyncio.wait_for(self.models[model].ainvoke(prompt), timeout=self.timeout_s)
+        ttft = None
+        if self.stream:
+            msg, ttft = await asyncio.wait_for(self._stream(model, prompt, t0), timeout=self.timeout_s)
+        else:
+            msg = await asyncio.wait_for(self.models[model].ainvoke(prompt), timeout=self.timeout_s)
         provider_ms = (time.perf_counter() - t0) * 1000
         text = msg.content if hasattr(msg, "content") else str(msg)
         if not isinstance(text, str) or not text.strip():
@@ -95,7 +109,7 @@ class Gateway:
             except Exception as exc:
                 raise ProviderError("malformed", f"answer failed validation: {exc}", model) from None
         usage = getattr(msg, "usage_metadata", None) or {}
-        return text, int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)), provider_ms
+        return text, int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)), provider_ms, ttft
 
     async def _try_model(self, model: str, prompt: str, tokens: int, request: dict[str, Any], attempts: list[dict]):
         """Retries on one model (tenacity), guarded by its breaker and the budgets."""
@@ -118,7 +132,7 @@ class Gateway:
                         if self.budgets is not None else None
                     t0 = time.perf_counter()
                     try:
-                        text, tin, tout, provider_ms = await self._call(model, prompt)
+                        text, tin, tout, provider_ms, ttft = await self._call(model, prompt)
                     except BaseException as exc:
                         if res is not None:
                             self.budgets.release(res)
@@ -137,7 +151,7 @@ class Gateway:
                     request["spent"] += cost
                     request["provider_ms"] += provider_ms
                     if self.tracker is not None:
-                        self.tracker.observe(model, latency_ms=provider_ms, output_tokens=tout or None)
+                        self.tracker.observe(model, latency_ms=provider_ms, ttft_ms=ttft, output_tokens=tout or None)
                     attempts.append({"model": model, "error": None, "cost": cost, "latency_ms": provider_ms})
                     return text, cost
         except RetryError as exc:  # pragma: no cover - reraise=True makes tenacity raise the last error
@@ -196,3 +210,20 @@ class Gateway:
     def invoke(self, prompt: str, **kwargs: Any) -> GatewayResult:
         """Sync :meth:`ainvoke`."""
         return asyncio.run(self.ainvoke(prompt, **kwargs))
+
+    def node(self, *, input_key: str = "question", output_key: str = "answer", error_key: str = "error",
+             session_key: str = "session", user_key: str = "user"):
+        """An async LangGraph node: answers ``state[input_key]``; a typed failure is written to
+        ``state[error_key]`` (kind and message, secrets redacted) instead of raising."""
+        from graphroute.errors import GraphRouteError
+
+        async def answer(state: dict) -> dict:
+            try:
+                r = await self.ainvoke(str(state.get(input_key, "")), session=state.get(session_key), user=state.get(user_key))
+            except GraphRouteError as exc:
+                return {error_key: {"type": type(exc).__name__, "message": str(exc)}}
+            return {output_key: r.text, "gateway": {"model": r.model, "cost": r.cost, "latency_ms": r.latency_ms,
+                                                    "provider_ms": r.provider_ms, "cached": r.cached,
+                                                    "attempts": [(a["model"], a["error"]) for a in r.attempts]}}
+
+        return answer

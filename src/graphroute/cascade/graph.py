@@ -105,7 +105,8 @@ class CascadeNode:
 
 def cascade_graph(cascade: Cascade, *, checkpointer: Any = None):
     """A compiled ``StateGraph(CascadeState)``: node ``stage_i`` per stage; each returns
-    ``Command(goto=next stage or END)``. A ``budget_remaining`` in the state is spent and respected."""
+    ``Command(goto=next stage or END)``. A ``budget_remaining`` in the state is spent and respected:
+    the next stage runs only while its worst case fits."""
     from langgraph.graph import END, START, StateGraph
     from langgraph.types import Command
 
@@ -119,7 +120,9 @@ def cascade_graph(cascade: Cascade, *, checkpointer: Any = None):
             budget = state.get("budget_remaining")
             if budget is not None:
                 update["budget_remaining"] = budget - attempt.cost
-            out_of_budget = budget is not None and budget - attempt.cost <= 0
+            # stop when the next stage's worst case no longer fits what is left (never overspend)
+            out_of_budget = budget is not None and i < n - 1 and \
+                budget - attempt.cost < cascade.worst_cost(i + 1, question)
             if answer is not None and (attempt.accepted or out_of_budget or i == n - 1):
                 update.update(answer=answer.text, model=attempt.model, stage=i)
                 return Command(goto=END, update=update)

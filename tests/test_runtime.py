@@ -363,3 +363,32 @@ def test_strategies_work_as_router_nodes():
         g.add_edge(START, "route")
         out = g.compile().invoke({"messages": [("user", "hello")]})
         assert out["route"]["model"] in ("a", "b") and out["route"]["policy"] == strategy.name
+
+
+def test_hybrid_strategy_in_yaml(tmp_path):
+    from graphroute.graphs import compile_file, run_graph
+
+    p = tmp_path / "g.yaml"
+    p.write_text("""
+models:
+  mixtral: {model: "x:m", input_price: 0.6, output_price: 0.6, offline_response: "from mixtral"}
+  gpt4: {model: "x:g", input_price: 10, output_price: 30, offline_response: "from gpt4"}
+routers:
+  learned:
+    type: classifier
+    fit: {data: routellm-gsm8k, router: logistic}
+    models: {mistralai/Mixtral-8x7B-Instruct-v0.1: mixtral, gpt-4-1106-preview: gpt4}
+  hybrid: {type: strategy, kind: hybrid, params: {rules: [{model: gpt4, contains: [prove]}], default: mixtral, learned: learned}}
+state: {question: str, answer: str}
+nodes:
+  answer: {type: llm, router: hybrid, prompt: "{question}", output: answer}
+edges: [{from: START, to: answer}, {from: answer, to: END}]
+""")
+    app = compile_file(p, offline=True)
+    ruled = run_graph(app, "please prove that 7 is prime")["trace"][0]
+    assert ruled["model"] == "gpt4" and ruled["reason"] == "rule 0 matched"
+    learned = run_graph(app, "Tom has 3 apples and buys 4 more. How many apples?")["trace"][0]
+    assert learned["model"] in ("mixtral", "gpt4") and learned["reason"].startswith("no rule matched; learned router")
+    p.write_text(p.read_text().replace("learned: learned}", "learned: nowhere}"))
+    with pytest.raises(ConfigError, match="must name a classifier router"):
+        compile_file(p, offline=True)

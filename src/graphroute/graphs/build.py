@@ -241,10 +241,17 @@ def build_runtime(spec: GraphSpec, base: Path, *, offline: bool = False, data: R
             rt.maps[name] = dict(block.models)
         elif isinstance(block, RulesBlock):
             rt.routers[name] = RulesRouter([r.model_dump(exclude_none=True) for r in block.rules], block.default)
-        elif isinstance(block, StrategyBlock):
+        elif isinstance(block, StrategyBlock) and block.kind != "hybrid":
             from graphroute.runtime.factory import make_strategy
 
             rt.routers[name] = make_strategy(block.kind, block.params)
+    for name, block in spec.routers.items():  # hybrids refer to routers built above
+        if isinstance(block, StrategyBlock) and block.kind == "hybrid":
+            from graphroute.runtime.factory import make_strategy
+
+            rt.routers[name] = make_strategy(block.kind, block.params, rt.routers)
+            learned = str(block.params.get("learned"))
+            rt.maps[name] = dict(rt.maps.get(learned, {}))
     for node in spec.nodes.values():
         corpus = getattr(node, "corpus", None)
         if corpus and corpus not in rt.corpora:

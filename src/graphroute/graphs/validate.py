@@ -87,6 +87,14 @@ def check(spec: GraphSpec, base: Path | None = None) -> list[tuple[tuple, str]]:
             from graphroute.errors import ConfigError
             from graphroute.runtime.factory import make_strategy
 
+            if block.kind == "hybrid":
+                learned = block.params.get("learned")
+                if not isinstance(spec.routers.get(str(learned)), ClassifierBlock):
+                    issues.append((loc + ("params",), f"hybrid: 'learned' must name a classifier router, got {learned!r}"))
+                rules = block.params.get("rules") or []
+                for m in [r.get("model") for r in rules if isinstance(r, dict)] + [block.params.get("default")]:
+                    need_model(loc + ("params",), str(m))
+                continue
             try:
                 strategy = make_strategy(block.kind, block.params)
             except ConfigError as exc:

@@ -12,15 +12,24 @@ from typing import Any
 
 from graphroute.errors import ConfigError
 
-KINDS = ("round_robin", "weighted_random", "consistent_hash", "profile", "runtime", "least_busy", "thompson", "privacy")
+KINDS = ("round_robin", "weighted_random", "consistent_hash", "profile", "runtime", "least_busy", "thompson", "privacy",
+         "hybrid")
 
 
-def make_strategy(kind: str, params: dict[str, Any]) -> Any:
-    """A strategy router of ``kind`` from its parameters (the classes' constructor arguments)."""
+def make_strategy(kind: str, params: dict[str, Any], routers: dict[str, Any] | None = None) -> Any:
+    """A strategy router of ``kind`` from its parameters (the classes' constructor arguments).
+    ``hybrid`` takes ``rules``, ``default`` and ``learned``: the name of another router in ``routers``."""
     from graphroute import runtime as rt
 
     params = dict(params)
     try:
+        if kind == "hybrid":
+            from graphroute.routers.rules import RulesRouter
+
+            name = params.pop("learned")
+            if routers is None or name not in routers:
+                raise ConfigError(f"hybrid: 'learned' names router {name!r}, which is not defined", field="params.learned")
+            return rt.HybridRouter(RulesRouter(params.pop("rules"), params.pop("default")), routers[name])
         if kind == "round_robin":
             return rt.RoundRobinRouter(params.pop("models"), **params)
         if kind == "weighted_random":

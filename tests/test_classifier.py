@@ -23,6 +23,7 @@ MODELS = ["small", "big"]
 
 
 @pytest.mark.parametrize("router", [HeadRouter("logistic", C=3.0), HeadRouter("ridge", alpha=1.0),
+                                    HeadRouter("ridge", alpha=1.0, prompt_features="math"),
                                     HeadRouter("mlp", hidden=16, max_iter=500), KNNRouter(k=5),
                                     StackedRouter(members=[["knn", {"k": 5}], ["head", {"C": 1.0}], ["features", {"max_iter": 30}]],
                                                   folds=3)])
@@ -172,3 +173,12 @@ def test_stacked_knn_members_share_one_index_search(tmp_path):
     back = Router.load(r.save(tmp_path / "r") or tmp_path / "r")
     shared = [m for m in back._members if isinstance(m, KNNRouter)]
     assert shared[0].index_ is shared[1].index_
+
+
+def test_math_prompt_features_count_quantities_and_step_words():
+    from graphroute.routers.features import MATH_FEATURE_NAMES, math_prompt_features
+
+    F = math_prompt_features(["Tom buys 3 apples at $2 each and 50% more pears. How much is left?", ""])
+    row = dict(zip(MATH_FEATURE_NAMES, F[0]))
+    assert F.shape == (2, len(MATH_FEATURE_NAMES)) and (F[1] == 0).all()
+    assert row["numbers"] == 3 and row["percent_signs"] == 1 and row["kw_each"] == 1 and row["kw_left"] == 1

@@ -11,14 +11,22 @@ Example:
     'gpt-4o-mini'
 """
 
-from graphroute.cascade.base import Answer, Attempt, Call, CascadeError, CascadeResult
-from graphroute.cascade.calibrate import Calibration, search_thresholds, simulate
-from graphroute.cascade.cascade import Cascade, Stage
-from graphroute.cascade.config import cascade_from_config, load_cascade, save_cascade
-from graphroute.cascade.graph import CascadeNode, CascadeState, cascade_graph
-from graphroute.cascade.offline import calibrate_cascade, recorded_matrices
-from graphroute.cascade.router import CascadeRouter
+import importlib
+from typing import Any
 
-__all__ = ["Answer", "Attempt", "Calibration", "Call", "Cascade", "CascadeError", "CascadeNode", "CascadeResult",
-           "CascadeRouter", "CascadeState", "Stage", "calibrate_cascade", "cascade_from_config", "cascade_graph",
-           "load_cascade", "recorded_matrices", "save_cascade", "search_thresholds", "simulate"]
+_EXPORTS = {
+    "Answer": "base", "Attempt": "base", "Call": "base", "CascadeError": "base", "CascadeResult": "base",
+    "Calibration": "calibrate", "search_thresholds": "calibrate", "simulate": "calibrate",
+    "Cascade": "cascade", "Stage": "cascade",
+    "cascade_from_config": "config", "load_cascade": "config", "save_cascade": "config",
+    "CascadeNode": "graph", "CascadeState": "graph", "cascade_graph": "graph",
+    "calibrate_cascade": "offline", "recorded_matrices": "offline",
+    "CascadeRouter": "router",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:  # lazy: mathcheck users need not import LangChain/LangGraph
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"graphroute.cascade.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'graphroute.cascade' has no attribute {name!r}")

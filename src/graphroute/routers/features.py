@@ -49,6 +49,34 @@ def prompt_features(prompts: Sequence[str]) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURE_NAMES))
 
 
+_WORD_PROBLEM = ["less", "more", "each", "per", "times", "half", "twice", "percent", "discount", "profit", "rate", "speed",
+                 "hour", "minute", "week", "month", "year", "total", "remain", "left", "average", "ratio", "fraction",
+                 "cost", "price", "earn", "save", "spend", "dozen", "every", "if", "then", "after", "before", "thrice",
+                 "double", "triple"]
+_WORD_RE = re.compile(r"\b(" + "|".join(_WORD_PROBLEM) + r")\b")
+MATH_FEATURE_NAMES = ["chars", "log_chars", "numbers", "distinct_numbers", "log_max_number", "decimals", "percent_signs",
+                      "fractions", "sentences", "words", "quantities", *[f"kw_{w}" for w in _WORD_PROBLEM]]
+
+
+def math_prompt_features(prompts: Sequence[str]) -> np.ndarray:
+    """(n, len(MATH_FEATURE_NAMES)) features of a word problem's question: how many quantities,
+    their size, percentages and fractions, and the words that signal steps (each, per, less, ...)."""
+    from graphroute.cascade.mathcheck import numbers, question_quantities
+
+    from collections import Counter
+
+    rows = []
+    for q in prompts:
+        nums = numbers(q)
+        low = q.lower()
+        words = Counter(_WORD_RE.findall(low))
+        rows.append([len(q), np.log1p(len(q)), len(nums), len(set(nums)), np.log1p(max((float(x) for x in nums), default=0.0)),
+                     sum("." in x for x in nums), q.count("%"), len(re.findall(r"\d/\d", q)),
+                     len(re.findall(r"[.?!](?:\s|$)", q)), len(re.findall(r"[a-z]+", low)), len(question_quantities(q)),
+                     *(words[w] for w in _WORD_PROBLEM)])
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(MATH_FEATURE_NAMES))
+
+
 def flatten_trees(model) -> dict[str, np.ndarray]:
     """A fitted ``HistGradientBoostingRegressor`` as flat arrays (numeric features, no missing values).
 

@@ -39,8 +39,11 @@ class HeadRouter(EmbeddingRouter):
     name = "head"
 
     def __init__(self, head: str = "logistic", C: float = 0.3, alpha: float = 10.0, hidden: int = 64,
-                 max_iter: int = 300, seed: int = 0, encoder: Any = None) -> None:
+                 max_iter: int = 300, seed: int = 0, encoder: Any = None, prompt_features: str = "none",
+                 feature_scale: float = 0.1) -> None:
         self.head = head
+        self.prompt_features = prompt_features
+        self.feature_scale = feature_scale
         self.C = C
         self.alpha = alpha
         self.hidden = hidden
@@ -48,9 +51,24 @@ class HeadRouter(EmbeddingRouter):
         self.seed = seed
         self.encoder = encoder
 
+    def _with_features(self, V: np.ndarray, prompts: Sequence[str], fit: bool = False) -> np.ndarray:
+        """Embeddings, plus standardised word-problem features of the prompts when asked."""
+        if self.prompt_features == "none":
+            return V
+        from graphroute.routers.features import math_prompt_features
+
+        F = math_prompt_features(list(prompts))
+        if fit:
+            self._fmean, self._fstd = F.mean(axis=0), F.std(axis=0)
+            self._fstd[self._fstd == 0] = 1.0
+        return np.hstack([V, (F - self._fmean) / self._fstd * self.feature_scale])
+
     def _fit_vectors(self, V: np.ndarray, data: RoutingDataset) -> None:
         if self.head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
+        if self.prompt_features not in ("none", "math"):
+            raise ValueError(f"prompt_features must be 'none' or 'math', got {self.prompt_features!r}")
+        V = self._with_features(V, data.prompts, fit=True)
         lo, hi = data.score_range
         self._range = np.array([lo, hi], dtype=np.float64)
         Y = (data.scores - lo) / ((hi - lo) or 1.0)
@@ -85,6 +103,7 @@ class HeadRouter(EmbeddingRouter):
         self._link = "sigmoid" if self.head == "logistic" and binary else "identity"
 
     def _predict_vectors(self, V: np.ndarray, prompts: Sequence[str] = ()) -> np.ndarray:
+        V = self._with_features(V, prompts)
         if self._link == "mlp":
             h = V.astype(np.float64)
             for i in range(0, len(self._layers), 2):
@@ -100,10 +119,14 @@ class HeadRouter(EmbeddingRouter):
 
     def _vector_state(self) -> dict[str, np.ndarray]:
         out = {"range": self._range, "link": np.asarray(self._link)}
+        if self.prompt_features != "none":
+            out.update({"fmean": self._fmean, "fstd": self._fstd})
         out.update({f"layer{i}": a for i, a in enumerate(self._layers)})
         return out
 
     def _set_vector_state(self, state: dict[str, np.ndarray]) -> None:
         self._range, self._link = state["range"], str(state["link"])
+        if self.prompt_features != "none":
+            self._fmean, self._fstd = state["fmean"], state["fstd"]
         n = sum(1 for k in state if k.startswith("layer"))
         self._layers = [state[f"layer{i}"] for i in range(n)]

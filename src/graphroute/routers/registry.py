@@ -33,6 +33,7 @@ ROUTERS: dict[str, Callable[[], Router]] = {
     "knn-wide": lambda: KNNRouter(k=400, temperature=0.2),
     "logistic": lambda: HeadRouter("logistic", C=0.3),
     "ridge": lambda: HeadRouter("ridge", alpha=100.0),
+    "ridge-math": lambda: HeadRouter("ridge", alpha=30.0, prompt_features="math"),
     "mlp": lambda: HeadRouter("mlp", hidden=64, alpha=10.0),
     "features": FeatureRouter,
     "stacked-knn-logistic": lambda: StackedRouter(members=[["knn", {"k": 400, "temperature": 0.2}],

@@ -162,6 +162,20 @@ class Budget(_Strict):
 
 
 class GraphSpec(_Strict):
+    """A whole graph file. Validate YAML with :func:`graphroute.graphs.load_graph` (file:line errors);
+    build one in Python with ``GraphSpec.model_validate``.
+
+    Example:
+        >>> from graphroute.graphs import GraphSpec
+        >>> spec = GraphSpec.model_validate({
+        ...     "models": {"small": {"model": "openai:gpt-4o-mini", "input_price": 0.15, "output_price": 0.6}},
+        ...     "state": {"question": "str", "answer": "str"},
+        ...     "nodes": {"answer": {"type": "llm", "model": "small", "prompt": "{question}", "output": "answer"}},
+        ...     "edges": [{"from": "START", "to": "answer"}, {"from": "answer", "to": "END"}]})
+        >>> spec.nodes["answer"].type, spec.edges[0].source
+        ('llm', 'START')
+    """
+
     name: str = "graph"
     description: str = ""
     models: dict[str, ModelBlock]

@@ -13,16 +13,14 @@ Example:
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from typing import Any
 
-import numpy as np
 
 from graphroute.errors import ConfigError
-from graphroute.routers.base import Router, check_prompts
-from graphroute.routers.policy import Decision
+from graphroute.routers.strategy import StrategyRouter
 
 
-class RulesRouter(Router):
+class RulesRouter(StrategyRouter):
     """``rules``: dicts with ``model`` and any of ``contains`` (case-insensitive substrings, any),
     ``regex``, ``min_chars``, ``max_chars`` (all given conditions must hold)."""
 
@@ -42,7 +40,7 @@ class RulesRouter(Router):
             except re.error as exc:
                 raise ConfigError(f"rule {i}: invalid regex: {exc}", field=f"rules[{i}].regex") from None
             self._compiled.append((r, rx, [s.lower() for s in r.get("contains") or []]))
-        self.models_ = list(dict.fromkeys([r["model"] for r in rules] + [default]))
+        super().__init__(list(dict.fromkeys([r["model"] for r in rules] + [default])))
         self.weak_, self.strong_ = default, next((r["model"] for r in rules if r["model"] != default), default)
 
     def match(self, prompt: str) -> tuple[str, str]:
@@ -60,17 +58,5 @@ class RulesRouter(Router):
             return r["model"], f"rule {i} matched"
         return self.default, "no rule matched: default"
 
-    def decide(self, X: Sequence[str] | str, *, max_cost: float | None = None) -> list[Decision]:
-        """One decision per prompt, naming the rule that matched (rules ignore ``max_cost``)."""
-        out = []
-        for p in check_prompts(X):
-            model, reason = self.match(p)
-            out.append(Decision(model=model, scores={m: float(m == model) for m in self.models_}, reason=reason,
-                                policy="rules"))
-        return out
-
-    def predict_quality(self, X: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(X), len(self.models_)))
-        for i, p in enumerate(check_prompts(X)):
-            out[i, self.models_.index(self.match(p)[0])] = 1.0
-        return out
+    def pick(self, prompt: str, context: dict[str, Any]) -> tuple[str, str]:
+        return self.match(prompt)

@@ -5,7 +5,7 @@ backoff, circuit breakers, budgets, semantic cache, telemetry)."""
 
 from graphroute.runtime.adaptive import LatencyTracker, LeastBusyRouter, RuntimeRouter
 from graphroute.runtime.bandit import ThompsonRouter
-from graphroute.runtime.base import StrategyRouter
+from graphroute.routers.strategy import StrategyRouter
 from graphroute.runtime.breaker import CircuitBreaker
 from graphroute.runtime.budgets import BudgetManager
 from graphroute.runtime.cache import SemanticCache

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from graphroute.runtime.base import StrategyRouter
+from graphroute.routers.strategy import StrategyRouter
 
 
 @dataclass

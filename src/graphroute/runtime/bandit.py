@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from graphroute.errors import ConfigError
-from graphroute.runtime.base import StrategyRouter
+from graphroute.routers.strategy import StrategyRouter
 
 
 class ThompsonRouter(StrategyRouter):

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 from graphroute.errors import ConfigError
 from graphroute.routers.base import check_prompts
 from graphroute.routers.policy import Decision
-from graphroute.runtime.base import StrategyRouter
+from graphroute.routers.strategy import StrategyRouter
 
 
 class HybridRouter(StrategyRouter):

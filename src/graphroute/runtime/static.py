@@ -24,7 +24,7 @@ import threading
 from typing import Any, Sequence
 
 from graphroute.errors import ConfigError
-from graphroute.runtime.base import StrategyRouter
+from graphroute.routers.strategy import StrategyRouter
 
 
 class RoundRobinRouter(StrategyRouter):

@@ -6,7 +6,7 @@ A strategy writes one method, ``pick(prompt, context) -> (model, reason)``; ``co
 request metadata (user, session, key, priority, tags, ...).
 
 Example:
-    >>> from graphroute.runtime.base import StrategyRouter
+    >>> from graphroute.routers.strategy import StrategyRouter
     >>> class First(StrategyRouter):
     ...     def pick(self, prompt, context):
     ...         return self.models_[0], "always the first"
@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any, Sequence
 
 import numpy as np
@@ -38,8 +39,9 @@ class StrategyRouter(Router):
         self.models_ = list(models)
         self.weak_, self.strong_ = models[0], models[-1]
 
+    @abstractmethod
     def pick(self, prompt: str, context: dict[str, Any]) -> tuple[str, str]:
-        raise NotImplementedError
+        """(model, reason) for one prompt and its request context."""
 
     def decide(self, X: Sequence[str] | str, *, max_cost: float | None = None,
                context: dict[str, Any] | None = None) -> list[Decision]:

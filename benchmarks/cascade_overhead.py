@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+import uuid
 
 import numpy as np
 
@@ -64,17 +65,20 @@ def main() -> None:
 
     # scorers, one (prompt, answer) at a time
     train = np.arange(300, 1300)
+    P, A = [data.prompts[i] for i in train], [answers[i] for i in train]
+    yw, ys = data.scores[train, data.index(data.weak)], data.scores[train, data.index(data.strong)]
     learned = {
-        "learned (features)": LearnedScorer(embeddings=False).fit([data.prompts[i] for i in train], [answers[i] for i in train],
-                                                                   data.scores[train, 0]),
-        "learned (features + MiniLM)": LearnedScorer().fit([data.prompts[i] for i in train], [answers[i] for i in train],
-                                                           data.scores[train, 0]),
+        "learned (features)": LearnedScorer(embeddings=False).fit(P, A, yw),
+        "learned gain (features)": LearnedScorer(embeddings=False).fit(P, A, yw, y_next=ys),
+        "learned gain (features + MiniLM)": LearnedScorer().fit(P, A, yw, y_next=ys),
     }
     scorers = {"format": FormatScorer(kind="integer"), "arithmetic": ArithmeticScorer(), **learned}
-    fresh = [f"{q} (variant {i})" for i, q in enumerate(qs[:100])]  # unseen texts: no embedding-cache hits
+    run = uuid.uuid4().hex[:8]  # unseen texts on every run: no embedding-cache hits (the cache is on disk)
+    fresh = [f"{q} (variant {run}-{i})" for i, q in enumerate(qs[:100])]
+    fresh_answers = [f"{a} (run {run})" for a in answers[:100]]
     for name, s in scorers.items():
         times = []
-        for q, a in zip(fresh, answers[:100]):
+        for q, a in zip(fresh, fresh_answers):
             t0 = time.perf_counter()
             s.score(q, Answer(a + " "))
             times.append((time.perf_counter() - t0) * 1000)

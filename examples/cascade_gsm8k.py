@@ -28,7 +28,9 @@ def main() -> None:
     train, calib, test = data.subset(range(800)), data.subset(range(800, 1050)), data.subset(range(1050, len(data)))
     weak, strong = data.weak, data.strong
 
-    scorer = LearnedScorer().fit(train.prompts, train.responses[weak], train.scores[:, train.index(weak)])
+    # y_next: the strong model's outcomes too, so the cascade escalates where escalating pays
+    scorer = LearnedScorer().fit(train.prompts, train.responses[weak], train.scores[:, train.index(weak)],
+                                 y_next=train.scores[:, train.index(strong)])
     cascade = Cascade([
         Stage(ReplayChatModel(data=data, model_name=weak), name=weak, scorer=scorer),
         Stage(ReplayChatModel(data=data, model_name=strong), name=strong),

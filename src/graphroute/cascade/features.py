@@ -3,7 +3,9 @@
 ``generic`` features suit any task: length, truncation, hedging and refusal words, repetition,
 how much of the prompt the answer echoes. ``math`` adds checks for answers that show their work
 (:mod:`graphroute.cascade.mathcheck`): is the final answer a clean integer, is it the result of a
-step, are the steps' sums right, does it use every quantity in the question.
+step, are the steps' sums right, does it use every quantity in the question — and how the question
+invites its answer to be written (prices with cents, a number in the final sentence), which predicts
+grading failures of *any* model answering it.
 
 Example:
     >>> from graphroute.cascade.features import answer_features, feature_names
@@ -21,6 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from graphroute.cascade import mathcheck as mc
+from graphroute.routers.features import FORMAT_RISK_NAMES, format_risk_features
 
 _HEDGE = re.compile(r"approximately|round|≈|cannot|can't|not possible|assum|however|not enough|incorrect|"
                     r"mistake|\bwait\b|\bbut\b|unclear|ambiguous|impossible|not sure|I think|might be", re.I)
@@ -42,7 +45,16 @@ MATH = ["decimal_final", "zero_decimal", "has_final_marker", "clean_final_marker
         "marker_is_last", "final_in_question", "steps_ok", "steps_wrong", "any_step_wrong", "n_steps",
         "nonint_results", "algebra", "log_final", "final_vs_question_max", "covered", "missing", "words_missing",
         "any_covered", "dangling", "chain", "is_result", "op_add", "op_sub", "op_mul", "op_div", "annotations",
-        *_Q_KEYWORDS]
+        *_Q_KEYWORDS, *FORMAT_RISK_NAMES]
+
+
+#: Features of the prompt alone (the rest describe the answer): what a next stage's outcome is fitted on.
+PROMPT_ONLY = {"log_prompt_chars", "prompt_sentences", *_Q_KEYWORDS, *FORMAT_RISK_NAMES}
+
+
+def prompt_columns(kind: str = "math") -> list[int]:
+    """Indices of :func:`answer_features` columns that depend on the prompt only."""
+    return [i for i, name in enumerate(feature_names(kind)) if name in PROMPT_ONLY]
 
 
 def feature_names(kind: str = "math") -> list[str]:
@@ -93,6 +105,7 @@ def _math(prompt: str, answer: str) -> list[float]:
         float(ops.count("+")), float(ops.count("-")), float(ops.count("*")), float(ops.count("/")),
         float(answer.count("<<")),
         *(float(bool(re.search(p, prompt, re.I))) for p in _Q_KEYWORDS.values()),
+        *format_risk_features(prompt),
     ]
 
 

@@ -35,16 +35,20 @@ class CascadeRouter(Router):
 
     ``scorer``: ``learned`` (a :class:`LearnedScorer`, params from ``scorer_params``),
     ``arithmetic`` or ``format`` (integer final answer); rule scorers learn nothing.
+    ``gain``: fit the learned scorer with the strong model's outcomes too, so queries escalate by
+    expected gain rather than by P(weak answer wrong) (the default; ``cascade-confidence`` is
+    the same router without it).
     """
 
     name = "cascade"
     escalates = True
 
-    def __init__(self, scorer: str = "learned", scorer_params: dict[str, Any] | None = None) -> None:
+    def __init__(self, scorer: str = "learned", scorer_params: dict[str, Any] | None = None, gain: bool = True) -> None:
         if scorer not in SCORERS:
             raise CascadeError(f"CascadeRouter scorer must be one of {SCORERS}, got {scorer!r}")
         self.scorer = scorer
         self.scorer_params = scorer_params
+        self.gain = gain
 
     def _make(self):
         from graphroute.cascade.scorers import ArithmeticScorer, FormatScorer, LearnedScorer
@@ -65,10 +69,12 @@ class CascadeRouter(Router):
         lo, hi = data.score_range
         self.means_ = (data.scores.mean(axis=0) - lo) / ((hi - lo) or 1.0)
         if self.scorer == "learned":
-            self.scorer_.fit(data.prompts, self._responses(data), data.scores[:, data.index(self.weak_)])
+            self.scorer_.fit(data.prompts, self._responses(data), data.scores[:, data.index(self.weak_)],
+                             y_next=data.scores[:, data.index(self.strong_)] if self.gain else None)
 
     def confidence(self, data: RoutingDataset) -> np.ndarray:
-        """Confidence that the weak model's recorded answer is right, per row."""
+        """The scorer's score of the weak model's recorded answer, per row (high = keep it): P(right),
+        or with ``gain`` the expected gain of not escalating scaled to 0-1."""
         self._check_fitted()
         return self.scorer_.score_many(data.prompts, self._responses(data))
 
@@ -77,7 +83,11 @@ class CascadeRouter(Router):
 
     def quality_dataset(self, data: RoutingDataset) -> np.ndarray:
         q = np.tile(self.means_, (len(data), 1))
-        q[:, self.models_.index(self.weak_)] = self.confidence(data)
+        if self.scorer == "learned" and self.scorer_.gain_:
+            q[:, self.models_.index(self.weak_)] = self.scorer_.predict_proba(data.prompts, self._responses(data))
+            q[:, self.models_.index(self.strong_)] = self.scorer_.predict_next(data.prompts, self._responses(data))
+        else:
+            q[:, self.models_.index(self.weak_)] = self.confidence(data)
         return q
 
     def predict_quality(self, X: Sequence[str]) -> np.ndarray:

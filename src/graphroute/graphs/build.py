@@ -158,12 +158,14 @@ def _cascade(name: str, block: CascadeBlock, spec: GraphSpec, base: Path, models
                                   f"{st['model']!r} (set its 'replay')", field=f"routers.{name}.stages[{i}].scorer")
             params = {k: v for k, v in cfg.items() if k != "type"}
             fit_rows = view.subset(np.arange(len(view))[: max(1, int(0.7 * len(view)))]) if block.calibrate else view
-            folder = _cache_dir("scorer", {"cfg": cfg, "model": st["model"], "data": _data_key(fit_rows)})
+            folder = _cache_dir("scorer", {"cfg": cfg, "model": st["model"], "data": _data_key(fit_rows), "v": 2})
             try:
                 scorer = LearnedScorer.load(folder)
             except Exception:
+                nxt = block.stages[i + 1]["model"] if i + 1 < len(block.stages) else None
+                y_next = fit_rows.scores[:, fit_rows.index(nxt)] if nxt in fit_rows.models else None
                 scorer = LearnedScorer(**params).fit(fit_rows.prompts, fit_rows.responses[st["model"]],
-                                                     fit_rows.scores[:, fit_rows.index(st["model"])])
+                                                     fit_rows.scores[:, fit_rows.index(st["model"])], y_next=y_next)
                 scorer.save(folder)
         elif cfg is not None:
             scorer = scorer_from_config(cfg, models=models, base=base)

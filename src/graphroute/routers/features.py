@@ -54,8 +54,34 @@ _WORD_PROBLEM = ["less", "more", "each", "per", "times", "half", "twice", "perce
                  "cost", "price", "earn", "save", "spend", "dozen", "every", "if", "then", "after", "before", "thrice",
                  "double", "triple"]
 _WORD_RE = re.compile(r"\b(" + "|".join(_WORD_PROBLEM) + r")\b")
+_CENTS = re.compile(r"\$\d[\d,]*\.\d\d\b")
+_HOW_MUCH = re.compile(r"\bhow much (?:money|did|does|will|do|is|was|would)\b", re.I)
+_MONEY = re.compile(r"\b(?:cost|price|paid|pay|spend|spent|earn)", re.I)
+_WH = re.compile(r"\b(?:how|what|which|who)\b", re.I)
+_TIME_NUMBER = re.compile(r"\d+\s*(?:year|month|week|day|hour|minute)s?\b", re.I)
+# Where a grader reads the last number of an answer (GSM8K as RouteLLM scores it), how an answer is
+# likely to be *written* matters as much as whether it is right: prices given with cents invite
+# "$45.00" (read as 00), and a number after the question word of the final sentence is often restated
+# after the result ("How many more ... in a 1 year time frame?" -> "... 30 badges in a 1 year time
+# frame", read as 1).
+FORMAT_RISK_NAMES = ["prices_with_cents", "has_cents", "whole_cents", "dollar_signs", "asks_how_much", "money_words",
+                     "ask_has_number", "ask_numbers", "ask_time_number", "number_after_wh", "numbers_after_wh"]
 MATH_FEATURE_NAMES = ["chars", "log_chars", "numbers", "distinct_numbers", "log_max_number", "decimals", "percent_signs",
-                      "fractions", "sentences", "words", "quantities", *[f"kw_{w}" for w in _WORD_PROBLEM]]
+                      "fractions", "sentences", "words", "quantities", *[f"kw_{w}" for w in _WORD_PROBLEM],
+                      *FORMAT_RISK_NAMES]
+
+
+def format_risk_features(prompt: str) -> list[float]:
+    """Features of a question that predict how its answer will be formatted (see FORMAT_RISK_NAMES)."""
+    parts = re.split(r"(?<=[.?!])\s+", prompt.strip())
+    ask = parts[-1] if parts else prompt
+    cents = _CENTS.findall(prompt)
+    wh = _WH.search(ask)
+    after = re.findall(r"\d+", (ask[wh.end():] if wh else ask).replace(",", ""))
+    return [float(len(cents)), float(bool(cents)), float(bool(re.search(r"\.00\b", prompt))), float(prompt.count("$")),
+            float(bool(_HOW_MUCH.search(prompt))), float(bool(_MONEY.search(prompt))), float(bool(re.search(r"\d", ask))),
+            float(len(re.findall(r"\d+", ask.replace(",", "")))), float(bool(_TIME_NUMBER.search(ask))),
+            float(bool(after)), float(len(after))]
 
 
 def math_prompt_features(prompts: Sequence[str]) -> np.ndarray:
@@ -73,8 +99,12 @@ def math_prompt_features(prompts: Sequence[str]) -> np.ndarray:
         rows.append([len(q), np.log1p(len(q)), len(nums), len(set(nums)), np.log1p(max((float(x) for x in nums), default=0.0)),
                      sum("." in x for x in nums), q.count("%"), len(re.findall(r"\d/\d", q)),
                      len(re.findall(r"[.?!](?:\s|$)", q)), len(re.findall(r"[a-z]+", low)), len(question_quantities(q)),
-                     *(words[w] for w in _WORD_PROBLEM)])
+                     *(words[w] for w in _WORD_PROBLEM), *format_risk_features(q)])
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(MATH_FEATURE_NAMES))
+
+
+FEATURE_SETS = {"form": prompt_features, "math": math_prompt_features,
+                "form+math": lambda prompts: np.hstack([prompt_features(prompts), math_prompt_features(prompts)])}
 
 
 def flatten_trees(model) -> dict[str, np.ndarray]:
@@ -132,7 +162,10 @@ class FeatureRouter(EmbeddingRouter):
     name = "features"
 
     def __init__(self, max_iter: int = 200, learning_rate: float = 0.05, min_samples_leaf: int = 20,
-                 seed: int = 0, encoder: Any = None) -> None:
+                 seed: int = 0, encoder: Any = None, features: str = "form") -> None:
+        if features not in FEATURE_SETS:
+            raise ValueError(f"FeatureRouter features must be one of {sorted(FEATURE_SETS)}, got {features!r}")
+        self.features = features
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.min_samples_leaf = min_samples_leaf
@@ -152,7 +185,7 @@ class FeatureRouter(EmbeddingRouter):
     def _fit_vectors(self, V: np.ndarray, data: RoutingDataset) -> None:
         from sklearn.ensemble import HistGradientBoostingRegressor
 
-        F = prompt_features(data.prompts)
+        F = FEATURE_SETS[self.features](data.prompts)
         self._trees = []
         for y in data.scores.T:
             m = HistGradientBoostingRegressor(max_iter=self.max_iter, learning_rate=self.learning_rate,
@@ -160,7 +193,7 @@ class FeatureRouter(EmbeddingRouter):
             self._trees.append(flatten_trees(m))
 
     def _predict_vectors(self, V: np.ndarray, prompts: Sequence[str] = ()) -> np.ndarray:
-        F = prompt_features(prompts)
+        F = FEATURE_SETS[self.features](prompts)
         return np.stack([predict_trees(t, F) for t in self._trees], axis=1)
 
     def _vector_state(self) -> dict[str, np.ndarray]:

@@ -18,10 +18,10 @@ from graphroute.routers.knn import KNNRouter
 
 
 
-def _cascade(scorer: str = "learned", **params) -> Router:
+def _cascade(scorer: str = "learned", gain: bool = True, **params) -> Router:
     from graphroute.cascade.router import CascadeRouter  # lazy: the cascade package pulls in LangChain
 
-    return CascadeRouter(scorer, params or None)
+    return CascadeRouter(scorer, params or None, gain=gain)
 
 
 ROUTERS: dict[str, Callable[[], Router]] = {
@@ -36,12 +36,14 @@ ROUTERS: dict[str, Callable[[], Router]] = {
     "ridge-math": lambda: HeadRouter("ridge", alpha=30.0, prompt_features="math"),
     "mlp": lambda: HeadRouter("mlp", hidden=64, alpha=10.0),
     "features": FeatureRouter,
+    "features-math": lambda: FeatureRouter(features="form+math"),
     "stacked-knn-logistic": lambda: StackedRouter(members=[["knn", {"k": 400, "temperature": 0.2}],
                                                            ["head", {"head": "logistic", "C": 0.3}]]),
     # the recommended configuration: see routers/ensemble.py DEFAULT_MEMBERS
     "classifier": StackedRouter,
     # cascades score the weak model's recorded answer (datasets with responses, e.g. routellm-gsm8k)
     "cascade": _cascade,
+    "cascade-confidence": lambda: _cascade("learned", gain=False),
     "cascade-features": lambda: _cascade("learned", embeddings=False),
     "cascade-arithmetic": lambda: _cascade("arithmetic"),
     "cascade-format": lambda: _cascade("format"),

@@ -212,7 +212,8 @@ class LearnedScorer(Scorer):
         return self._proba(prompts, answers, ["self"])[0]
 
     def predict_next(self, prompts: Sequence[str], answers: Sequence[Answer | str]) -> np.ndarray:
-        """P(the next stage answers right), predicted from the prompt and *this* stage's answer."""
+        """P(the next stage answers right), predicted from the prompt alone (``answers`` keep the
+        signature of :meth:`predict_proba`; the next-stage member does not read them)."""
         if not self.gain_:
             self._check_fitted()
             raise NotFittedError("this LearnedScorer was fitted without y_next: it has no next-stage model")

@@ -182,3 +182,30 @@ def test_math_prompt_features_count_quantities_and_step_words():
     row = dict(zip(MATH_FEATURE_NAMES, F[0]))
     assert F.shape == (2, len(MATH_FEATURE_NAMES)) and (F[1] == 0).all()
     assert row["numbers"] == 3 and row["percent_signs"] == 1 and row["kw_each"] == 1 and row["kw_left"] == 1
+
+
+def test_format_risk_features_read_how_an_answer_will_be_written():
+    from graphroute.routers.features import FORMAT_RISK_NAMES, format_risk_features
+
+    cents = dict(zip(FORMAT_RISK_NAMES, format_risk_features(
+        "Croissants cost $3.00 and rolls $2.50 each. How much money did Marcus spend?")))
+    assert cents["prices_with_cents"] == 2 and cents["whole_cents"] == 1 and cents["asks_how_much"] == 1
+    assert cents["number_after_wh"] == 0
+    restated = dict(zip(FORMAT_RISK_NAMES, format_risk_features(
+        "Claire earns 1 badge a month. How many badges does she earn in a 1 year time frame?")))
+    assert restated["number_after_wh"] == 1 and restated["ask_time_number"] == 1 and restated["prices_with_cents"] == 0
+
+
+def test_feature_router_feature_sets_fit_and_round_trip(tmp_path):
+    from graphroute.routers import FeatureRouter
+
+    easy = [f"What is {i} + {i}?" for i in range(30)]
+    hard = [f"A shop sells {i} pens at $1.25 each and half as many pads. How much money in {i} weeks?" for i in range(30)]
+    y = [[1, 1]] * 30 + [[0, 1]] * 30
+    with pytest.raises(ValueError, match="features must be one of"):
+        FeatureRouter(features="words")
+    r = FeatureRouter(max_iter=20, features="form+math").fit(easy + hard, y, models=["small", "big"])
+    assert r.route(["What is 7 + 7?", "A shop sells 9 pens at $2.50 each. How much money in 3 weeks?"],
+                   threshold=0.5) == ["small", "big"]
+    back = Router.load(r.save(tmp_path / "r") or tmp_path / "r")
+    np.testing.assert_allclose(back.predict_quality(easy[:3] + hard[:3]), r.predict_quality(easy[:3] + hard[:3]))

@@ -60,6 +60,20 @@ def test_qa_cascade_graph_evaluates_between_its_models(gsm8k):
     assert 0.1 < r["model_mix"]["gpt4"] < 0.5 and r["outcomes"] == {"completed": 240}
 
 
+def test_yaml_cascade_scorer_learns_the_next_stage_too(gsm8k):
+    """A learned scorer declared in YAML is fitted with the next stage's recorded outcomes, so the
+    compiled cascade escalates by expected gain (as `graphroute eval --router cascade` does)."""
+    from graphroute.graphs.build import build_runtime
+    from graphroute.graphs.validate import load_graph
+
+    path = ROOT / "graphs" / "qa_cascade.yaml"
+    rt = build_runtime(load_graph(path), path.parent, offline=True, data=gsm8k.subset(range(300)))
+    first = rt.routers["escalate"].stages[0].scorer
+    assert first.gain_
+    p = first.predict_next(gsm8k.prompts[:5], gsm8k.responses[gsm8k.weak][:5])
+    assert p.shape == (5,) and ((p > 0) & (p < 1)).all()
+
+
 MISTAKES = [  # (replace this, with that, expected field path, expected words)
     ('answer: {type: llm, router: pick,', 'answer: {type: llm, model: huge,', "nodes.answer.model", "unknown model 'huge'"),
     ("router: pick, prompt", "router: choose, prompt", "nodes.answer.router", "missing router 'choose'"),

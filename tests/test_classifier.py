@@ -209,3 +209,15 @@ def test_feature_router_feature_sets_fit_and_round_trip(tmp_path):
                    threshold=0.5) == ["small", "big"]
     back = Router.load(r.save(tmp_path / "r") or tmp_path / "r")
     np.testing.assert_allclose(back.predict_quality(easy[:3] + hard[:3]), r.predict_quality(easy[:3] + hard[:3]))
+
+
+def test_router_saved_with_other_prompt_features_refuses_to_load(tmp_path):
+    qs = [f"Tom buys {i} apples at $1.50 each. How much money does he spend?" for i in range(20)]
+    r = HeadRouter("ridge", alpha=1.0, prompt_features="math").fit(qs, [[i % 2, 1] for i in range(20)], models=["a", "b"])
+    folder = tmp_path / "r"
+    r.save(folder)
+    state = dict(np.load(folder / "state.npz"))
+    state["fmean"], state["fstd"] = state["fmean"][:48], state["fstd"][:48]  # as written by an older version
+    np.savez(folder / "state.npz", **state)
+    with pytest.raises(PersistenceError, match="word-problem features"):
+        Router.load(folder)

@@ -255,7 +255,10 @@ class Router(ABC):
         state = read_npz(path / "state.npz")
         router = klass(**{**meta["params"], **overrides})
         router.models_, router.weak_, router.strong_ = list(meta["models"]), meta["weak"], meta["strong"]
-        router._set_state(state)
+        try:
+            router._set_state(state)
+        except (KeyError, ValueError) as exc:  # saved by another version of the router's features
+            raise PersistenceError(f"state.npz does not fit this graphroute's {klass.__name__}: {exc}", path=path) from None
         router._load_files(path)
         if meta.get("policy"):
             try:

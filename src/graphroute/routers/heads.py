@@ -127,6 +127,11 @@ class HeadRouter(EmbeddingRouter):
     def _set_vector_state(self, state: dict[str, np.ndarray]) -> None:
         self._range, self._link = state["range"], str(state["link"])
         if self.prompt_features != "none":
+            from graphroute.routers.features import MATH_FEATURE_NAMES
+
             self._fmean, self._fstd = state["fmean"], state["fstd"]
+            if len(self._fmean) != len(MATH_FEATURE_NAMES):
+                raise ValueError(f"saved with {len(self._fmean)} word-problem features, this version computes "
+                                 f"{len(MATH_FEATURE_NAMES)}: fit the router again")
         n = sum(1 for k in state if k.startswith("layer"))
         self._layers = [state[f"layer{i}"] for i in range(n)]

@@ -84,8 +84,8 @@ class CascadeRouter(Router):
     def quality_dataset(self, data: RoutingDataset) -> np.ndarray:
         q = np.tile(self.means_, (len(data), 1))
         if self.scorer == "learned" and self.scorer_.gain_:
-            q[:, self.models_.index(self.weak_)] = self.scorer_.predict_proba(data.prompts, self._responses(data))
-            q[:, self.models_.index(self.strong_)] = self.scorer_.predict_next(data.prompts, self._responses(data))
+            p_weak, p_strong = self.scorer_.predict_pair(data.prompts, self._responses(data))
+            q[:, self.models_.index(self.weak_)], q[:, self.models_.index(self.strong_)] = p_weak, p_strong
         else:
             q[:, self.models_.index(self.weak_)] = self.confidence(data)
         return q

@@ -10,10 +10,10 @@ arrays: saving needs no pickle and scoring needs no scikit-learn.
 Escalating pays only when the next stage would be right where this one is wrong. Given the next
 stage's recorded outcomes (``fit(..., y_next=...)``), the scorer also predicts P(next stage right)
 from the prompt alone (its features and embedding) and scores ``(1 + P(this right) - P(next
-right)) / 2``: below 0.5 the expected gain of escalating is positive. Ranking by expected gain rather than by
-P(this answer wrong) keeps hard questions that both models miss — and questions whose answer the
-stronger model tends to *format* wrongly — with the cheap stage (on routellm-gsm8k, 5-fold:
-APGR 0.80 → 0.83; see the README).
+right)) / 2``: below 0.5 the expected gain of escalating is positive. Ranking by expected gain
+rather than by P(this answer wrong) keeps hard questions that both models miss — and questions
+whose answer the stronger model tends to *format* wrongly — with the cheap stage (on
+routellm-gsm8k, 5-fold: APGR 0.80 → 0.84; see the README).
 
 Example:
     >>> from graphroute.cascade.scorers import LearnedScorer
@@ -175,8 +175,8 @@ class LearnedScorer(Scorer):
         # the prompt-only features and the prompt's half of the embeddings
         half = None if E is None else E[:, : E.shape[1] // 2]
         cols = {"self": np.arange(F.shape[1]), "next": np.asarray(prompt_columns(self.kind_), dtype=np.int64)}
-        self.members_ = {name: self._fit_member(F[:, cols[name]], E if name == "self" else half, yb) | {"columns": cols[name]}
-                         for name, yb in targets.items()}
+        self._set_members({name: self._fit_member(F[:, cols[name]], E if name == "self" else half, yb) | {"columns": cols[name]}
+                           for name, yb in targets.items()})
         if self.embeddings:
             self.encoder_id_ = self.encoder_.id
         return self
@@ -185,6 +185,10 @@ class LearnedScorer(Scorer):
     def _check_fitted(self) -> None:
         if not hasattr(self, "members_"):
             raise NotFittedError("LearnedScorer is not fitted; call fit() or load() first")
+
+    def _set_members(self, members: dict[str, dict[str, np.ndarray]]) -> None:
+        self.members_ = members  # flat arrays, as saved
+        self._trees = {name: {k[5:]: v for k, v in m.items() if k.startswith("tree_")} for name, m in members.items()}
 
     @property
     def gain_(self) -> bool:
@@ -197,7 +201,7 @@ class LearnedScorer(Scorer):
         if E is not None:  # members fitted on the prompt's half use the leading columns
             F = np.hstack([F, _sigmoid(E[:, : len(m["emb_coef"])] @ m["emb_coef"] + float(m["emb_intercept"]))[:, None]])
         p_lr = _sigmoid(((F - m["mean"]) / m["scale"]) @ m["coef"] + float(m["intercept"]))
-        p_gb = _sigmoid(predict_trees({k[5:]: v for k, v in m.items() if k.startswith("tree_")}, F))
+        p_gb = _sigmoid(predict_trees(self._trees[name], F))
         return (p_lr + p_gb) / 2
 
     def _proba(self, prompts, answers, names: Sequence[str]) -> list[np.ndarray]:
@@ -219,10 +223,18 @@ class LearnedScorer(Scorer):
             raise NotFittedError("this LearnedScorer was fitted without y_next: it has no next-stage model")
         return self._proba(prompts, answers, ["next"])[0]
 
+    def predict_pair(self, prompts: Sequence[str], answers: Sequence[Answer | str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(P(this answer right), P(next stage right))`` from one pass over the inputs."""
+        if not self.gain_:
+            self._check_fitted()
+            raise NotFittedError("this LearnedScorer was fitted without y_next: it has no next-stage model")
+        p_self, p_next = self._proba(prompts, answers, ["self", "next"])
+        return p_self, p_next
+
     def score_many(self, prompts: Sequence[str], answers: Sequence[Answer | str]) -> np.ndarray:
         if not self.gain_:
             return self.predict_proba(prompts, answers)
-        p_self, p_next = self._proba(prompts, answers, ["self", "next"])
+        p_self, p_next = self.predict_pair(prompts, answers)
         return (1.0 + p_self - p_next) / 2
 
     def score(self, prompt: str, answer: Answer, context: ScoreContext | None = None) -> float:
@@ -260,7 +272,7 @@ class LearnedScorer(Scorer):
         if "self" not in members or not set(members) <= {"self", "next"}:
             raise PersistenceError(f"scorer.json lists members {members!r}; expected 'self' and optionally 'next'", path=path)
         n_all = len(feature_names(s.kind_))
-        s.members_ = {}
+        loaded = {}
         for name in members:
             m = {k.split("__", 1)[1]: v for k, v in z.items() if k.startswith(f"{name}__")}
             missing = {"mean", "scale", "coef", "intercept", "emb_coef", "emb_intercept", "tree_feature", "columns"} - set(m)
@@ -269,7 +281,8 @@ class LearnedScorer(Scorer):
             n_feat = len(m["columns"]) + (1 if s.embeddings else 0)
             if len(m["coef"]) != n_feat or len(m["mean"]) != n_feat or (len(m["columns"]) and m["columns"].max() >= n_all):
                 raise PersistenceError(f"state.npz has {len(m['coef'])} weights for {n_feat} features", path=path)
-            s.members_[name] = m
+            loaded[name] = m
+        s._set_members(loaded)
         if s.embeddings:
             if s.encoder_.id != meta.get("encoder_id"):
                 raise PersistenceError(f"scorer was fitted with encoder {meta.get('encoder_id')!r} but is loaded with "

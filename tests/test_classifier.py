@@ -24,7 +24,7 @@ MODELS = ["small", "big"]
 
 @pytest.mark.parametrize("router", [HeadRouter("logistic", C=3.0), HeadRouter("ridge", alpha=1.0),
                                     HeadRouter("ridge", alpha=1.0, prompt_features="math"),
-                                    HeadRouter("mlp", hidden=16, max_iter=500), KNNRouter(k=5),
+                                    HeadRouter("mlp", hidden=16, max_iter=500), KNNRouter(k=5), KNNRouter(k=5, dims=8),
                                     StackedRouter(members=[["knn", {"k": 5}], ["head", {"C": 1.0}], ["features", {"max_iter": 30}]],
                                                   folds=3)])
 def test_routers_learn_and_round_trip(router, tmp_path):
@@ -60,11 +60,16 @@ def test_prompt_features_shape_and_meaning():
 def test_flattened_trees_predict_exactly_as_sklearn(mmlu):
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    from graphroute.routers.features import flatten_trees, predict_trees
+    from graphroute.routers.features import flatten_trees, merge_forests, predict_forests
 
     F = prompt_features(mmlu.prompts[:1500])
-    m = HistGradientBoostingRegressor(max_iter=60, random_state=0).fit(F[:1000], mmlu.scores[:1000, 0])
-    np.testing.assert_allclose(predict_trees(flatten_trees(m), F[1000:]), m.predict(F[1000:]), atol=1e-12)
+    # one forest per model, of different sizes and depths, walked together in one pass
+    ms = [HistGradientBoostingRegressor(max_iter=60, random_state=0).fit(F[:1000], mmlu.scores[:1000, 0]),
+          HistGradientBoostingRegressor(max_iter=25, max_depth=3, random_state=0).fit(F[:1000], mmlu.scores[:1000, 1])]
+    merged = merge_forests([flatten_trees(m) for m in ms])
+    want = np.stack([m.predict(F[1000:]) for m in ms], axis=1)
+    np.testing.assert_allclose(predict_forests(merged, F[1000:]), want, atol=1e-12)
+    np.testing.assert_allclose(predict_forests(merged, F[1000:1001]), want[:1], atol=1e-12)
 
 
 def test_policies():
@@ -169,10 +174,23 @@ def test_stacked_knn_members_share_one_index_search(tmp_path):
     # the shared search gives exactly what each member computes alone
     V = r.embed(["What is 5 plus 9?", "Write a short poem about dusk."])
     for m in knn:
-        np.testing.assert_allclose(m.predict_neighbours(*m.index_.search(V, 20)), m._predict_vectors(V), atol=1e-12)
+        np.testing.assert_allclose(m.predict_neighbours(*m.search(V, 20)), m._predict_vectors(V), atol=1e-12)
     back = Router.load(r.save(tmp_path / "r") or tmp_path / "r")
     shared = [m for m in back._members if isinstance(m, KNNRouter)]
     assert shared[0].index_ is shared[1].index_
+
+
+def test_knn_on_principal_components_projects_queries_and_new_examples(tmp_path):
+    r = KNNRouter(k=5, dims=8).fit(X, Y, models=MODELS)
+    assert r.index_.dim == 8 and r._proj.shape == (384, 8)
+    ids = r.add_examples(["Compose a limerick about a kettle."], [[0.0, 1.0]])
+    sims, found = r.search(r.embed(["Compose a limerick about a kettle."]), 1)
+    assert found[0, 0] == ids[0] and sims[0, 0] == pytest.approx(1.0, abs=1e-5)
+    back = Router.load(r.save(tmp_path / "r") or tmp_path / "r")
+    q = ["What is 8 plus 80?", "Write a short poem about fog."]
+    np.testing.assert_allclose(back.score(q), r.score(q), atol=1e-6)
+    with pytest.raises(ValueError):
+        KNNRouter(k=5, dims=0).fit(X, Y, models=MODELS)
 
 
 def test_math_prompt_features_count_quantities_and_step_words():

@@ -108,3 +108,32 @@ def test_router_accepts_only_variants_of_its_encoder_for_queries():
     np.testing.assert_allclose(r.score(["add 7 and 8", "a poem about snow"]), exact, atol=0.3)
     with pytest.raises(EncoderError, match="not a variant"):
         r.with_query_encoder(LangChainEncoder(DeterministicFakeEmbedding(size=384)))
+
+
+def test_static_encoder_is_distilled_from_minilm_and_cached(tmp_path, monkeypatch):
+    from graphroute.encoders import OnnxEncoder, StaticEncoder, make_encoder
+
+    enc = StaticEncoder()
+    assert make_encoder(backend="static").id == enc.id == "static/all-MiniLM-L6-v2"
+    # a one-token text is exactly what the transformer gives for it alone
+    words = ["rain", "integral", "court"]
+    np.testing.assert_allclose(np.sum(enc.encode(words) * OnnxEncoder().encode(words), axis=1), 1.0, atol=2e-3)
+    v = enc.encode(["What is the derivative of x squared?", "Compute the integral of 3x.", "Who wrote Hamlet?", ""])
+    assert v[0] @ v[1] > v[0] @ v[2] and not v[3].any()  # an empty text has no tokens: a zero vector
+    table = enc._table_file()
+    assert table.is_file()
+    table.write_bytes(b"not a numpy file")  # corrupt: rebuilt, not trusted
+    again = StaticEncoder().encode(["What is the derivative of x squared?"])
+    np.testing.assert_allclose(again[0], v[0], atol=1e-6)
+    assert np.load(table).shape == (enc._source._tok.get_vocab_size(), 384)
+
+
+def test_router_on_the_static_encoder_saves_and_loads_it(tmp_path):
+    from graphroute.routers import KNNRouter, Router
+
+    prompts = ["add 2 and 3", "sum of 4 and 9", "write a sonnet", "compose a haiku about rain"]
+    r = KNNRouter(k=2, encoder="static").fit(prompts, [[1, 1], [1, 1], [0, 1], [0, 1]], models=["small", "big"])
+    assert r.encoder_id_ == "static/all-MiniLM-L6-v2"
+    assert r.route(["add 7 and 8", "a poem about snow"], 0.5) == ["small", "big"]
+    back = Router.load(r.save(tmp_path / "r") or tmp_path / "r")
+    np.testing.assert_allclose(back.score(["add 7 and 8"]), r.score(["add 7 and 8"]), atol=1e-6)

@@ -28,6 +28,27 @@ def test_search_add_remove(kind):
     assert len(idx) == 1999 and ids[0] == 0
 
 
+def test_exact_search_matches_faiss_and_follows_changes():
+    V = _unit(3000, d=48)
+    idx = VectorIndex(48, "flat")
+    idx.add(V)
+    Q = _unit(40, d=48, seed=2)
+    for k in (1, 7, 400, 3000, 5000):  # k above the size gives every vector
+        sims, found = idx.search(Q, k)
+        want_sims, want_ids = idx._index.search(Q, min(k, 3000))  # FAISS's own flat search
+        np.testing.assert_allclose(sims, want_sims, atol=1e-5)
+        # the same neighbours (ranks may swap only between similarities equal to float rounding)
+        assert all(len(set(a) & set(b)) >= 0.99 * len(a) for a, b in zip(found, want_ids))
+        if k <= 7:
+            np.testing.assert_array_equal(found, want_ids)
+        assert np.all(np.diff(sims, axis=1) <= 0)
+    best = idx.search(Q[:1], 1)[1][0, 0]
+    idx.remove([best])  # the in-place view of the storage is refreshed after changes
+    assert idx.search(Q[:1], 1)[1][0, 0] != best
+    new = idx.add(Q[:1])
+    assert idx.search(Q[:1], 1)[1][0, 0] == new[0]
+
+
 def test_auto_switches_to_ivf_above_threshold():
     idx = VectorIndex(32, "auto", approx_threshold=500)
     idx.add(_unit(400))

@@ -18,10 +18,14 @@ from graphroute.routers.base import Router, check_prompts
 
 
 def resolve_encoder(encoder: Any):
-    """``None`` -> the cached offline MiniLM (ONNX backend when available); a string -> that
-    sentence-transformers model folder or name (cached); an object with ``encode`` -> itself."""
-    from graphroute.encoders import default_encoder
+    """``None`` -> the cached offline MiniLM (ONNX backend when available); ``"static"`` or
+    ``"static:<model folder>"`` -> the token table distilled from MiniLM (or that model); another
+    string -> that sentence-transformers model folder or name (cached); an object with ``encode``
+    -> itself. Strings are saved with a router, so ``Router.load`` rebuilds the same encoder."""
+    from graphroute.encoders import StaticEncoder, default_encoder
 
+    if isinstance(encoder, str) and (encoder == "static" or encoder.startswith("static:")):
+        return StaticEncoder(encoder.partition(":")[2] or None)
     if encoder is None or isinstance(encoder, str):
         return default_encoder(encoder)
     if not hasattr(encoder, "encode") or not hasattr(encoder, "id"):

@@ -7,7 +7,7 @@ embeddings lack (``graphroute eval --router features`` on routellm-mmlu: APGR 0.
 
 The boosted trees are fitted with scikit-learn's ``HistGradientBoostingRegressor`` and then
 flattened into plain arrays (feature, threshold, children, leaf value): prediction is a
-vectorised walk over all trees at once (about 0.1 ms for one prompt instead of scikit-learn's
+vectorised walk over all trees of all models at once (about 0.1 ms for one prompt instead of scikit-learn's
 ~2 ms per model and call), and the router saves and loads without pickle.
 """
 
@@ -135,14 +135,39 @@ def flatten_trees(model) -> dict[str, np.ndarray]:
             "depth": np.asarray(depth), "baseline": np.asarray(float(np.ravel(model._baseline_prediction)[0]))}
 
 
-def predict_trees(t: dict[str, np.ndarray], F: np.ndarray) -> np.ndarray:
-    """Sum of leaf values over all trees plus the baseline, for each row of ``F``."""
-    node = np.broadcast_to(t["roots"], (len(F), len(t["roots"]))).copy()
-    rows = np.arange(len(F))[:, None]
-    for _ in range(int(t["depth"])):
-        go_left = F[rows, t["feature"][node]] <= t["threshold"][node]
-        node = np.where(go_left, t["left"][node], t["right"][node])
-    return t["value"][node].sum(axis=1) + float(t["baseline"])
+def merge_forests(forests: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Flattened forests (one per output) as one structure that :func:`predict_forests` walks in a
+    single pass: ``child[node, go_left]`` replaces the left/right/where triple, and each output's
+    trees are a contiguous run starting at ``starts[j]``."""
+    offset, parts = 0, {k: [] for k in ("feature", "threshold", "right", "left", "value", "roots")}
+    starts, tree_count = [], 0
+    for t in forests:
+        for k in ("feature", "threshold", "value"):
+            parts[k].append(t[k])
+        for k in ("left", "right", "roots"):
+            parts[k].append(t[k] + offset)
+        starts.append(tree_count)
+        tree_count += len(t["roots"])
+        offset += len(t["feature"])
+    cat = {k: np.concatenate(v) for k, v in parts.items()}
+    return {"feature": cat["feature"], "threshold": cat["threshold"], "value": cat["value"], "roots": cat["roots"],
+            "child": np.stack([cat["right"], cat["left"]], axis=1), "starts": np.asarray(starts, np.int64),
+            "depth": max((int(t["depth"]) for t in forests), default=0),
+            "baseline": np.asarray([float(t["baseline"]) for t in forests])}
+
+
+def predict_forests(f: dict[str, np.ndarray], F: np.ndarray) -> np.ndarray:
+    """(n, outputs): for each row of ``F``, each forest's sum of leaf values plus its baseline."""
+    node = np.broadcast_to(f["roots"], (len(F), len(f["roots"])))
+    if len(F) == 1:  # one prompt (routing latency): every node's test at once, then the walk only looks them up
+        went_left = (F[0, f["feature"]] <= f["threshold"]).view(np.int8)
+        for _ in range(f["depth"]):
+            node = f["child"][node, went_left[node]]
+    else:
+        rows = np.arange(len(F))[:, None]
+        for _ in range(f["depth"]):
+            node = f["child"][node, (F[rows, f["feature"][node]] <= f["threshold"][node]).view(np.int8)]
+    return np.add.reduceat(f["value"][node], f["starts"], axis=1) + f["baseline"]
 
 
 class FeatureRouter(EmbeddingRouter):
@@ -191,10 +216,11 @@ class FeatureRouter(EmbeddingRouter):
             m = HistGradientBoostingRegressor(max_iter=self.max_iter, learning_rate=self.learning_rate,
                                               min_samples_leaf=self.min_samples_leaf, random_state=self.seed).fit(F, y)
             self._trees.append(flatten_trees(m))
+        self._forest = merge_forests(self._trees)
 
     def _predict_vectors(self, V: np.ndarray, prompts: Sequence[str] = ()) -> np.ndarray:
         F = FEATURE_SETS[self.features](prompts)
-        return np.stack([predict_trees(t, F) for t in self._trees], axis=1)
+        return predict_forests(self._forest, F)
 
     def _vector_state(self) -> dict[str, np.ndarray]:
         return {f"m{j}_{k}": v for j, t in enumerate(self._trees) for k, v in t.items()}
@@ -202,3 +228,4 @@ class FeatureRouter(EmbeddingRouter):
     def _set_vector_state(self, state: dict[str, np.ndarray]) -> None:
         n = len(self.models_)
         self._trees = [{k.split("_", 1)[1]: v for k, v in state.items() if k.startswith(f"m{j}_")} for j in range(n)]
+        self._forest = merge_forests(self._trees)

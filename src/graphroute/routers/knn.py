@@ -5,6 +5,13 @@ recorded scores on the ``k`` most similar training prompts. Weights are
 ``exp((sim - max_sim) / temperature)``: a small temperature trusts the closest neighbours, a
 large one averages a wide neighbourhood (a topic prior). Examples can be added and removed
 without refitting.
+
+``dims``: search the training embeddings' top principal components instead of the raw vectors
+(centred, projected, re-normalised; the projection is saved with the router and applied to
+queries and added examples). Centring removes the direction all prompts share, which sharpens
+the neighbourhoods: ``graphroute eval --data routellm-mmlu --cv 5``, 400-NN: raw 0.666, 64 dims
+0.674 (32: 0.673, 48: 0.675, 128: 0.672, 192: 0.670); and a 64-d index is a sixth of the bytes
+to scan per query.
 """
 
 from __future__ import annotations
@@ -33,15 +40,38 @@ class KNNRouter(EmbeddingRouter):
 
     name = "knn"
 
-    def __init__(self, k: int = 50, temperature: float = 0.05, encoder: Any = None, index_kind: str = "auto") -> None:
+    def __init__(self, k: int = 50, temperature: float = 0.05, encoder: Any = None, index_kind: str = "auto",
+                 dims: int | None = None) -> None:
         self.k = k
         self.temperature = temperature
         self.encoder = encoder
         self.index_kind = index_kind
+        self.dims = dims
+
+    def project(self, V: np.ndarray) -> np.ndarray:
+        """Vectors as the index holds them: centred, projected on the training set's top ``dims``
+        principal components and re-normalised (unchanged when ``dims`` is None)."""
+        if getattr(self, "_proj", None) is None:
+            return V
+        Z = (V - self._proj_mean) @ self._proj
+        Z /= np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
+        return np.ascontiguousarray(Z, dtype=np.float32)
+
+    def search(self, V: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(similarities, ids) of the ``k`` nearest stored examples to embeddings ``V``."""
+        return self.index_.search(self.project(V), k)
 
     def _fit_vectors(self, V: np.ndarray, data: RoutingDataset) -> None:
         if self.k < 1:
             raise ValueError(f"k must be >= 1, got {self.k}")
+        if self.dims is not None and self.dims < 1:
+            raise ValueError(f"dims must be None or >= 1, got {self.dims}")
+        self._proj = None
+        if self.dims is not None and self.dims < V.shape[1]:
+            self._proj_mean = V.mean(axis=0)
+            self._proj = np.ascontiguousarray(np.linalg.svd(V - self._proj_mean, full_matrices=False)[2][: self.dims].T,
+                                              dtype=np.float32)
+        V = self.project(V)
         self.index_ = VectorIndex(V.shape[1], self.index_kind)
         ids = self.index_.add(V)
         self._labels = np.zeros((0, len(self.models_)))
@@ -55,8 +85,7 @@ class KNNRouter(EmbeddingRouter):
         self._labels[ids] = labels
 
     def _predict_vectors(self, V: np.ndarray, prompts: Sequence[str] = ()) -> np.ndarray:
-        sims, ids = self.index_.search(V, self.k)
-        return self.predict_neighbours(sims, ids)
+        return self.predict_neighbours(*self.search(V, self.k))
 
     def predict_neighbours(self, sims: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Quality from neighbours already found (the first ``k`` columns are used), so routers
@@ -75,7 +104,7 @@ class KNNRouter(EmbeddingRouter):
         missing = [m for m in self.models_ if m not in data.models]
         if missing:
             raise UnknownModelError(missing[0], data.models, "add_examples")
-        ids = self.index_.add(self.embed(data.prompts))
+        ids = self.index_.add(self.project(self.embed(data.prompts)))
         self._grow(ids, data.scores[:, [data.index(m) for m in self.models_]])
         return ids
 
@@ -88,10 +117,14 @@ class KNNRouter(EmbeddingRouter):
     def _vector_state(self) -> dict[str, np.ndarray]:
         ids = np.sort(self.index_.ids())
         vecs = np.stack([self.index_._store[int(i)] for i in ids]) if len(ids) else np.zeros((0, 1), np.float32)
-        return {"ids": ids, "vectors": vecs, "labels": self._labels}
+        proj = {} if self._proj is None else {"proj": self._proj, "proj_mean": self._proj_mean}
+        return {"ids": ids, "vectors": vecs, "labels": self._labels, **proj}
 
     def _set_vector_state(self, state: dict[str, np.ndarray]) -> None:
         vecs = np.asarray(state["vectors"], dtype=np.float32)
         self.index_ = VectorIndex(vecs.shape[1], self.index_kind)
         self.index_.add(vecs, state["ids"])
         self._labels = np.asarray(state["labels"], dtype=np.float64)
+        self._proj = state.get("proj")
+        if self._proj is not None:
+            self._proj, self._proj_mean = np.asarray(self._proj, np.float32), np.asarray(state["proj_mean"], np.float32)

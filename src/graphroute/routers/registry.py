@@ -31,6 +31,7 @@ ROUTERS: dict[str, Callable[[], Router]] = {
     "always-strong": lambda: AlwaysRouter("strong"),
     "knn": lambda: KNNRouter(k=50),
     "knn-wide": lambda: KNNRouter(k=400, temperature=0.2),
+    "knn-pca": lambda: KNNRouter(k=400, temperature=0.2, dims=64),
     "logistic": lambda: HeadRouter("logistic", C=0.3),
     "ridge": lambda: HeadRouter("ridge", alpha=100.0),
     "ridge-math": lambda: HeadRouter("ridge", alpha=30.0, prompt_features="math"),
@@ -41,6 +42,9 @@ ROUTERS: dict[str, Callable[[], Router]] = {
                                                            ["head", {"head": "logistic", "C": 0.3}]]),
     # the recommended configuration: see routers/ensemble.py DEFAULT_MEMBERS
     "classifier": StackedRouter,
+    # the same stack on the distilled static encoder (encoders/static.py): batch routing at thousands
+    # of prompts/s, somewhat lower quality
+    "classifier-static": lambda: StackedRouter(encoder="static"),
     # cascades score the weak model's recorded answer (datasets with responses, e.g. routellm-gsm8k)
     "cascade": _cascade,
     "cascade-confidence": lambda: _cascade("learned", gain=False),

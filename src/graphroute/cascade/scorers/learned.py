@@ -42,7 +42,7 @@ from graphroute.cascade.features import answer_features, feature_names, prompt_c
 from graphroute.cascade.scorers.base import ScoreContext, Scorer, as_answer
 from graphroute.errors import NotFittedError, PersistenceError
 from graphroute.persist import read_json, read_npz, write_folder
-from graphroute.routers.features import flatten_trees, predict_trees
+from graphroute.routers.features import flatten_trees, merge_forests, predict_forests
 
 FORMAT_VERSION = 2
 
@@ -188,7 +188,8 @@ class LearnedScorer(Scorer):
 
     def _set_members(self, members: dict[str, dict[str, np.ndarray]]) -> None:
         self.members_ = members  # flat arrays, as saved
-        self._trees = {name: {k[5:]: v for k, v in m.items() if k.startswith("tree_")} for name, m in members.items()}
+        self._trees = {name: merge_forests([{k[5:]: v for k, v in m.items() if k.startswith("tree_")}])
+                       for name, m in members.items()}
 
     @property
     def gain_(self) -> bool:
@@ -201,7 +202,7 @@ class LearnedScorer(Scorer):
         if E is not None:  # members fitted on the prompt's half use the leading columns
             F = np.hstack([F, _sigmoid(E[:, : len(m["emb_coef"])] @ m["emb_coef"] + float(m["emb_intercept"]))[:, None]])
         p_lr = _sigmoid(((F - m["mean"]) / m["scale"]) @ m["coef"] + float(m["intercept"]))
-        p_gb = _sigmoid(predict_trees(self._trees[name], F))
+        p_gb = _sigmoid(predict_forests(self._trees[name], F)[:, 0])
         return (p_lr + p_gb) / 2
 
     def _proba(self, prompts, answers, names: Sequence[str]) -> list[np.ndarray]:

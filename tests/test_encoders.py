@@ -125,7 +125,7 @@ def test_static_encoder_is_distilled_from_minilm_and_cached(tmp_path, monkeypatc
     table.write_bytes(b"not a numpy file")  # corrupt: rebuilt, not trusted
     again = StaticEncoder().encode(["What is the derivative of x squared?"])
     np.testing.assert_allclose(again[0], v[0], atol=1e-6)
-    assert np.load(table).shape == (enc._source._tok.get_vocab_size(), 384)
+    assert np.load(table).shape == (enc._source._tokenizer().get_vocab_size(), 384)
 
 
 def test_router_on_the_static_encoder_saves_and_loads_it(tmp_path):

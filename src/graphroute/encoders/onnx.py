@@ -101,6 +101,7 @@ class OnnxEncoder:
         self.batch_size = batch_size
         self._name = name or (DEFAULT_MODEL if model is None else Path(model).name or model)
         self._session = None
+        self._tok = None
         self._lock = threading.Lock()
 
     @property
@@ -117,17 +118,28 @@ class OnnxEncoder:
             raise EncoderError(f"{path}: the ONNX backend implements mean pooling only")
         return path
 
+    def _tokenizer(self):
+        """The model's own ``tokenizer.json``, unpadded, truncated at its ``max_seq_length``."""
+        if self._tok is None:
+            from tokenizers import Tokenizer
+
+            mdir = self._model_dir()
+            max_len = 256
+            cfg = mdir / "sentence_bert_config.json"
+            if cfg.is_file():
+                max_len = int(json.loads(cfg.read_text()).get("max_seq_length", max_len))
+            tok = Tokenizer.from_file(str(mdir / "tokenizer.json"))
+            tok.no_padding()
+            tok.enable_truncation(max_len)
+            self._tok = tok
+        return self._tok
+
     def _load(self):
         with self._lock:
             if self._session is None:
                 import onnxruntime as ort
-                from tokenizers import Tokenizer
 
                 mdir = self._model_dir()
-                max_len = 256
-                cfg = mdir / "sentence_bert_config.json"
-                if cfg.is_file():
-                    max_len = int(json.loads(cfg.read_text()).get("max_seq_length", max_len))
                 tag = "int8" if self.quantize else "fp32"
                 onnx_file = _onnx_dir() / f"{self._name}-{tag}.onnx"
                 if not onnx_file.is_file():
@@ -141,10 +153,7 @@ class OnnxEncoder:
                 except Exception as exc:  # corrupt export: remove it so the next load re-exports
                     onnx_file.unlink(missing_ok=True)
                     raise EncoderError(f"{onnx_file}: could not load the ONNX model ({exc}); it was removed") from exc
-                tok = Tokenizer.from_file(str(mdir / "tokenizer.json"))
-                tok.no_padding()
-                tok.enable_truncation(max_len)
-                self._tok = tok
+                self._tokenizer()
         return self._session
 
     def _run(self, encs) -> np.ndarray:

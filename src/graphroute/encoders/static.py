@@ -63,7 +63,7 @@ class StaticEncoder:
     def distill(self) -> np.ndarray:
         """(vocab, dim) float32: each vocabulary token embedded alone by the source model."""
         session = self._source._load()
-        tok = self._source._tok
+        tok = self._source._tokenizer()
         vocab = tok.get_vocab_size()
         cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
         if cls_id is None or sep_id is None:
@@ -98,7 +98,6 @@ class StaticEncoder:
                         os.replace(tmp, path)
                     finally:
                         tmp.unlink(missing_ok=True)
-                self._source._load()
                 self._table = np.asarray(table, dtype=np.float32)
         return self._table
 
@@ -111,7 +110,7 @@ class StaticEncoder:
         table = self._load()
         if not texts:
             return np.zeros((0, table.shape[1]), dtype=np.float32)
-        tok = self._source._tok
+        tok = self._source._tokenizer()
         out = np.zeros((len(texts), table.shape[1]), dtype=np.float32)
         for start in range(0, len(texts), ENCODE_CHUNK):  # bounds the (tokens, dim) gather
             chunk = texts[start:start + ENCODE_CHUNK]

@@ -25,7 +25,7 @@ MEMBER_TYPES: dict[str, type[EmbeddingRouter]] = {"knn": KNNRouter, "head": Head
 #: The recommended configuration (``--router classifier``): a wide kNN neighbourhood (topic prior),
 #: a close kNN, a logistic head, boosted trees on prompt-form features, and a ridge head on the
 #: embedding plus word-problem features (quantities, percentages, step words, answer-format risks):
-#: on GSM8K the last member lifts the stack from APGR 0.605 to 0.656 (seed 0); MMLU stays at 0.670.
+#: on GSM8K the last member lifts the stack from APGR 0.605 to 0.656 (seed 0; MMLU unchanged).
 #: Both kNN members search the top 64 principal components of the training embeddings (centred,
 #: re-normalised; one shared 64-d index): MMLU 5-fold APGR 0.670/0.672/0.671 -> 0.679/0.675/0.675
 #: (seeds 0/1/2), leave-subjects-out 0.618 -> 0.626, GSM8K unchanged (0.657/0.686/0.673), and the

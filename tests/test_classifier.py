@@ -8,7 +8,7 @@ import pytest
 from graphroute.costs import CostModel
 from graphroute.errors import ConfigError, PersistenceError
 from graphroute.routers import (CostPolicy, HeadRouter, KNNRouter, Router, StackedRouter,
-                                TargetQualityPolicy, ThresholdPolicy, prompt_features)
+                                TargetQualityPolicy, TextRouter, ThresholdPolicy, prompt_features)
 from graphroute.routers.semantic import Route, SemanticRouter
 
 ARITH = [f"What is {a} plus {b}?" for a, b in zip(range(3, 33), range(40, 70))]
@@ -25,6 +25,7 @@ MODELS = ["small", "big"]
 @pytest.mark.parametrize("router", [HeadRouter("logistic", C=3.0), HeadRouter("ridge", alpha=1.0),
                                     HeadRouter("ridge", alpha=1.0, prompt_features="math"),
                                     HeadRouter("mlp", hidden=16, max_iter=500), KNNRouter(k=5), KNNRouter(k=5, dims=8),
+                                    TextRouter(alpha=1.0, min_df=1),
                                     StackedRouter(members=[["knn", {"k": 5}], ["head", {"C": 1.0}], ["features", {"max_iter": 30}]],
                                                   folds=3)])
 def test_routers_learn_and_round_trip(router, tmp_path):
@@ -239,3 +240,40 @@ def test_router_saved_with_other_prompt_features_refuses_to_load(tmp_path):
     np.savez(folder / "state.npz", **state)
     with pytest.raises(PersistenceError, match="word-problem features"):
         Router.load(folder)
+
+
+def test_text_router_weights_are_sklearns_tfidf(mmlu):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    train, test = mmlu.subset(np.arange(0, 600)), mmlu.subset(np.arange(600, 700))
+    r = TextRouter(ngrams=2, min_df=2).fit(train)
+    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=200_000).fit(train.prompts)
+    assert r._terms == sorted(vec.vocabulary_, key=vec.vocabulary_.get)
+    X = vec.transform(test.prompts).tocsr()
+    for i, prompt in enumerate(test.prompts):
+        idx, w = r.transform_one(prompt)
+        row = X[i]
+        np.testing.assert_array_equal(idx, row.indices[np.argsort(row.indices)])
+        np.testing.assert_allclose(w, row.data[np.argsort(row.indices)], rtol=1e-5)
+
+
+def test_text_router_without_known_words_predicts_the_mean_and_refuses_a_broken_state(tmp_path):
+    r = TextRouter(alpha=1.0, min_df=1).fit(X, Y, models=MODELS)
+    q = r.predict_quality(["zzqx", "?"])
+    np.testing.assert_allclose(q[0], q[1])
+    folder = r.save(tmp_path / "r")
+    state = dict(np.load(folder / "state.npz"))
+    state["idf"] = state["idf"][:-3]
+    np.savez(folder / "state.npz", **state)
+    with pytest.raises(PersistenceError, match="do not match"):
+        Router.load(folder)
+
+
+def test_stack_with_a_text_member_loads_it_without_an_encoder(tmp_path):
+    spec = [["knn", {"k": 5}], ["text", {"alpha": 1.0, "min_df": 1}]]
+    r = StackedRouter(members=spec, folds=3).fit(X, Y, models=MODELS)
+    assert r._members[1].encoder_id_ == "none"
+    back = Router.load(r.save(tmp_path / "r") or tmp_path / "r")
+    queries = ["What is 12 plus 30?", "Write a short poem about a lighthouse."]
+    np.testing.assert_allclose(back.score(queries), r.score(queries), atol=1e-9)
+    assert back.route(queries, 0.5) == ["small", "big"]

@@ -8,11 +8,12 @@ Example:
 
 from graphroute.routers.base import MAX_PROMPT_CHARS, Router, check_prompts
 from graphroute.routers.baselines import AlwaysRouter, OracleRouter, RandomRouter
-from graphroute.routers.embedding import EmbeddingRouter
+from graphroute.routers.embedding import EmbeddingRouter, PromptOnlyRouter
 from graphroute.routers.ensemble import StackedRouter
 from graphroute.routers.features import FeatureRouter, prompt_features
 from graphroute.routers.heads import HeadRouter
 from graphroute.routers.knn import KNNRouter
+from graphroute.routers.text import TextRouter, word_ngrams
 from graphroute.routers.calibration import Calibration, calibrate
 from graphroute.routers.policy import CostPolicy, Decision, TargetQualityPolicy, ThresholdPolicy
 from graphroute.routers.registry import ROUTERS, make_router, router_names
@@ -31,6 +32,9 @@ __all__ = [
     "FeatureRouter",
     "HeadRouter",
     "KNNRouter",
+    "PromptOnlyRouter",
+    "TextRouter",
+    "word_ngrams",
     "StackedRouter",
     "prompt_features",
     "OracleRouter",

@@ -107,3 +107,21 @@ class EmbeddingRouter(Router):
 
     def _set_vector_state(self, state: dict[str, np.ndarray]) -> None:
         pass
+
+
+class PromptOnlyRouter(EmbeddingRouter):
+    """An :class:`EmbeddingRouter` that reads only the prompt texts, never their embeddings.
+
+    It still accepts ``encoder`` so a stack can hand it the shared vectors; alone it skips the
+    encoder entirely (saved with encoder id ``"none"``, loadable with any encoder).
+    """
+
+    def embed(self, X: Sequence[str]) -> np.ndarray:
+        return np.zeros((len(X), 0), dtype=np.float32)
+
+    def _fit(self, data: RoutingDataset) -> None:
+        self.encoder_id_ = "none"
+        self._fit_vectors(self.embed(data.prompts), data)
+
+    def _check_encoder(self, saved_id: str) -> None:
+        self.encoder_id_ = saved_id

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from graphroute.datasets import RoutingDataset
-from graphroute.routers.embedding import EmbeddingRouter
+from graphroute.routers.embedding import PromptOnlyRouter
 
 _NEG = re.compile(r"\b(NOT|EXCEPT|LEAST|FALSE|INCORRECT|never)\b")
 _MATH = re.compile(r"[=+*/^<>]|\\frac|\\sqrt|\bsqrt\b|\blog\b")
@@ -170,7 +170,7 @@ def predict_forests(f: dict[str, np.ndarray], F: np.ndarray) -> np.ndarray:
     return np.add.reduceat(f["value"][node], f["starts"], axis=1) + f["baseline"]
 
 
-class FeatureRouter(EmbeddingRouter):
+class FeatureRouter(PromptOnlyRouter):
     """Gradient-boosted trees on :func:`prompt_features`, one regressor per model.
 
     It uses no embedding itself (``encoder`` is accepted so it can share an ensemble's).
@@ -196,16 +196,6 @@ class FeatureRouter(EmbeddingRouter):
         self.min_samples_leaf = min_samples_leaf
         self.seed = seed
         self.encoder = encoder
-
-    def embed(self, X):  # no embedding needed: skip the encoder entirely
-        return np.zeros((len(X), 0), dtype=np.float32)
-
-    def _fit(self, data: RoutingDataset) -> None:
-        self.encoder_id_ = "none"
-        self._fit_vectors(self.embed(data.prompts), data)
-
-    def _check_encoder(self, saved_id: str) -> None:
-        self.encoder_id_ = saved_id
 
     def _fit_vectors(self, V: np.ndarray, data: RoutingDataset) -> None:
         from sklearn.ensemble import HistGradientBoostingRegressor

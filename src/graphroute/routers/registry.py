@@ -15,6 +15,7 @@ from graphroute.routers.ensemble import StackedRouter
 from graphroute.routers.features import FeatureRouter
 from graphroute.routers.heads import HeadRouter
 from graphroute.routers.knn import KNNRouter
+from graphroute.routers.text import TextRouter
 
 
 
@@ -38,6 +39,7 @@ ROUTERS: dict[str, Callable[[], Router]] = {
     "mlp": lambda: HeadRouter("mlp", hidden=64, alpha=10.0),
     "features": FeatureRouter,
     "features-math": lambda: FeatureRouter(features="form+math"),
+    "text": TextRouter,
     "stacked-knn-logistic": lambda: StackedRouter(members=[["knn", {"k": 400, "temperature": 0.2}],
                                                            ["head", {"head": "logistic", "C": 0.3}]]),
     # the recommended configuration: see routers/ensemble.py DEFAULT_MEMBERS

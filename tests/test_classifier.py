@@ -257,7 +257,7 @@ def test_text_router_weights_are_sklearns_tfidf(mmlu):
         np.testing.assert_allclose(w, row.data[np.argsort(row.indices)], rtol=1e-5)
 
 
-def test_text_router_without_known_words_predicts_the_mean_and_refuses_a_broken_state(tmp_path):
+def test_text_router_gives_prompts_without_known_words_one_prediction_and_refuses_a_broken_state(tmp_path):
     r = TextRouter(alpha=1.0, min_df=1).fit(X, Y, models=MODELS)
     q = r.predict_quality(["zzqx", "?"])
     np.testing.assert_allclose(q[0], q[1])

@@ -58,6 +58,40 @@ def test_prompt_features_shape_and_meaning():
     assert F[0, 6] == 4 and F[0, 10] == 1 and F[1, 6] == 0
 
 
+def test_feature_shortcuts_count_what_the_plain_regexes_count(mmlu):
+    from graphroute.routers import features as F
+
+    tricky = ["x = y; z {}", "def f():\n    return 1;  \n", "ÄÖ² ٣ UPPER never NOT", "ſpend the prıce? How MUCH did it cost",
+              "print(1) #include <a>", "\\frac{1}{2} sqrt log", "", "plain words only"]
+    prompts = tricky + mmlu.prompts[:300]
+    got = F.prompt_features(prompts)
+    col = {name: i for i, name in enumerate(F.FEATURE_NAMES)}
+    for row, p in zip(got, prompts):
+        n = max(len(p), 1)
+        assert row[col["math_symbols"]] == len(F._MATH.findall(p)) and row[col["negation"]] == len(F._NEG.findall(p))
+        assert row[col["code"]] == len(F._CODE.findall(p)) and row[col["numbers"]] == len(F._NUM.findall(p))
+        assert row[col["digit_share"]] == sum(map(str.isdigit, p)) / n and row[col["upper_share"]] == sum(map(str.isupper, p)) / n
+        risk = F.format_risk_features(p)
+        assert risk[4] == bool(F._HOW_MUCH.search(p)) and risk[5] == bool(F._MONEY.search(p))
+
+
+def test_option_features_read_the_answer_options(mmlu):
+    from graphroute.routers.choice_features import OPTION_FEATURE_NAMES, option_features
+
+    two_statements = "Statement 1 | A ring is a group. Statement 2 | x.\nA. True, True\nB. False, False\nC. True, False\nD. False, True\nAnswer:"
+    close = "Which cell makes insulin?\nA. beta cell of the pancreas\nB. alpha cell of the pancreas\nC. a liver cell\nD. none of the above\nAnswer:"
+    F = option_features([two_statements, close, "Write a poem about rain."])
+    f = [dict(zip(OPTION_FEATURE_NAMES, row)) for row in F]
+    assert F.shape == (3, len(OPTION_FEATURE_NAMES))
+    assert f[0]["statement_pair_options"] == 4 and f[1]["statement_pair_options"] == 0
+    assert f[1]["all_or_none_of_above"] == 1 and f[1]["option_overlap_max"] == pytest.approx(4 / 6)
+    assert f[1]["unique_longest_option"] == 1 and f[1]["option_chars_max"] == len("alpha cell of the pancreas")
+    assert not F[2].any()  # no options: all zeros
+    # every real MMLU prompt parses to at least two options, and nothing is NaN
+    G = option_features(mmlu.prompts[:2000])
+    assert np.isfinite(G).all() and (G[:, OPTION_FEATURE_NAMES.index("option_chars_max")] > 0).all()
+
+
 def test_flattened_trees_predict_exactly_as_sklearn(mmlu):
     from sklearn.ensemble import HistGradientBoostingRegressor
 

@@ -3,7 +3,8 @@
 The features describe a prompt's form rather than its topic — length, lines, digits and maths
 symbols, code markers, multiple-choice options, negation (NOT/EXCEPT/LEAST), question marks — which
 is where hard items differ from easy ones within a topic. On MMLU they carry signal the topic
-embeddings lack (``graphroute eval --router features`` on routellm-mmlu: APGR 0.640).
+embeddings lack (``graphroute eval --router features`` on routellm-mmlu: APGR 0.640;
+``features-options``, which adds the answer options' features of routers/choice_features.py, 0.654).
 
 The boosted trees are fitted with scikit-learn's ``HistGradientBoostingRegressor`` and then
 flattened into plain arrays (feature, threshold, children, leaf value): prediction is a
@@ -13,12 +14,14 @@ vectorised walk over all trees of all models at once (about 0.1 ms for one promp
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Sequence
 
 import numpy as np
 
 from graphroute.datasets import RoutingDataset
+from graphroute.routers.choice_features import option_features
 from graphroute.routers.embedding import PromptOnlyRouter
 
 _NEG = re.compile(r"\b(NOT|EXCEPT|LEAST|FALSE|INCORRECT|never)\b")
@@ -31,6 +34,18 @@ FEATURE_NAMES = ["chars", "log_chars", "words", "lines", "stem_chars", "options_
                  "mean_word_len", "upper_share"]
 
 
+# A regex only runs when one of its trigger substrings is in the prompt (same counts, a fraction of
+# the time: most prompts hold no code and no maths).
+_TRIGGERS = {_NEG: ("NOT", "EXCEPT", "LEAST", "FALSE", "INCORRECT", "never"),
+             _MATH: ("=", "+", "*", "/", "^", "<", ">", "frac", "sqrt", "log"),
+             _CODE: ("```", "def ", "return", "{", "}", ";", "#include", "print(")}
+_DIGITS, _UPPER = b"0123456789", b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _count(regex: re.Pattern, text: str) -> int:
+    return len(regex.findall(text)) if any(t in text for t in _TRIGGERS[regex]) else 0
+
+
 def prompt_features(prompts: Sequence[str]) -> np.ndarray:
     """(n, len(FEATURE_NAMES)) float features of each prompt's form."""
     rows = []
@@ -39,12 +54,17 @@ def prompt_features(prompts: Sequence[str]) -> np.ndarray:
         stem = p[: m.start()] if m else p
         words = p.split()
         n = max(len(p), 1)
+        if p.isascii():  # byte deletion counts the same characters as str.isdigit / str.isupper here
+            b = p.encode("ascii")
+            digits, upper = len(b) - len(b.translate(None, _DIGITS)), len(b) - len(b.translate(None, _UPPER))
+        else:
+            digits, upper = sum(map(str.isdigit, p)), sum(map(str.isupper, p))
         rows.append([
-            len(p), np.log1p(len(p)), len(words), p.count("\n") + 1, len(stem), len(p) - len(stem),
-            len(_OPTION.findall(p)), sum(map(str.isdigit, p)) / n, len(_NUM.findall(p)), len(_MATH.findall(p)),
-            len(_NEG.findall(p)), stem.count("?"), int("Statement 1" in p), len(_CODE.findall(p)),
+            len(p), math.log1p(len(p)), len(words), p.count("\n") + 1, len(stem), len(p) - len(stem),
+            len(_OPTION.findall(p)), digits / n, len(_NUM.findall(p)) if digits else 0, _count(_MATH, p),
+            _count(_NEG, p), stem.count("?"), int("Statement 1" in p), _count(_CODE, p),
             (len(p) - len(p.encode("ascii", "ignore"))) / n, (sum(map(len, words)) / len(words)) if words else 0.0,
-            sum(map(str.isupper, p)) / n,
+            upper / n,
         ])
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURE_NAMES))
 
@@ -56,7 +76,8 @@ _WORD_PROBLEM = ["less", "more", "each", "per", "times", "half", "twice", "perce
 _WORD_RE = re.compile(r"\b(" + "|".join(_WORD_PROBLEM) + r")\b")
 _CENTS = re.compile(r"\$\d[\d,]*\.\d\d\b")
 _HOW_MUCH = re.compile(r"\bhow much (?:money|did|does|will|do|is|was|would)\b", re.I)
-_MONEY = re.compile(r"\b(?:cost|price|paid|pay|spend|spent|earn)", re.I)
+_MONEY_WORDS = ("cost", "price", "paid", "pay", "spend", "spent", "earn")
+_MONEY = re.compile(r"\b(?:" + "|".join(_MONEY_WORDS) + ")", re.I)
 _WH = re.compile(r"\b(?:how|what|which|who)\b", re.I)
 _TIME_NUMBER = re.compile(r"\d+\s*(?:year|month|week|day|hour|minute)s?\b", re.I)
 # Where a grader reads the last number of an answer (GSM8K as RouteLLM scores it), how an answer is
@@ -78,8 +99,13 @@ def format_risk_features(prompt: str) -> list[float]:
     cents = _CENTS.findall(prompt)
     wh = _WH.search(ask)
     after = re.findall(r"\d+", (ask[wh.end():] if wh else ask).replace(",", ""))
+    # the case-blind regexes are slow on long prompts; on ASCII text a substring test of the
+    # lower-cased prompt decides the same wherever it finds nothing
+    low = prompt.lower() if prompt.isascii() else None
+    how_much = (low is None or "how much" in low) and _HOW_MUCH.search(prompt) is not None
+    money = (low is None or any(w in low for w in _MONEY_WORDS)) and _MONEY.search(prompt) is not None
     return [float(len(cents)), float(bool(cents)), float(bool(re.search(r"\.00\b", prompt))), float(prompt.count("$")),
-            float(bool(_HOW_MUCH.search(prompt))), float(bool(_MONEY.search(prompt))), float(bool(re.search(r"\d", ask))),
+            float(how_much), float(money), float(bool(re.search(r"\d", ask))),
             float(len(re.findall(r"\d+", ask.replace(",", "")))), float(bool(_TIME_NUMBER.search(ask))),
             float(bool(after)), float(len(after))]
 
@@ -104,7 +130,8 @@ def math_prompt_features(prompts: Sequence[str]) -> np.ndarray:
 
 
 FEATURE_SETS = {"form": prompt_features, "math": math_prompt_features,
-                "form+math": lambda prompts: np.hstack([prompt_features(prompts), math_prompt_features(prompts)])}
+                "form+math": lambda prompts: np.hstack([prompt_features(prompts), math_prompt_features(prompts)]),
+                "form+options": lambda prompts: np.hstack([prompt_features(prompts), option_features(prompts)])}
 
 
 def flatten_trees(model) -> dict[str, np.ndarray]:

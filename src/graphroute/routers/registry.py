@@ -39,6 +39,7 @@ ROUTERS: dict[str, Callable[[], Router]] = {
     "mlp": lambda: HeadRouter("mlp", hidden=64, alpha=10.0),
     "features": FeatureRouter,
     "features-math": lambda: FeatureRouter(features="form+math"),
+    "features-options": lambda: FeatureRouter(features="form+options"),
     "text": TextRouter,
     "stacked-knn-logistic": lambda: StackedRouter(members=[["knn", {"k": 400, "temperature": 0.2}],
                                                            ["head", {"head": "logistic", "C": 0.3}]]),

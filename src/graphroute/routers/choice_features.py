@@ -31,7 +31,8 @@ _WORD = re.compile(r"\w+")
 _NUMERIC = re.compile(r"[-+$€£]?\s*\(?[\d.,/%^()\s]+\)?\s*[a-zA-Z%°²³/]{0,6}")
 _STATEMENT_PAIR = re.compile(r"^(true|false),")
 _ROMAN_COMBO = re.compile(r"[ivx, ]+(and [ivx]+)?( only)?")
-_NEGATION = re.compile(r"\b(NOT|EXCEPT|LEAST|FALSE|INCORRECT|never)\b")
+#: negation words of a question or option (shared with the prompt-form features)
+NEGATION = re.compile(r"\b(NOT|EXCEPT|LEAST|FALSE|INCORRECT|never)\b")
 
 OPTION_FEATURE_NAMES = [
     "option_chars_mean", "option_chars_std", "option_chars_max", "option_chars_min", "longest_option_ratio",
@@ -73,7 +74,7 @@ def _one(prompt: str) -> list[float]:
         float(sum(_STATEMENT_PAIR.match(o) is not None for o in lower)),
         float(sum(_ROMAN_COMBO.fullmatch(o) is not None for o in lower)),
         len(stem) / max(sum(chars), 1.0), float(len(stem_words)), float("_" in stem), float(stem.count("\n")),
-        float(sum(_NEGATION.search(o) is not None for o in options)),
+        float(sum(NEGATION.search(o) is not None for o in options)),
     ]
 
 

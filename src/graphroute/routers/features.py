@@ -21,10 +21,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from graphroute.datasets import RoutingDataset
+from graphroute.routers.choice_features import NEGATION as _NEG
 from graphroute.routers.choice_features import option_features
 from graphroute.routers.embedding import PromptOnlyRouter
 
-_NEG = re.compile(r"\b(NOT|EXCEPT|LEAST|FALSE|INCORRECT|never)\b")
 _MATH = re.compile(r"[=+*/^<>]|\\frac|\\sqrt|\bsqrt\b|\blog\b")
 _NUM = re.compile(r"\d+(?:\.\d+)?")
 _OPTION = re.compile(r"^\s*\(?[A-H][.)]\s", re.M)

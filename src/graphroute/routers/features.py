@@ -164,8 +164,9 @@ def flatten_trees(model) -> dict[str, np.ndarray]:
 
 def merge_forests(forests: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Flattened forests (one per output) as one structure that :func:`predict_forests` walks in a
-    single pass: ``child[node, go_left]`` replaces the left/right/where triple, and each output's
-    trees are a contiguous run starting at ``starts[j]``."""
+    single pass: ``child[node, go_left]`` replaces the left/right/where triple (``slots[node]`` is
+    ``child.ravel()``'s position of ``child[node, 0]``), and each output's trees are a contiguous run
+    starting at ``starts[j]``."""
     offset, parts = 0, {k: [] for k in ("feature", "threshold", "right", "left", "value", "roots")}
     starts, tree_count = [], 0
     for t in forests:
@@ -178,7 +179,8 @@ def merge_forests(forests: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndar
         offset += len(t["feature"])
     cat = {k: np.concatenate(v) for k, v in parts.items()}
     return {"feature": cat["feature"], "threshold": cat["threshold"], "value": cat["value"], "roots": cat["roots"],
-            "child": np.stack([cat["right"], cat["left"]], axis=1), "starts": np.asarray(starts, np.int64),
+            "child": np.stack([cat["right"], cat["left"]], axis=1), "slots": np.arange(0, 2 * offset, 2),
+            "starts": np.asarray(starts, np.int64),
             "depth": max((int(t["depth"]) for t in forests), default=0),
             "baseline": np.asarray([float(t["baseline"]) for t in forests])}
 
@@ -186,10 +188,10 @@ def merge_forests(forests: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndar
 def predict_forests(f: dict[str, np.ndarray], F: np.ndarray) -> np.ndarray:
     """(n, outputs): for each row of ``F``, each forest's sum of leaf values plus its baseline."""
     node = np.broadcast_to(f["roots"], (len(F), len(f["roots"])))
-    if len(F) == 1:  # one prompt (routing latency): every node's test at once, then the walk only looks them up
-        went_left = (F[0, f["feature"]] <= f["threshold"]).view(np.int8)
+    if len(F) == 1:  # one prompt (routing latency): every node's next node at once, then the walk is one lookup a level
+        step = f["child"].ravel().take(f["slots"] + (F[0].take(f["feature"]) <= f["threshold"]))
         for _ in range(f["depth"]):
-            node = f["child"][node, went_left[node]]
+            node = step.take(node)
     else:
         rows = np.arange(len(F))[:, None]
         for _ in range(f["depth"]):

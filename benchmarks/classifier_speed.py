@@ -14,7 +14,10 @@ embeddings come from the shipped cache), then measures with an *uncached* encode
 With ``--backend static`` the router is fitted *and* queried with the distilled static encoder
 (another encoder: its training prompts are embedded by it, not read from the MiniLM cache).
 
-Run: python benchmarks/classifier_speed.py [--backend onnx|onnx-int8|sentence-transformers|static]
+With ``--backend onnx-int8`` or ``bf16`` the router is fitted on the shipped fp32 vectors and only
+queries go through that variant (``with_query_encoder``).
+
+Run: python benchmarks/classifier_speed.py [--backend onnx|onnx-int8|bf16|sentence-transformers|static]
 The last line reads: ``route_p50_ms=… route_p99_ms=… overhead_p50_ms=… batch_per_s=… import_s=… cold_first_route_s=…``
 """
 

@@ -11,14 +11,16 @@ import time
 import numpy as np
 
 from graphroute.datasets import load_dataset
-from graphroute.encoders import OnnxEncoder, SentenceTransformerEncoder
+from graphroute.encoders import OnnxEncoder, SentenceTransformerEncoder, TorchBf16Encoder
 
 
 def main() -> None:
     prompts = load_dataset("routellm-mmlu").prompts[:300]
     ref = SentenceTransformerEncoder()
     ref_vecs = ref.encode(prompts[:100])
-    for name, enc in [("sentence-transformers", ref), ("onnx fp32", OnnxEncoder()), ("onnx int8", OnnxEncoder(quantize=True))]:
+    backends = [("sentence-transformers", ref), ("onnx fp32", OnnxEncoder()), ("onnx int8", OnnxEncoder(quantize=True)),
+                ("torch bf16 autocast", TorchBf16Encoder())]
+    for name, enc in backends:
         enc.encode(prompts[:10])
         lat = []
         for p in prompts:

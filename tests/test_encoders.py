@@ -92,6 +92,30 @@ def test_onnx_int8_has_its_own_id():
     assert v.shape == (2, 384) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
 
 
+def test_bf16_backend_is_a_near_exact_variant_of_the_fitted_encoder(minilm):
+    from graphroute.encoders import TorchBf16Encoder, make_encoder
+    from graphroute.routers import KNNRouter
+
+    enc = make_encoder(backend="bf16")
+    assert isinstance(enc, TorchBf16Encoder) and enc.id == minilm.id + "/bf16"
+    texts = ["short", "a somewhat longer sentence about routing language models in LangGraph workflows", "x" * 3000]
+    v = enc.encode(texts)  # one padded, length-sorted batch; the long text truncated like the model's
+    assert v.shape == (3, 384) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    assert np.min(np.sum(v * minilm.encode(texts), axis=1)) > 0.9999
+    assert np.allclose(enc.encode(texts[1:2])[0], v[1], atol=2e-3)  # unpadded alone, padded in the batch
+    assert enc.encode([]).shape == (0, 384)
+    r = KNNRouter(k=1).fit(["add 2 and 3", "write a sonnet"], [[1, 1], [0, 1]], models=["small", "big"])
+    r.with_query_encoder(enc)
+    assert r.route(["add 7 and 8", "a poem about snow"], 0.5) == ["small", "big"]
+
+
+def test_bf16_backend_bad_model_folder_is_a_typed_error(tmp_path):
+    from graphroute.encoders import TorchBf16Encoder
+
+    with pytest.raises(EncoderError, match="tokenizer.json"):
+        TorchBf16Encoder(str(tmp_path)).encode(["x"])
+
+
 def test_router_accepts_only_variants_of_its_encoder_for_queries():
     from langchain_core.embeddings import DeterministicFakeEmbedding
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from graphroute.encoders.base import Encoder, normalise
+from graphroute.encoders.bf16 import TorchBf16Encoder
 from graphroute.encoders.cache import CachedEncoder, default_cache_dir, text_key
 from graphroute.encoders.langchain import LangChainEncoder
 from graphroute.encoders.onnx import OnnxEncoder
@@ -25,6 +26,7 @@ __all__ = [
     "OnnxEncoder",
     "SentenceTransformerEncoder",
     "StaticEncoder",
+    "TorchBf16Encoder",
     "builtin_embeddings_dir",
     "default_cache_dir",
     "default_encoder",
@@ -41,7 +43,7 @@ def builtin_embeddings_dir() -> Path:
     return builtin_path("embeddings")
 
 
-BACKENDS = ("auto", "onnx", "onnx-int8", "sentence-transformers", "static")
+BACKENDS = ("auto", "onnx", "onnx-int8", "bf16", "sentence-transformers", "static")
 
 
 def make_encoder(model: str | None = None, backend: str = "auto"):
@@ -59,6 +61,8 @@ def make_encoder(model: str | None = None, backend: str = "auto"):
         return SentenceTransformerEncoder(model)
     if backend == "static":
         return StaticEncoder(model)
+    if backend == "bf16":
+        return TorchBf16Encoder(model)
     if backend in ("onnx", "onnx-int8"):
         return OnnxEncoder(model, quantize=backend == "onnx-int8")
     try:

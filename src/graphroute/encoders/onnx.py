@@ -17,7 +17,6 @@ at batch sizes 1/4/8/16/32 (larger batches pad more and leave the caches).
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import uuid
@@ -28,7 +27,8 @@ from typing import Sequence
 import numpy as np
 
 from graphroute.encoders.base import normalise
-from graphroute.encoders.sentence_transformers import DEFAULT_MODEL, default_model_path
+from graphroute.encoders.batching import load_tokenizer, mean_pool, mean_pooling_dir, sorted_batches
+from graphroute.encoders.sentence_transformers import DEFAULT_MODEL
 from graphroute.errors import EncoderError
 
 
@@ -110,28 +110,11 @@ class OnnxEncoder:
         return base + "/onnx-int8" if self.quantize else base
 
     def _model_dir(self) -> Path:
-        path = Path(self.model if self.model is not None else default_model_path())
-        if not (path / "tokenizer.json").is_file():
-            raise EncoderError(f"{path}: no tokenizer.json; the ONNX backend needs a local sentence-transformers folder")
-        pooling = path / "1_Pooling" / "config.json"
-        if pooling.is_file() and not json.loads(pooling.read_text()).get("pooling_mode_mean_tokens", False):
-            raise EncoderError(f"{path}: the ONNX backend implements mean pooling only")
-        return path
+        return mean_pooling_dir(self.model)
 
     def _tokenizer(self):
-        """The model's own ``tokenizer.json``, unpadded, truncated at its ``max_seq_length``."""
         if self._tok is None:
-            from tokenizers import Tokenizer
-
-            mdir = self._model_dir()
-            max_len = 256
-            cfg = mdir / "sentence_bert_config.json"
-            if cfg.is_file():
-                max_len = int(json.loads(cfg.read_text()).get("max_seq_length", max_len))
-            tok = Tokenizer.from_file(str(mdir / "tokenizer.json"))
-            tok.no_padding()
-            tok.enable_truncation(max_len)
-            self._tok = tok
+            self._tok = load_tokenizer(self._model_dir())
         return self._tok
 
     def _load(self):
@@ -156,29 +139,16 @@ class OnnxEncoder:
                 self._tokenizer()
         return self._session
 
-    def _run(self, encs) -> np.ndarray:
-        width = max(len(e.ids) for e in encs)
-        ids = np.zeros((len(encs), width), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        for i, e in enumerate(encs):
-            ids[i, : len(e.ids)] = e.ids
-            mask[i, : len(e.ids)] = 1
-        out = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
-        m = mask[..., None].astype(np.float32)
-        return (out * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
-
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
-        self._load()
+        session = self._load()
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        encs = self._tok.encode_batch(texts) if len(texts) > 1 else [self._tok.encode(texts[0])]
-        order = np.argsort([len(e.ids) for e in encs], kind="stable")
-        parts = []
-        for start in range(0, len(texts), self.batch_size):
-            idx = order[start:start + self.batch_size]
-            parts.append((idx, self._run([encs[i] for i in idx])))
-        out = np.empty((len(texts), parts[0][1].shape[1]), dtype=np.float32)
-        for idx, vecs in parts:
-            out[idx] = vecs
+        out = None
+        for rows, ids, mask in sorted_batches(self._tok, texts, self.batch_size):
+            hidden = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+            vecs = mean_pool(hidden, mask)
+            if out is None:
+                out = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)
+            out[rows] = vecs
         return normalise(out, len(texts), self.id)

@@ -48,9 +48,11 @@ class EmbeddingRouter(Router):
         """Embed new queries with a faster variant of the fitted encoder (the fitted examples stay).
 
         Only variants of the same model are accepted: their id must extend the fitted encoder's,
-        as the int8 ONNX export does (``make_encoder(backend="onnx-int8")``). Measured on MMLU
-        (classifier fitted on 10,000 prompts, 2,323 held out): APGR 0.675 with fp32 queries, 0.677
-        with int8 ones (mean cosine 0.95); the int8 forward is about a third faster.
+        as the int8 ONNX export (``make_encoder(backend="onnx-int8")``) and the bf16 backend
+        (``backend="bf16"``) do. Measured on MMLU (classifier fitted on 10,000 prompts, 2,323 held
+        out): APGR 0.675 with fp32 queries, 0.677 with int8 ones (mean cosine 0.95); the int8 forward
+        is about a third faster. Re-measured with the current stack (same split): fp32 0.672, int8
+        0.675, bf16 0.672 (tie-safe 0.678 for all three).
         """
         from graphroute.errors import EncoderError
 

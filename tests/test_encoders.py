@@ -109,6 +109,55 @@ def test_bf16_backend_is_a_near_exact_variant_of_the_fitted_encoder(minilm):
     assert r.route(["add 7 and 8", "a poem about snow"], 0.5) == ["small", "big"]
 
 
+def test_multi_layer_pooling_blocks_ids_and_variants(minilm):
+    from graphroute.encoders import DEFAULT_LAYERS, make_encoder
+    from graphroute.routers import HeadRouter
+
+    texts = ["short", "a somewhat longer sentence about routing language models in LangGraph workflows", "x" * 3000]
+    enc = make_encoder(layers=DEFAULT_LAYERS)
+    assert enc.id == minilm.id + "+layers1-6"
+    v = enc.encode(texts)
+    assert v.shape == (3, 6 * 384) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    blocks = v.reshape(3, 6, 384)
+    assert np.allclose(np.linalg.norm(blocks, axis=2), 1 / np.sqrt(6), atol=1e-5)  # each layer's block: same weight
+    top = blocks[:, -1] * np.sqrt(6)  # the top layer's block is the model's usual sentence embedding
+    assert np.min(np.sum(top * minilm.encode(texts), axis=1)) > 0.99999
+    assert np.max(np.sum(blocks[:, 0] * blocks[:, -1], axis=1)) < 0.9 / 6  # lower layers carry other information
+    assert np.allclose(enc.encode(texts[1:2])[0], v[1], atol=1e-4)  # unpadded alone, padded in a batch
+    assert enc.encode([]).shape == (0, 2304)
+    bf = make_encoder(backend="bf16", layers=DEFAULT_LAYERS)
+    assert bf.id == enc.id + "/bf16"
+    assert np.min(np.sum(bf.encode(texts).reshape(3, 6, 384) * blocks, axis=2) * 6) > 0.9999
+    assert make_encoder(backend="onnx-int8", layers=[2, 4, 6]).id == minilm.id + "+layers2,4,6/onnx-int8"
+    # a router fitted on one pooling takes the other's faster variants, never the other pooling
+    prompts = ["add 2 and 3", "sum of 4 and 9", "write a sonnet", "compose a haiku about rain"]
+    r = HeadRouter(C=10, encoder=enc).fit(prompts, [[1, 1], [1, 1], [0, 1], [0, 1]], models=["small", "big"])
+    assert r.route(["add 7 and 8", "a poem about snow"], 0.5) == ["small", "big"]
+    r.with_query_encoder(bf)
+    assert r.route(["add 7 and 8", "a poem about snow"], 0.5) == ["small", "big"]
+    with pytest.raises(EncoderError, match="not a variant"):
+        r.with_query_encoder(minilm)
+    plain = HeadRouter(C=10, encoder=minilm).fit(prompts, [[1, 1], [1, 1], [0, 1], [0, 1]], models=["small", "big"])
+    with pytest.raises(EncoderError, match="not a variant"):
+        plain.with_query_encoder(enc)
+
+
+@pytest.mark.parametrize("layers", [[3, 2], [], [0, 7], [-1, 2]])
+def test_multi_layer_pooling_rejects_bad_layer_lists(layers):
+    from graphroute.encoders import OnnxEncoder
+
+    with pytest.raises(EncoderError, match="layers must be"):
+        OnnxEncoder(layers=layers).encode(["x"])
+
+
+def test_multi_layer_pooling_needs_our_own_backends():
+    from graphroute.encoders import make_encoder
+
+    for backend in ("sentence-transformers", "static"):
+        with pytest.raises(ValueError, match="multi-layer pooling needs"):
+            make_encoder(backend=backend, layers=(1, 2))
+
+
 def test_bf16_backend_bad_model_folder_is_a_typed_error(tmp_path):
     from graphroute.encoders import TorchBf16Encoder
 

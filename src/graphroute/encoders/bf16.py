@@ -25,7 +25,8 @@ from typing import Sequence
 import numpy as np
 
 from graphroute.encoders.base import normalise
-from graphroute.encoders.batching import load_tokenizer, mean_pool, mean_pooling_dir, sorted_batches
+from graphroute.encoders.batching import (check_layers, layers_tag, load_tokenizer, mean_pool, mean_pooling_dir,
+                                          normalise_blocks, sorted_batches)
 from graphroute.encoders.sentence_transformers import model_id, model_name, quiet_transformers
 from graphroute.errors import EncoderError
 
@@ -50,8 +51,9 @@ class TorchBf16Encoder:
         ((2, 384), 'sentence-transformers/all-MiniLM-L6-v2@seqdefault/bf16')
     """
 
-    def __init__(self, model: str | None = None, *, batch_size: int = 8, name: str | None = None) -> None:
+    def __init__(self, model: str | None = None, *, batch_size: int = 8, name: str | None = None, layers=None) -> None:
         self.model = model
+        self.layers = check_layers(layers)
         self.batch_size = batch_size
         self._name = name or model_name(model)
         self._model = None
@@ -60,7 +62,7 @@ class TorchBf16Encoder:
 
     @property
     def id(self) -> str:
-        return model_id(self._name) + "/bf16"
+        return model_id(self._name) + layers_tag(self.layers) + "/bf16"
 
     def _load(self):
         with self._lock:
@@ -74,6 +76,7 @@ class TorchBf16Encoder:
                     model = AutoModel.from_pretrained(str(mdir)).eval()
                 except Exception as exc:  # the library raises many kinds
                     raise EncoderError(f"{mdir}: could not load the transformer ({exc})") from exc
+                check_layers(self.layers, int(model.config.num_hidden_layers))
                 if not cpu_has_bf16():
                     warnings.warn("this CPU has no native bfloat16 instructions: the bf16 encoder will be slower "
                                   "than the onnx backend", RuntimeWarning, stacklevel=3)
@@ -86,13 +89,20 @@ class TorchBf16Encoder:
         model = self._load()
         import torch
 
-        dim = int(model.config.hidden_size)
-        out = np.empty((len(texts), dim), dtype=np.float32)
+        blocks = len(self.layers or (0,))
+        out = np.empty((len(texts), int(model.config.hidden_size) * blocks), dtype=np.float32)
         if not texts:
             return out
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
             for rows, ids, mask in sorted_batches(self._tok, texts, self.batch_size):
                 ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)
-                hidden = model(input_ids=ids_t, attention_mask=mask_t, token_type_ids=torch.zeros_like(ids_t))
-                out[rows] = mean_pool(hidden.last_hidden_state.float().numpy(), mask)
+                res = model(input_ids=ids_t, attention_mask=mask_t, token_type_ids=torch.zeros_like(ids_t),
+                            output_hidden_states=self.layers is not None)
+                if self.layers is None:
+                    out[rows] = mean_pool(res.last_hidden_state.float().numpy(), mask)
+                else:  # pooled in torch: the layers' token tensors never become numpy arrays
+                    m = mask_t.unsqueeze(-1).float()
+                    n = m.sum(dim=1).clamp(min=1e-9)
+                    pooled = torch.cat([(res.hidden_states[i].float() * m).sum(dim=1) / n for i in self.layers], dim=-1)
+                    out[rows] = normalise_blocks(pooled.numpy(), blocks)
         return normalise(out, len(texts), self.id)

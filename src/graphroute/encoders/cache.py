@@ -71,6 +71,7 @@ class CachedEncoder:
                  read_only_dirs: Sequence[str | Path] = ()) -> None:
         self.encoder = encoder
         self.id = encoder.id
+        self.layers = getattr(encoder, "layers", None)  # a multi-layer encoder's blocks (see encoders/batching.py)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.read_only_dirs = [Path(d) for d in read_only_dirs]
         self._index: dict[str, tuple[int, int]] | None = None

@@ -27,8 +27,9 @@ from typing import Sequence
 import numpy as np
 
 from graphroute.encoders.base import normalise
-from graphroute.encoders.batching import load_tokenizer, mean_pool, mean_pooling_dir, sorted_batches
-from graphroute.encoders.sentence_transformers import model_id, model_name
+from graphroute.encoders.batching import (check_layers, layers_tag, load_tokenizer, mean_pool, mean_pooling_dir,
+                                          normalise_blocks, sorted_batches)
+from graphroute.encoders.sentence_transformers import model_id, model_name, quiet_transformers
 from graphroute.errors import EncoderError
 
 
@@ -40,37 +41,51 @@ def _onnx_dir() -> Path:
 
 class _Wrapper:  # built lazily so that torch is imported only for the one-off export
     @staticmethod
-    def make(model):
+    def make(model, layers: tuple[int, ...] | None = None):
         import torch
 
-        class Last(torch.nn.Module):
+        class Hidden(torch.nn.Module):
+            """The top layer's token vectors; with ``layers``, each listed layer's tokens mean-pooled
+            over the mask in the graph (the token tensors never leave it), concatenated."""
+
             def __init__(self, m):
                 super().__init__()
                 self.m = m
 
             def forward(self, input_ids, attention_mask, token_type_ids):
-                return self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+                out = self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                             output_hidden_states=layers is not None)
+                if layers is None:
+                    return out.last_hidden_state
+                m = attention_mask.unsqueeze(-1).to(out.last_hidden_state.dtype)
+                n = m.sum(dim=1).clamp(min=1e-9)
+                return torch.cat([(out.hidden_states[i] * m).sum(dim=1) / n for i in layers], dim=-1)
 
-        return Last(model).eval()
+        return Hidden(model).eval()
 
 
-def export_onnx(model_dir: str, out: Path, quantize: bool) -> Path:
-    """Export ``model_dir``'s transformer to ``out`` (atomically); quantise to int8 if asked."""
+def export_onnx(model_dir: str, out: Path, quantize: bool, layers: tuple[int, ...] | None = None) -> Path:
+    """Export ``model_dir``'s transformer to ``out`` (atomically); quantise to int8 if asked; with
+    ``layers``, the output is those layers mean-pooled and concatenated, (batch, len(layers)*dim)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     from transformers import AutoModel
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}-{uuid.uuid4().hex}.onnx")
-    model = _Wrapper.make(AutoModel.from_pretrained(model_dir))
+    quiet_transformers()
+    hf = AutoModel.from_pretrained(model_dir)
+    check_layers(layers, int(hf.config.num_hidden_layers))
+    model = _Wrapper.make(hf, layers)
     x = torch.ones((1, 8), dtype=torch.long)
     names = ["input_ids", "attention_mask", "token_type_ids"]
-    axes = {k: {0: "batch", 1: "seq"} for k in names + ["last_hidden_state"]}
+    axes = {k: {0: "batch", 1: "seq"} for k in names}
+    axes["hidden"] = {0: "batch", 1: "seq"} if layers is None else {0: "batch"}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about constant shapes; checked by tests
             torch.onnx.export(model, (x, torch.ones_like(x), torch.zeros_like(x)), str(tmp), opset_version=17,
-                              input_names=names, output_names=["last_hidden_state"], dynamic_axes=axes, dynamo=False)
+                              input_names=names, output_names=["hidden"], dynamic_axes=axes, dynamo=False)
         if quantize:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -91,12 +106,15 @@ class OnnxEncoder:
         >>> enc = OnnxEncoder()
         >>> enc.encode(["route me"]).shape, enc.id
         ((1, 384), 'sentence-transformers/all-MiniLM-L6-v2@seqdefault')
+        >>> OnnxEncoder(layers=range(1, 7)).encode(["route me"]).shape  # layers 1-6 mean-pooled
+        (1, 2304)
     """
 
     def __init__(self, model: str | None = None, *, quantize: bool = False, threads: int | None = None,
-                 batch_size: int = 8, name: str | None = None) -> None:
+                 batch_size: int = 8, name: str | None = None, layers=None) -> None:
         self.model = model
         self.quantize = quantize
+        self.layers = check_layers(layers)
         self.threads = threads
         self.batch_size = batch_size
         self._name = name or model_name(model)
@@ -106,7 +124,8 @@ class OnnxEncoder:
 
     @property
     def id(self) -> str:
-        return model_id(self._name) + "/onnx-int8" if self.quantize else model_id(self._name)
+        base = model_id(self._name) + layers_tag(self.layers)
+        return base + "/onnx-int8" if self.quantize else base
 
     def _model_dir(self) -> Path:
         return mean_pooling_dir(self.model)
@@ -123,9 +142,10 @@ class OnnxEncoder:
 
                 mdir = self._model_dir()
                 tag = "int8" if self.quantize else "fp32"
-                onnx_file = _onnx_dir() / f"{self._name}-{tag}.onnx"
+                pooled = "-pooled" if self.layers else ""  # the graph pools the layers itself
+                onnx_file = _onnx_dir() / f"{self._name}-{tag}{layers_tag(self.layers)}{pooled}.onnx"
                 if not onnx_file.is_file():
-                    export_onnx(str(mdir), onnx_file, self.quantize)
+                    export_onnx(str(mdir), onnx_file, self.quantize, self.layers)
                 opts = ort.SessionOptions()
                 opts.intra_op_num_threads = self.threads or min(os.cpu_count() or 1, 4)
                 opts.inter_op_num_threads = 1
@@ -142,11 +162,11 @@ class OnnxEncoder:
         texts = list(texts)
         session = self._load()
         if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
+            return np.zeros((0, 384 * len(self.layers or (0,))), dtype=np.float32)
         out = None
         for rows, ids, mask in sorted_batches(self._tok, texts, self.batch_size):
             hidden = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
-            vecs = mean_pool(hidden, mask)
+            vecs = normalise_blocks(hidden, len(self.layers)) if self.layers else mean_pool(hidden, mask)
             if out is None:
                 out = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)
             out[rows] = vecs

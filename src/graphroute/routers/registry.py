@@ -11,7 +11,7 @@ from typing import Callable
 from graphroute.errors import UnknownRouterError
 from graphroute.routers.base import Router
 from graphroute.routers.baselines import AlwaysRouter, OracleRouter, RandomRouter
-from graphroute.routers.ensemble import StackedRouter
+from graphroute.routers.ensemble import DEFAULT_MEMBERS, StackedRouter
 from graphroute.routers.features import FeatureRouter
 from graphroute.routers.heads import HeadRouter
 from graphroute.routers.knn import KNNRouter
@@ -34,6 +34,8 @@ ROUTERS: dict[str, Callable[[], Router]] = {
     "knn-wide": lambda: KNNRouter(k=400, temperature=0.2),
     "knn-pca": lambda: KNNRouter(k=400, temperature=0.2, dims=64),
     "logistic": lambda: HeadRouter("logistic", C=0.3),
+    # on MiniLM's layers 1-6 mean-pooled (encoders/batching.py)
+    "logistic-layers": lambda: HeadRouter("logistic", C=0.3, encoder="layers"),
     "ridge": lambda: HeadRouter("ridge", alpha=100.0),
     "ridge-math": lambda: HeadRouter("ridge", alpha=30.0, prompt_features="math"),
     "mlp": lambda: HeadRouter("mlp", hidden=64, alpha=10.0),
@@ -42,12 +44,14 @@ ROUTERS: dict[str, Callable[[], Router]] = {
     "features-options": lambda: FeatureRouter(features="form+options"),
     "text": TextRouter,
     "stacked-knn-logistic": lambda: StackedRouter(members=[["knn", {"k": 400, "temperature": 0.2}],
-                                                           ["head", {"head": "logistic", "C": 0.3}]]),
+                                                           ["head", {"head": "logistic", "C": 0.3}]], encoder=None),
     # the recommended configuration: see routers/ensemble.py DEFAULT_MEMBERS
     "classifier": StackedRouter,
+    # the previous release's: the six members on the top layer's embedding only
+    "classifier-top-layer": lambda: StackedRouter(members=[list(m) for m in DEFAULT_MEMBERS[:6]], encoder=None),
     # the same stack on the distilled static encoder (encoders/static.py): batch routing at thousands
-    # of prompts/s, somewhat lower quality
-    "classifier-static": lambda: StackedRouter(encoder="static"),
+    # of prompts/s, somewhat lower quality; one layer, so without the multi-layer member
+    "classifier-static": lambda: StackedRouter(members=[list(m) for m in DEFAULT_MEMBERS[:6]], encoder="static"),
     # cascades score the weak model's recorded answer (datasets with responses, e.g. routellm-gsm8k)
     "cascade": _cascade,
     "cascade-confidence": lambda: _cascade("learned", gain=False),

@@ -51,6 +51,25 @@ def test_corrupt_shard_is_ignored_not_trusted(tmp_path):
     assert b.misses == 1 and v.shape == (1, 16)
 
 
+def test_cache_reads_vectors_only_of_shards_it_is_asked_about(tmp_path):
+    lc = LangChainEncoder(DeterministicFakeEmbedding(size=16))
+    a = CachedEncoder(lc, tmp_path)
+    first, second = a.encode(["x"]), a.encode(["y"])  # two shards
+    b = CachedEncoder(lc, tmp_path)
+    assert b.encode(["new"]).shape == (1, 16) and b.hits == 0
+    assert sum(v is not None for v in b._blocks) == 1  # only the new vector; the shards' keys alone were read
+    assert np.array_equal(b.encode(["y"])[0], second[0]) and sum(v is not None for v in b._blocks) == 2
+    # a shard whose keys read but whose vectors do not is dropped when first needed, its texts embedded again
+    shard_x = next(p for p in a.folder.glob("shard-*.npz") if np.array_equal(np.load(p)["vectors"][0], first[0]))
+    keys = np.load(shard_x)["keys"]
+    np.savez(shard_x.with_suffix(".tmp.npz"), keys=keys, vectors=np.zeros((3, 16), np.float32))  # 3 rows, 1 key
+    shard_x.with_suffix(".tmp.npz").replace(shard_x)
+    c = CachedEncoder(lc, tmp_path)
+    with pytest.warns(UserWarning, match="unreadable"):
+        v = c.encode(["x", "y"])
+    assert c.misses == 1 and c.hits == 1 and np.allclose(v[0], first[0]) and np.array_equal(v[1], second[0])
+
+
 def test_other_encoder_ids_do_not_share_vectors(tmp_path):
     a = CachedEncoder(LangChainEncoder(DeterministicFakeEmbedding(size=8)), tmp_path)
     b = CachedEncoder(LangChainEncoder(DeterministicFakeEmbedding(size=8), id="other"), tmp_path)

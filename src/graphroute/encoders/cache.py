@@ -5,6 +5,11 @@ Layout: ``<cache_dir>/<encoder id, made file-safe>/shard-*.npz``, each shard hol
 a new shard through a temporary file and an atomic rename, so an interrupted run leaves no
 broken shard. Read-only layers (the precomputed embeddings shipped for the built-in datasets)
 are consulted first. A shard that cannot be read is skipped with a warning, never trusted.
+
+Only the shards' keys are read when the cache opens; a shard's vectors are read the first time one
+of its texts is asked for, so opening a large cache (the classifier's 2,304-number multi-layer
+vectors of both built-ins: 120 MB) costs little when the texts asked for are new, as routing
+queries are. A shard whose vectors turn out unreadable is dropped then, and its texts embedded again.
 """
 
 from __future__ import annotations
@@ -75,7 +80,8 @@ class CachedEncoder:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.read_only_dirs = [Path(d) for d in read_only_dirs]
         self._index: dict[str, tuple[int, int]] | None = None
-        self._blocks: list[np.ndarray] = []
+        self._blocks: list[np.ndarray | None] = []
+        self._paths: list[Path | None] = []
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -103,24 +109,45 @@ class CachedEncoder:
             for shard in sorted(folder.glob("shard-*.npz")):
                 try:
                     with np.load(shard, allow_pickle=False) as z:
-                        keys, vecs = z["keys"], z["vectors"].astype(np.float32)
-                    if keys.ndim != 1 or vecs.ndim != 2 or len(keys) != len(vecs):
-                        raise ValueError("keys and vectors disagree")
+                        keys = z["keys"]
+                    if keys.ndim != 1:
+                        raise ValueError("keys are not a list")
                 except Exception as exc:  # corrupt or truncated shard: never trust it
                     warnings.warn(f"{shard}: unreadable embedding cache shard ignored ({exc})", stacklevel=3)
                     continue
                 b = len(self._blocks)
-                self._blocks.append(vecs)
+                self._blocks.append(None)  # vectors read on first use (_block)
+                self._paths.append(shard)
                 for i, k in enumerate(keys.astype(str)):
                     index.setdefault(k, (b, i))
         self._index = index
         return index
+
+    def _block(self, b: int, index: dict[str, tuple[int, int]]) -> bool:
+        """Read shard ``b``'s vectors if not yet read; a shard that fails is forgotten (False)."""
+        if self._blocks[b] is not None:
+            return True
+        shard = self._paths[b]
+        try:
+            with np.load(shard, allow_pickle=False) as z:
+                keys, vecs = z["keys"], z["vectors"].astype(np.float32)
+            if vecs.ndim != 2 or len(keys) != len(vecs):
+                raise ValueError("keys and vectors disagree")
+        except Exception as exc:
+            warnings.warn(f"{shard}: unreadable embedding cache shard ignored ({exc})", stacklevel=4)
+            for k in [k for k, (bb, _) in index.items() if bb == b]:
+                del index[k]
+            return False
+        self._blocks[b] = vecs
+        return True
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
         keys = [text_key(t) for t in texts]
         with self._lock:
             index = self._load_index()
+            for b in {index[k][0] for k in keys if k in index}:
+                self._block(b, index)
             todo = {k: t for k, t in zip(keys, texts) if k not in index}
             missing = list(todo)
             self.hits += sum(1 for k in keys if k in index)
@@ -133,8 +160,10 @@ class CachedEncoder:
                     warnings.warn(f"could not write embedding cache in {self.folder}: {exc}", stacklevel=2)
                 b = len(self._blocks)
                 self._blocks.append(np.asarray(vecs, dtype=np.float32))
+                self._paths.append(None)
                 for i, k in enumerate(missing):
                     index[k] = (b, i)
             if not texts:
-                return np.zeros((0, self._blocks[0].shape[1] if self._blocks else 0), dtype=np.float32)
+                dim = next((v.shape[1] for v in self._blocks if v is not None), 0)
+                return np.zeros((0, dim), dtype=np.float32)
             return np.stack([self._blocks[b][i] for b, i in (index[k] for k in keys)])

@@ -53,10 +53,12 @@ class EmbeddingRouter(Router):
 
         Only variants of the same model and pooling are accepted: their id must be the fitted
         encoder's plus ``/<variant>``, as the int8 ONNX export (``make_encoder(backend="onnx-int8")``)
-        and the bf16 backend (``backend="bf16"``) give (with the same ``layers``). Measured on MMLU (classifier fitted on 10,000 prompts, 2,323 held
-        out): APGR 0.675 with fp32 queries, 0.677 with int8 ones (mean cosine 0.95); the int8 forward
-        is about a third faster. Re-measured with the current stack (same split): fp32 0.672, int8
-        0.675, bf16 0.672 (tie-safe 0.678 for all three).
+        and the bf16 backend (``backend="bf16"``) give (with the same ``layers``). Measured on MMLU
+        (classifier fitted on 10,000 prompts, 2,323 held out): APGR 0.675 with fp32 queries, 0.677
+        with int8 ones (mean cosine 0.95); the int8 forward is about a third faster. The top-layer
+        stack (``classifier-top-layer``, same split): fp32 0.672, int8 0.675, bf16 0.672 (tie-safe 0.678
+        for all three); the multi-layer ``classifier``: fp32 0.685, int8 0.689, bf16 0.685 (tie-safe
+        0.691 / 0.692 / 0.691).
         """
         from graphroute.errors import EncoderError
 

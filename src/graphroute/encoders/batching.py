@@ -94,6 +94,16 @@ def check_layers(layers: Sequence[int] | None, n_layers: int | None = None) -> t
     return ls
 
 
+def pool_layers(hidden_states, attention_mask, layers: Sequence[int]):
+    """Torch: each listed layer of ``hidden_states`` mean-pooled over ``attention_mask``, concatenated
+    (batch, len(layers)*dim), in fp32. Shared by the ONNX export (the graph pools) and the bf16 backend."""
+    import torch
+
+    m = attention_mask.unsqueeze(-1).float()
+    n = m.sum(dim=1).clamp(min=1e-9)
+    return torch.cat([(hidden_states[i].float() * m).sum(dim=1) / n for i in layers], dim=-1)
+
+
 def normalise_blocks(pooled: np.ndarray, n_blocks: int) -> np.ndarray:
     """L2-normalise each of the ``n_blocks`` equal blocks of every row and scale by 1/sqrt(n_blocks)."""
     if n_blocks <= 1:

@@ -26,7 +26,7 @@ import numpy as np
 
 from graphroute.encoders.base import normalise
 from graphroute.encoders.batching import (check_layers, layers_tag, load_tokenizer, mean_pool, mean_pooling_dir,
-                                          normalise_blocks, sorted_batches)
+                                          normalise_blocks, pool_layers, sorted_batches)
 from graphroute.encoders.sentence_transformers import model_id, model_name, quiet_transformers
 from graphroute.errors import EncoderError
 
@@ -101,8 +101,5 @@ class TorchBf16Encoder:
                 if self.layers is None:
                     out[rows] = mean_pool(res.last_hidden_state.float().numpy(), mask)
                 else:  # pooled in torch: the layers' token tensors never become numpy arrays
-                    m = mask_t.unsqueeze(-1).float()
-                    n = m.sum(dim=1).clamp(min=1e-9)
-                    pooled = torch.cat([(res.hidden_states[i].float() * m).sum(dim=1) / n for i in self.layers], dim=-1)
-                    out[rows] = normalise_blocks(pooled.numpy(), blocks)
+                    out[rows] = normalise_blocks(pool_layers(res.hidden_states, mask_t, self.layers).numpy(), blocks)
         return normalise(out, len(texts), self.id)

@@ -28,7 +28,7 @@ import numpy as np
 
 from graphroute.encoders.base import normalise
 from graphroute.encoders.batching import (check_layers, layers_tag, load_tokenizer, mean_pool, mean_pooling_dir,
-                                          normalise_blocks, sorted_batches)
+                                          normalise_blocks, pool_layers, sorted_batches)
 from graphroute.encoders.sentence_transformers import model_id, model_name, quiet_transformers
 from graphroute.errors import EncoderError
 
@@ -57,9 +57,7 @@ class _Wrapper:  # built lazily so that torch is imported only for the one-off e
                              output_hidden_states=layers is not None)
                 if layers is None:
                     return out.last_hidden_state
-                m = attention_mask.unsqueeze(-1).to(out.last_hidden_state.dtype)
-                n = m.sum(dim=1).clamp(min=1e-9)
-                return torch.cat([(out.hidden_states[i] * m).sum(dim=1) / n for i in layers], dim=-1)
+                return pool_layers(out.hidden_states, attention_mask, layers)
 
         return Hidden(model).eval()
 

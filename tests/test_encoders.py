@@ -70,6 +70,38 @@ def test_cache_reads_vectors_only_of_shards_it_is_asked_about(tmp_path):
     assert c.misses == 1 and c.hits == 1 and np.allclose(v[0], first[0]) and np.array_equal(v[1], second[0])
 
 
+def test_queries_read_the_cache_but_store_nothing(tmp_path):
+    from graphroute.encoders import encode_queries
+
+    lc = LangChainEncoder(DeterministicFakeEmbedding(size=16))
+    a = CachedEncoder(lc, tmp_path)
+    stored = a.encode(["x"])
+    v = encode_queries(a, ["new", "x", "new"])
+    assert a.hits == 1 and a.misses == 2 and np.array_equal(v[1], stored[0]) and np.array_equal(v[0], v[2])
+    assert np.allclose(v[0], lc.encode(["new"])[0])
+    assert len(list(a.folder.glob("shard-*.npz"))) == 1 and len(a._index) == 1  # no file, no memory kept
+    assert np.array_equal(encode_queries(lc, ["x"]), lc.encode(["x"]))  # plain encoders just encode
+
+
+def test_routing_live_prompts_leaves_no_cache_files(gsm8k, tmp_path):
+    from graphroute.routers.knn import KNNRouter
+
+    enc = default_encoder(cache_dir=tmp_path)
+    router = KNNRouter(encoder=enc).fit(gsm8k.subset(range(40)))
+    shards = lambda: len(list(tmp_path.rglob("shard-*.npz")))  # noqa: E731
+    assert shards() == 0  # the built-in prompts come from the shipped vectors
+    for i in range(3):
+        router.decide([f"What is {i} plus {i}?"])
+    router.predict_quality(["Name a prime number."])
+    assert shards() == 0 and enc.misses == 4
+    from graphroute.datasets import RoutingDataset
+
+    mine = RoutingDataset(name="mine", prompts=["What is 7 plus 7?", "Name a prime number."], models=gsm8k.models,
+                          scores=gsm8k.scores[:2])
+    first = router.score_dataset(mine)  # a dataset is scored again, so its vectors are stored
+    assert shards() == 1 and np.allclose(router.score_dataset(mine), first) and enc.misses == 6
+
+
 def test_other_encoder_ids_do_not_share_vectors(tmp_path):
     a = CachedEncoder(LangChainEncoder(DeterministicFakeEmbedding(size=8)), tmp_path)
     b = CachedEncoder(LangChainEncoder(DeterministicFakeEmbedding(size=8), id="other"), tmp_path)

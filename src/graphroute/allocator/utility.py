@@ -139,7 +139,9 @@ class UtilityModel:
         """The task's weight vector (global fit refined on similar logged tasks)."""
         if not hasattr(self, "index_"):
             return self.w_
-        v = np.asarray(self.encoder_.encode([task]) if vector is None else vector[None], dtype=np.float32)
+        from graphroute.encoders import encode_queries
+
+        v = np.asarray(encode_queries(self.encoder_, [task]) if vector is None else vector[None], dtype=np.float32)
         sims, ids = self.index_.search(v, self.k)
         ok = ids[0] >= 0
         sims, ids = sims[0][ok], ids[0][ok]

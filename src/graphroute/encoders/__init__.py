@@ -13,7 +13,7 @@ from pathlib import Path
 
 from graphroute.encoders.base import Encoder, normalise
 from graphroute.encoders.bf16 import TorchBf16Encoder
-from graphroute.encoders.cache import CachedEncoder, default_cache_dir, text_key
+from graphroute.encoders.cache import CachedEncoder, default_cache_dir, encode_queries, text_key
 from graphroute.encoders.langchain import LangChainEncoder
 from graphroute.encoders.onnx import OnnxEncoder
 from graphroute.encoders.sentence_transformers import SentenceTransformerEncoder, default_model_path
@@ -32,6 +32,7 @@ __all__ = [
     "default_cache_dir",
     "default_encoder",
     "default_model_path",
+    "encode_queries",
     "normalise",
     "text_key",
 ]

@@ -10,6 +10,12 @@ Only the shards' keys are read when the cache opens; a shard's vectors are read 
 of its texts is asked for, so opening a large cache (the classifier's 2,304-number multi-layer
 vectors of both built-ins: 120 MB) costs little when the texts asked for are new, as routing
 queries are. A shard whose vectors turn out unreadable is dropped then, and its texts embedded again.
+
+Queries are not stored: :func:`encode_queries` (what routers, the semantic cache, the bandit, the
+allocator and retrieval use for texts arriving one request at a time) reads the cache but neither
+writes a shard nor keeps the vector in memory. Storing them would add one shard file per request to
+the user's cache and grow a long-running server's memory without bound (measured before: five
+``decide`` calls on new prompts left five shard files). Fitting data, datasets and corpora are stored.
 """
 
 from __future__ import annotations
@@ -142,7 +148,14 @@ class CachedEncoder:
         return True
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        texts = list(texts)
+        """Vectors of ``texts``; those not cached are embedded and stored (a new shard)."""
+        return self._encode(list(texts), store=True)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Like :meth:`encode`, but texts not cached are embedded without being stored."""
+        return self._encode(list(texts), store=False)
+
+    def _encode(self, texts: list[str], store: bool) -> np.ndarray:
         keys = [text_key(t) for t in texts]
         with self._lock:
             index = self._load_index()
@@ -151,6 +164,10 @@ class CachedEncoder:
             todo = {k: t for k, t in zip(keys, texts) if k not in index}
             missing = list(todo)
             self.hits += sum(1 for k in keys if k in index)
+            if missing and not store:
+                self.misses += len(missing)
+                fresh = dict(zip(missing, encode_queries(self.encoder, [todo[k] for k in missing])))
+                return np.stack([fresh[k] if k in fresh else self._blocks[index[k][0]][index[k][1]] for k in keys])
             if missing:
                 vecs = self.encoder.encode([todo[k] for k in missing])
                 self.misses += len(missing)
@@ -167,3 +184,9 @@ class CachedEncoder:
                 dim = next((v.shape[1] for v in self._blocks if v is not None), 0)
                 return np.zeros((0, dim), dtype=np.float32)
             return np.stack([self._blocks[b][i] for b, i in (index[k] for k in keys)])
+
+
+def encode_queries(encoder, texts: Sequence[str]) -> np.ndarray:
+    """Embed query texts with ``encoder``: a cache is read but not written (see the module docstring)."""
+    fn = getattr(encoder, "encode_queries", None)
+    return fn(texts) if fn is not None else encoder.encode(texts)

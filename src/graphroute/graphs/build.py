@@ -31,7 +31,9 @@ class Corpus:
     encoder: Any
 
     def search(self, query: str, k: int) -> list[str]:
-        v = np.asarray(self.encoder.encode([query]), dtype=np.float32)
+        from graphroute.encoders import encode_queries
+
+        v = np.asarray(encode_queries(self.encoder, [query]), dtype=np.float32)
         _, ids = self.index.search(v, k)
         return [self.texts[int(i)] for i in ids[0] if i >= 0]
 

@@ -131,8 +131,10 @@ class SemanticRouter:
         """(n, routes) similarity of each query to each route."""
         if self._index is None:
             self._build()
+        from graphroute.encoders import encode_queries
+
         prompts = check_prompts(X)
-        V = self.encoder_.encode(prompts)
+        V = encode_queries(self.encoder_, prompts)
         sims, ids = self._index.search(V, len(self._index))
         out = np.full((len(prompts), len(self.routes)), -1.0)
         n_top = 1 if self.spec.aggregation == "max" else self.spec.top_n

@@ -54,7 +54,9 @@ class ThompsonRouter(StrategyRouter):
             from graphroute.routers.embedding import resolve_encoder
 
             self.encoder = resolve_encoder(None)
-        v = np.asarray(self.encoder.encode([prompt])[0], dtype=np.float64)
+        from graphroute.encoders import encode_queries
+
+        v = np.asarray(encode_queries(self.encoder, [prompt])[0], dtype=np.float64)
         with self._lock:
             if self._centroids:
                 sims = [float(v @ c / (np.linalg.norm(c) or 1.0)) for c in self._centroids]

@@ -39,7 +39,9 @@ class SemanticCache:
             from graphroute.routers.embedding import resolve_encoder
 
             self.encoder = resolve_encoder(None)
-        return np.asarray(self.encoder.encode([prompt]), dtype=np.float32)
+        from graphroute.encoders import encode_queries
+
+        return np.asarray(encode_queries(self.encoder, [prompt]), dtype=np.float32)
 
     def _table(self, model: str, scope: str, dim: int) -> dict[str, Any]:
         from graphroute.index import VectorIndex

@@ -134,6 +134,27 @@ def test_onnx_backend_matches_sentence_transformers(minilm):
         make_encoder(backend="gpu")
 
 
+def test_onnx_bulk_queries_run_on_the_bf16_variant_where_native(gsm8k):
+    from graphroute.encoders import DEFAULT_LAYERS, OnnxEncoder
+    from graphroute.encoders.bf16 import cpu_has_bf16
+
+    texts = gsm8k.prompts[:40]
+    enc = OnnxEncoder(layers=DEFAULT_LAYERS)
+    exact = enc.encode(texts)
+    assert np.array_equal(enc.encode_queries(texts[:5]), enc.encode(texts[:5]))  # small batches stay fp32
+    bulk = enc.encode_queries(texts)
+    if cpu_has_bf16():
+        assert enc.bulk_encoder().id == enc.id + "/bf16" and not np.array_equal(bulk, exact)
+    else:
+        assert enc.bulk_encoder() is None and np.array_equal(bulk, exact)
+    assert np.min(np.sum(bulk * exact, axis=1)) > 0.9999
+    off = OnnxEncoder(layers=DEFAULT_LAYERS, bulk=None)
+    assert off.bulk_encoder() is None and np.array_equal(off.encode_queries(texts), exact)
+    assert OnnxEncoder(quantize=True).bulk_encoder() is None
+    with pytest.raises(ValueError, match="bulk"):
+        OnnxEncoder(bulk="gpu")
+
+
 def test_onnx_int8_has_its_own_id():
     from graphroute.encoders import OnnxEncoder
 

@@ -13,6 +13,16 @@ own ``id``. Measured on 2 cores: MMLU-prompt p50 12.0 ms fp32, 8.0 ms int8, agai
 sentence-transformers (``benchmarks/encoder_speed.py``). Batches of 8 are the fastest here: on 256
 MMLU prompts (106 tokens on average) fp32 gave 42/39/44/38/30 prompts/s and int8 61/67/66/59/45
 at batch sizes 1/4/8/16/32 (larger batches pad more and leave the caches).
+
+Bulk queries: :meth:`OnnxEncoder.encode_queries` (what routers call for the prompts they route, never
+for the data they fit on) runs a batch of ``bulk_min`` (32) or more texts on the bf16 PyTorch variant
+(:class:`~graphroute.encoders.bf16.TorchBf16Encoder`) when the CPU has native bfloat16 instructions
+(``bulk="auto"``; ``bulk=None`` keeps fp32). Those vectors are within cosine 0.99999 of fp32 and are
+never written to a cache. Measured here: 512 MMLU prompts (layers 1-6, batches of 8) embed at
+176-181 prompts/s against 107-108 for fp32; the classifier fitted on 10,000 MMLU prompts routes
+the 2,323 held out with the same APGR (0.685) either way, 0 of 2,323 default decisions differ and
+2-3 at thresholds for 20/50/80 % strong calls; ``benchmarks/classifier_speed.py`` batch-routes at
+137-157 prompts/s against 97-115 for fp32. The first bulk call imports torch (once per process).
 """
 
 from __future__ import annotations
@@ -109,15 +119,20 @@ class OnnxEncoder:
     """
 
     def __init__(self, model: str | None = None, *, quantize: bool = False, threads: int | None = None,
-                 batch_size: int = 8, name: str | None = None, layers=None) -> None:
+                 batch_size: int = 8, name: str | None = None, layers=None, bulk: str | None = "auto",
+                 bulk_min: int = 32) -> None:
+        if bulk not in ("auto", None):
+            raise ValueError(f"bulk must be 'auto' or None, not {bulk!r}")
         self.model = model
         self.quantize = quantize
         self.layers = check_layers(layers)
         self.threads = threads
         self.batch_size = batch_size
+        self.bulk, self.bulk_min = bulk, bulk_min
         self._name = name or model_name(model)
         self._session = None
         self._tok = None
+        self._bulk = None
         self._lock = threading.Lock()
 
     @property
@@ -155,6 +170,35 @@ class OnnxEncoder:
                     raise EncoderError(f"{onnx_file}: could not load the ONNX model ({exc}); it was removed") from exc
                 self._tokenizer()
         return self._session
+
+    def bulk_encoder(self):
+        """The bf16 variant used for bulk queries, or None (``bulk=None``, int8, or no native bf16 here)."""
+        if self.bulk is None or self.quantize:
+            return None
+        with self._lock:
+            if self._bulk is None:
+                self._bulk = False
+                try:
+                    from graphroute.encoders.bf16 import TorchBf16Encoder, cpu_has_bf16
+
+                    if cpu_has_bf16():
+                        self._bulk = TorchBf16Encoder(self.model, batch_size=self.batch_size, name=self._name,
+                                                      layers=self.layers)
+                except ImportError:  # no torch: fp32 it is
+                    pass
+        return self._bulk or None
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed prompts being routed: a batch of ``bulk_min`` or more runs on :meth:`bulk_encoder`."""
+        texts = list(texts)
+        bulk = self.bulk_encoder() if len(texts) >= self.bulk_min else None
+        if bulk is not None:
+            try:
+                return bulk.encode(texts)
+            except EncoderError as exc:  # the model does not load in torch: keep to fp32 from now on
+                warnings.warn(f"bulk bf16 encoding disabled: {exc}", RuntimeWarning, stacklevel=2)
+                self._bulk = False
+        return self.encode(texts)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)

@@ -134,7 +134,7 @@ def test_onnx_backend_matches_sentence_transformers(minilm):
         make_encoder(backend="gpu")
 
 
-def test_onnx_bulk_queries_run_on_the_bf16_variant_where_native(gsm8k):
+def test_onnx_bulk_queries_run_on_the_bf16_variant_where_native(gsm8k, monkeypatch):
     from graphroute.encoders import DEFAULT_LAYERS, OnnxEncoder
     from graphroute.encoders.bf16 import cpu_has_bf16
 
@@ -150,6 +150,8 @@ def test_onnx_bulk_queries_run_on_the_bf16_variant_where_native(gsm8k):
     assert np.min(np.sum(bulk * exact, axis=1)) > 0.9999
     off = OnnxEncoder(layers=DEFAULT_LAYERS, bulk=None)
     assert off.bulk_encoder() is None and np.array_equal(off.encode_queries(texts), exact)
+    monkeypatch.setenv("GRAPHROUTE_BULK", "fp32")
+    assert np.array_equal(OnnxEncoder(layers=DEFAULT_LAYERS).encode_queries(texts), exact)
     assert OnnxEncoder(quantize=True).bulk_encoder() is None
     with pytest.raises(ValueError, match="bulk"):
         OnnxEncoder(bulk="gpu")

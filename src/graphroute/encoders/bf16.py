@@ -8,7 +8,8 @@ of 8 over 512 MMLU prompts: 150-201 prompts/s over repeated runs against 108-142
 and 74 for PyTorch fp32; ``benchmarks/encoder_speed.py`` (first 300 MMLU prompts): 281 prompts/s
 against 214 for ONNX fp32 and 418 for ONNX int8 (whose vectors are only cosine ~0.95 to fp32).
 One prompt at a time it is slower than ONNX fp32 (p50 7.2 against 5.5 ms there), and loading
-imports torch: use it for bulk routing, keep ONNX for single-request latency.
+imports torch: use it for bulk routing, keep ONNX for single-request latency (``OnnxEncoder`` does
+this by itself: its ``encode_queries`` hands batches of 32 or more prompts to this backend).
 
 Its vectors are not bit-identical to fp32, so it has its own ``id`` (``…/bf16``): a router fitted
 with the default encoder takes it for queries through

@@ -17,7 +17,7 @@ at batch sizes 1/4/8/16/32 (larger batches pad more and leave the caches).
 Bulk queries: :meth:`OnnxEncoder.encode_queries` (what routers call for the prompts they route, never
 for the data they fit on) runs a batch of ``bulk_min`` (32) or more texts on the bf16 PyTorch variant
 (:class:`~graphroute.encoders.bf16.TorchBf16Encoder`) when the CPU has native bfloat16 instructions
-(``bulk="auto"``; ``bulk=None`` keeps fp32). Those vectors are within cosine 0.99999 of fp32 and are
+(``bulk="auto"``; ``bulk=None`` or ``GRAPHROUTE_BULK=fp32`` keeps fp32). Those vectors are within cosine 0.99999 of fp32 and are
 never written to a cache. Measured here: 512 MMLU prompts (layers 1-6, batches of 8) embed at
 176-181 prompts/s against 107-108 for fp32; the classifier fitted on 10,000 MMLU prompts routes
 the 2,323 held out with the same APGR (0.685) either way, 0 of 2,323 default decisions differ and
@@ -172,8 +172,9 @@ class OnnxEncoder:
         return self._session
 
     def bulk_encoder(self):
-        """The bf16 variant used for bulk queries, or None (``bulk=None``, int8, or no native bf16 here)."""
-        if self.bulk is None or self.quantize:
+        """The bf16 variant used for bulk queries, or None (``bulk=None``, int8, no native bf16 here, or
+        ``GRAPHROUTE_BULK=fp32`` in the environment, which keeps every query on fp32)."""
+        if self.bulk is None or self.quantize or os.environ.get("GRAPHROUTE_BULK", "").lower() == "fp32":
             return None
         with self._lock:
             if self._bulk is None:
@@ -195,7 +196,7 @@ class OnnxEncoder:
         if bulk is not None:
             try:
                 return bulk.encode(texts)
-            except EncoderError as exc:  # the model does not load in torch: keep to fp32 from now on
+            except (EncoderError, ImportError) as exc:  # the model does not load in torch: fp32 from now on
                 warnings.warn(f"bulk bf16 encoding disabled: {exc}", RuntimeWarning, stacklevel=2)
                 self._bulk = False
         return self.encode(texts)

@@ -21,7 +21,7 @@ for the data they fit on) runs a batch of ``bulk_min`` (32) or more texts on the
 never written to a cache. Measured here: 512 MMLU prompts (layers 1-6, batches of 8) embed at
 176-181 prompts/s against 107-108 for fp32; the classifier fitted on 10,000 MMLU prompts routes
 the 2,323 held out with the same APGR (0.685) either way, 0 of 2,323 default decisions differ and
-2-3 at thresholds for 20/50/80 % strong calls; ``benchmarks/classifier_speed.py`` batch-routes at
+2-3 at thresholds for 20/50/80 % strong calls (``benchmarks/bulk_agreement.py``); ``benchmarks/classifier_speed.py`` batch-routes at
 137-157 prompts/s against 97-115 for fp32. The first bulk call imports torch (once per process).
 """
 

@@ -17,12 +17,13 @@ at batch sizes 1/4/8/16/32 (larger batches pad more and leave the caches).
 Bulk queries: :meth:`OnnxEncoder.encode_queries` (what routers call for the prompts they route, never
 for the data they fit on) runs a batch of ``bulk_min`` (32) or more texts on the bf16 PyTorch variant
 (:class:`~graphroute.encoders.bf16.TorchBf16Encoder`) when the CPU has native bfloat16 instructions
-(``bulk="auto"``; ``bulk=None`` or ``GRAPHROUTE_BULK=fp32`` keeps fp32). Those vectors are within cosine 0.99999 of fp32 and are
-never written to a cache. Measured here: 512 MMLU prompts (layers 1-6, batches of 8) embed at
-176-181 prompts/s against 107-108 for fp32; the classifier fitted on 10,000 MMLU prompts routes
-the 2,323 held out with the same APGR (0.685) either way, 0 of 2,323 default decisions differ and
-2-3 at thresholds for 20/50/80 % strong calls (``benchmarks/bulk_agreement.py``); ``benchmarks/classifier_speed.py`` batch-routes at
-137-157 prompts/s against 97-115 for fp32. The first bulk call imports torch (once per process).
+(``bulk="auto"``; ``bulk=None`` or ``GRAPHROUTE_BULK=fp32`` keeps fp32). Those vectors are within
+cosine 0.99999 of fp32 and are never written to a cache. Measured here: 512 MMLU prompts (layers
+1-6, batches of 8) embed at 176-181 prompts/s against 107-108 for fp32; the classifier fitted on
+10,000 MMLU prompts routes the 2,323 held out with the same APGR (0.685) either way, 0 of 2,323
+default decisions differ and 2-3 at thresholds for 20/50/80 % strong calls
+(``benchmarks/bulk_agreement.py``); ``benchmarks/classifier_speed.py`` batch-routes at 137-157
+prompts/s against 97-115 for fp32. The first bulk call imports torch (once per process).
 """
 
 from __future__ import annotations

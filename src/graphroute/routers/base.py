@@ -116,12 +116,18 @@ class Router(ABC):
     def score(self, X: Sequence[str]) -> np.ndarray:
         """Need for the strong model per prompt (higher = route to strong)."""
         self._check_fitted()
-        q = self.predict_quality(X)
+        return self._gain(self.predict_quality(X))
+
+    def _gain(self, q: np.ndarray) -> np.ndarray:
+        """Strong minus weak column of a quality matrix."""
         return q[:, self.models_.index(self.strong_)] - q[:, self.models_.index(self.weak_)]
 
     def score_dataset(self, data: RoutingDataset) -> np.ndarray:
         """``score`` of a dataset's prompts (the oracle overrides this to read the rows' labels)."""
-        return self.score(data.prompts)
+        if type(self).score is not Router.score:  # a router with its own score
+            return self.score(data.prompts)
+        self._check_fitted()
+        return self._gain(self.quality_dataset(data))
 
     def quality_dataset(self, data: RoutingDataset) -> np.ndarray:
         """``predict_quality`` of a dataset's prompts (the oracle reads the rows' labels)."""
@@ -156,8 +162,7 @@ class Router(ABC):
         gains = None
         if isinstance(policy, ThresholdPolicy):
             # routers that define their own score (random, always) route on it
-            gains = self.score(prompts) if type(self).score is not Router.score else (
-                q[:, self.models_.index(self.strong_)] - q[:, self.models_.index(self.weak_)])
+            gains = self.score(prompts) if type(self).score is not Router.score else self._gain(q)
         out = []
         for i, row in enumerate(q):
             kw = {"gain": float(gains[i])} if gains is not None else {}

@@ -124,7 +124,7 @@ class OracleRouter(Router):
     def score_dataset(self, data: RoutingDataset) -> np.ndarray:
         self._check_fitted()
         q = self._columns(data)
-        return q[:, self.models_.index(self.strong_)] - q[:, self.models_.index(self.weak_)]
+        return self._gain(q)
 
     def quality_dataset(self, data: RoutingDataset) -> np.ndarray:
         self._check_fitted()

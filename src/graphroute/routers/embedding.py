@@ -74,9 +74,11 @@ class EmbeddingRouter(Router):
     def embed(self, X: Sequence[str], *, store: bool = True) -> np.ndarray:
         """Normalised vectors of ``X``; ``store=False`` (queries) reads the embedding cache without
         adding to it, so routing live requests leaves no files behind (``encoders/cache.py``)."""
+        return self._encode_checked(check_prompts(X), store)
+
+    def _encode_checked(self, X: list[str], store: bool) -> np.ndarray:
         from graphroute.encoders import encode_queries
 
-        X = check_prompts(X)
         V = self.encoder_.encode(X) if store else encode_queries(self.encoder_, X)
         return np.ascontiguousarray(V, dtype=np.float32)
 
@@ -87,18 +89,12 @@ class EmbeddingRouter(Router):
     def predict_quality(self, X: Sequence[str]) -> np.ndarray:
         self._check_fitted()
         X = check_prompts(X)
-        return self._predict_vectors(self.embed(X, store=False), X)
+        return self._predict_vectors(self._encode_checked(X, store=False), X)
 
     def quality_dataset(self, data: RoutingDataset) -> np.ndarray:
         """Predicted quality on a dataset's prompts, whose vectors are cached (datasets are scored again)."""
         self._check_fitted()
         return self._predict_vectors(self.embed(data.prompts), data.prompts)
-
-    def score_dataset(self, data: RoutingDataset) -> np.ndarray:
-        if type(self).score is not Router.score:  # a router with its own score
-            return super().score_dataset(data)
-        q = self.quality_dataset(data)
-        return q[:, self.models_.index(self.strong_)] - q[:, self.models_.index(self.weak_)]
 
     @abstractmethod
     def _fit_vectors(self, V: np.ndarray, data: RoutingDataset) -> None:
@@ -141,7 +137,7 @@ class PromptOnlyRouter(EmbeddingRouter):
     encoder entirely (saved with encoder id ``"none"``, loadable with any encoder).
     """
 
-    def embed(self, X: Sequence[str], *, store: bool = True) -> np.ndarray:
+    def _encode_checked(self, X: list[str], store: bool) -> np.ndarray:
         return np.zeros((len(X), 0), dtype=np.float32)
 
     def _fit(self, data: RoutingDataset) -> None:

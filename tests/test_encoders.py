@@ -216,6 +216,40 @@ def test_multi_layer_pooling_blocks_ids_and_variants(minilm):
         plain.with_query_encoder(enc)
 
 
+def test_bf16_fused_forward_matches_the_transformers_forward():
+    import torch
+    from transformers import BertConfig, BertModel, RobertaConfig, RobertaModel
+
+    from graphroute.encoders import DEFAULT_LAYERS, TorchBf16Encoder
+    from graphroute.encoders.bf16_bert import fast_bert
+
+    texts = ["short", "a somewhat longer sentence about routing language models in LangGraph workflows", "x" * 3000,
+             "Find the degree for the given field extension Q(sqrt(2), sqrt(3)) over Q.\nA. 0\nB. 4\nC. 2\nD. 6"]
+    fused, plain = TorchBf16Encoder(layers=DEFAULT_LAYERS), TorchBf16Encoder(layers=DEFAULT_LAYERS, fused=False)
+    a, b = fused.encode(texts), plain.encode(texts)
+    assert fused._fast is not None and plain._fast is None and fused.id == plain.id
+    per_layer = np.sum(a.reshape(4, 6, 384) * b.reshape(4, 6, 384), axis=2) * 6
+    assert per_layer.min() > 0.9999  # every pooled layer, padded batch and truncated text included
+    # the same hidden states, token by token, on a random tiny BERT (fp32 reference, padding ignored)
+    cfg = BertConfig(vocab_size=60, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                     intermediate_size=64, max_position_embeddings=8)
+    model = BertModel(cfg).eval()
+    ids, mask = torch.tensor([[2, 5, 7, 9, 0], [3, 4, 0, 0, 0]]), torch.tensor([[1, 1, 1, 1, 0], [1, 1, 0, 0, 0]])
+    with torch.inference_mode():
+        ref = model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
+        got = fast_bert(model)(ids, mask)
+    keep = mask.bool()
+    assert len(got) == len(ref) == 3
+    assert all(torch.allclose(g[keep], r[keep], atol=0.05) for g, r in zip(got, ref))
+    with pytest.raises(ValueError, match="exceeds the model's 8 positions"):
+        fast_bert(model)(torch.ones((1, 9), dtype=torch.long), torch.ones((1, 9), dtype=torch.long))
+    # other architectures and activations keep the transformers forward
+    other = RobertaModel(RobertaConfig(vocab_size=60, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                                       intermediate_size=64))
+    assert fast_bert(other) is None
+    assert fast_bert(BertModel(BertConfig(**{**cfg.to_dict(), "hidden_act": "relu"}))) is None
+
+
 @pytest.mark.parametrize("layers", [[3, 2], [], [0, 7], [-1, 2]])
 def test_multi_layer_pooling_rejects_bad_layer_lists(layers):
     from graphroute.encoders import OnnxEncoder

@@ -9,7 +9,8 @@ encoder fills the user cache on its first run, about two minutes), then measures
   training);
 * everything beyond the encoder forward (index search, heads, features, policy, Decision) at
   10k examples;
-* batch routing throughput (prompts/s, batches of 256, median of three passes over 512 prompts),
+* batch routing throughput (prompts/s, batches of 256, median of three passes over 512 prompts;
+  also in calls of 8, 16 and 32, the sizes of a graph's fan-out),
   and how it splits between the (fp32) encoder and the rest; with the ONNX backend, batches run
   on its bulk path (the bf16 variant where the CPU has native bf16, see ``encoders/onnx.py``) and
   the fp32 figure is printed beside it;
@@ -95,21 +96,24 @@ def main() -> None:
 
     batch = (test.prompts * 2)[:512]
 
-    def batch_rate() -> float:
-        """Median of three passes over the 512 prompts (each pass: two batches of 256); prints all three."""
+    def batch_rate(call: int = 256) -> float:
+        """Median of three passes over the 512 prompts in calls of ``call`` prompts; prints all three."""
         rates = []
         for _ in range(3):
             t0 = time.perf_counter()
-            for i in range(0, len(batch), 256):
-                router.decide(batch[i:i + 256])
+            for i in range(0, len(batch), call):
+                router.decide(batch[i:i + call])
             rates.append(len(batch) / (time.perf_counter() - t0))
-        print(f"  batch passes: {' / '.join(f'{r:.0f}' for r in rates)} prompts/s")
+        print(f"  passes, calls of {call}: {' / '.join(f'{r:.0f}' for r in rates)} prompts/s")
         return statistics.median(rates)
 
     bulk = getattr(router.encoder_, "bulk_encoder", lambda: None)()
     if bulk is not None:
         router.decide(batch[:32])  # loads the bulk variant (imports torch) outside the timing
         per_s = batch_rate()
+        small = {c: batch_rate(c) for c in (8, 16, 32)}
+        print(f"routing in calls of 8 / 16 / 32 prompts (bulk_min={router.encoder_.bulk_min}): "
+              + " / ".join(f"{v:.0f}" for v in small.values()) + " prompts/s")
         router.encoder_.bulk = None
         print(f"batch routing on the bulk path ({bulk.id}): {per_s:.0f} prompts/s; fp32: {batch_rate():.0f} prompts/s "
               "(medians of three passes)")

@@ -123,15 +123,34 @@ def test_bad_model_path_is_a_typed_error(tmp_path):
 def test_onnx_backend_matches_sentence_transformers(minilm):
     from graphroute.encoders import OnnxEncoder, make_encoder
 
-    texts = ["short", "a somewhat longer sentence about routing language models in LangGraph workflows", "x" * 3000]
+    texts = ["short", "a somewhat longer sentence about routing language models in LangGraph workflows", "x " * 3000,
+             "a somewhat longer sentence about routing language models in LangGraph"]
     onnx = OnnxEncoder()
-    v = onnx.encode(texts)  # one padded, length-sorted batch (the long text is truncated like the model's)
+    v = onnx.encode(texts)  # length-sorted batches: the last text padded beside the second; the long one truncated
     assert np.min(np.sum(v * minilm.encode(texts), axis=1)) > 0.9999
-    assert np.allclose(onnx.encode(texts[1:2])[0], v[1], atol=1e-5)
+    assert np.allclose(onnx.encode(texts[3:4])[0], v[3], atol=1e-5)  # unpadded alone, padded in the batch
     assert onnx.id == minilm.id  # same vectors, so caches and saved routers are shared
     assert make_encoder(backend="auto").id == minilm.id
     with pytest.raises(ValueError):
         make_encoder(backend="gpu")
+
+
+def test_batches_bound_their_padding():
+    from graphroute.encoders.batching import padded_groups
+
+    rng = np.random.default_rng(0)
+    lengths = list(rng.integers(5, 256, size=300))
+    groups = padded_groups(lengths, 8, 0.25)
+    flat = np.concatenate(groups)
+    assert sorted(flat) == list(range(300)) and list(np.asarray(lengths)[flat]) == sorted(lengths)
+    for g in groups:
+        ls = np.asarray(lengths)[g]
+        assert 1 <= len(g) <= 8
+        assert len(g) == 1 or len(g) * ls.max() <= 1.25 * ls.sum()
+    assert [len(g) for g in padded_groups([30, 250, 60, 120], 8)] == [1, 1, 1, 1]  # never padded 30 -> 250
+    assert [len(g) for g in padded_groups([100] * 20, 8)] == [8, 8, 4]
+    assert [len(g) for g in padded_groups([100, 101, 102, 500], 8)] == [3, 1]
+    assert [len(g) for g in padded_groups([100, 400], 8, max_padding=1e9)] == [2]  # unbounded: the old batching
 
 
 def test_onnx_bulk_queries_run_on_the_bf16_variant_where_native(gsm8k, monkeypatch):
@@ -172,11 +191,12 @@ def test_bf16_backend_is_a_near_exact_variant_of_the_fitted_encoder(minilm):
 
     enc = make_encoder(backend="bf16")
     assert isinstance(enc, TorchBf16Encoder) and enc.id == minilm.id + "/bf16"
-    texts = ["short", "a somewhat longer sentence about routing language models in LangGraph workflows", "x" * 3000]
-    v = enc.encode(texts)  # one padded, length-sorted batch; the long text truncated like the model's
-    assert v.shape == (3, 384) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    texts = ["short", "a somewhat longer sentence about routing language models in LangGraph workflows", "x " * 3000,
+             "a somewhat longer sentence about routing language models in LangGraph"]
+    v = enc.encode(texts)  # length-sorted batches: the last text padded beside the second; the long one truncated
+    assert v.shape == (4, 384) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
     assert np.min(np.sum(v * minilm.encode(texts), axis=1)) > 0.9999
-    assert np.allclose(enc.encode(texts[1:2])[0], v[1], atol=2e-3)  # unpadded alone, padded in the batch
+    assert np.allclose(enc.encode(texts[3:4])[0], v[3], atol=2e-3)  # unpadded alone, padded in the batch
     assert enc.encode([]).shape == (0, 384)
     r = KNNRouter(k=1).fit(["add 2 and 3", "write a sonnet"], [[1, 1], [0, 1]], models=["small", "big"])
     r.with_query_encoder(enc)
@@ -187,21 +207,22 @@ def test_multi_layer_pooling_blocks_ids_and_variants(minilm):
     from graphroute.encoders import DEFAULT_LAYERS, make_encoder
     from graphroute.routers import HeadRouter
 
-    texts = ["short", "a somewhat longer sentence about routing language models in LangGraph workflows", "x" * 3000]
+    texts = ["short", "a somewhat longer sentence about routing language models in LangGraph workflows", "x " * 3000,
+             "a somewhat longer sentence about routing language models in LangGraph"]
     enc = make_encoder(layers=DEFAULT_LAYERS)
     assert enc.id == minilm.id + "+layers1-6"
     v = enc.encode(texts)
-    assert v.shape == (3, 6 * 384) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
-    blocks = v.reshape(3, 6, 384)
+    assert v.shape == (4, 6 * 384) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    blocks = v.reshape(4, 6, 384)
     assert np.allclose(np.linalg.norm(blocks, axis=2), 1 / np.sqrt(6), atol=1e-5)  # each layer's block: same weight
     top = blocks[:, -1] * np.sqrt(6)  # the top layer's block is the model's usual sentence embedding
     assert np.min(np.sum(top * minilm.encode(texts), axis=1)) > 0.99999
     assert np.max(np.sum(blocks[:, 0] * blocks[:, -1], axis=1)) < 0.9 / 6  # lower layers carry other information
-    assert np.allclose(enc.encode(texts[1:2])[0], v[1], atol=1e-4)  # unpadded alone, padded in a batch
+    assert np.allclose(enc.encode(texts[3:4])[0], v[3], atol=1e-4)  # unpadded alone, padded in a batch
     assert enc.encode([]).shape == (0, 2304)
     bf = make_encoder(backend="bf16", layers=DEFAULT_LAYERS)
     assert bf.id == enc.id + "/bf16"
-    assert np.min(np.sum(bf.encode(texts).reshape(3, 6, 384) * blocks, axis=2) * 6) > 0.9999
+    assert np.min(np.sum(bf.encode(texts).reshape(4, 6, 384) * blocks, axis=2) * 6) > 0.9999
     assert make_encoder(backend="onnx-int8", layers=[2, 4, 6]).id == minilm.id + "+layers2,4,6/onnx-int8"
     # a router fitted on one pooling takes the other's faster variants, never the other pooling
     prompts = ["add 2 and 3", "sum of 4 and 9", "write a sonnet", "compose a haiku about rain"]
@@ -223,7 +244,7 @@ def test_bf16_fused_forward_matches_the_transformers_forward():
     from graphroute.encoders import DEFAULT_LAYERS, TorchBf16Encoder
     from graphroute.encoders.bf16_bert import fast_bert
 
-    texts = ["short", "a somewhat longer sentence about routing language models in LangGraph workflows", "x" * 3000,
+    texts = ["short", "a somewhat longer sentence about routing language models in LangGraph workflows", "x " * 3000,
              "Find the degree for the given field extension Q(sqrt(2), sqrt(3)) over Q.\nA. 0\nB. 4\nC. 2\nD. 6"]
     fused, plain = TorchBf16Encoder(layers=DEFAULT_LAYERS), TorchBf16Encoder(layers=DEFAULT_LAYERS, fused=False)
     a, b = fused.encode(texts), plain.encode(texts)

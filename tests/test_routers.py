@@ -126,3 +126,37 @@ def test_registry():
 def test_fit_requires_labels():
     with pytest.raises(ValueError, match="y"):
         RandomRouter().fit(["a"])
+
+
+def test_few_query_blas_limits_and_restores_threads():
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    from graphroute.routers.blas_threads import FEW_QUERIES, few_query_blas
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    with few_query_blas(FEW_QUERIES[1]):
+        assert all(n == 1 for n in blas_threads())
+        with few_query_blas(FEW_QUERIES[0] + 1):  # nested (another caller): still one thread
+            assert all(n == 1 for n in blas_threads())
+        assert all(n == 1 for n in blas_threads())
+    assert blas_threads() == before
+    with few_query_blas(1), few_query_blas(FEW_QUERIES[1] + 1):  # one prompt or a large call: untouched
+        assert blas_threads() == before
+    seen = []
+
+    def worker():
+        for _ in range(50):
+            with few_query_blas(32):
+                seen.append(len(blas_threads()))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) == 200 and blas_threads() == before  # concurrent callers never leave the limit behind

@@ -51,12 +51,32 @@ def load_tokenizer(model_dir: Path):
     return tok
 
 
-def sorted_batches(tok, texts: Sequence[str], batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Yield ``(rows, input_ids, attention_mask)`` for length-sorted batches of ``texts``."""
+def padded_groups(lengths: Sequence[int], batch_size: int, max_padding: float = 0.25) -> list[np.ndarray]:
+    """Indices of ``lengths`` sorted by length and cut into batches of at most ``batch_size`` whose
+    padded size (count x longest) stays within ``1 + max_padding`` times their real token count.
+
+    A call with a few prompts of very different lengths (a random batch of 8 MMLU prompts spans
+    about 30-250 tokens) would otherwise pad them all to the longest and run slower than encoding
+    them one by one; a large call's neighbours in length order are close, so its batches stay full.
+    """
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    groups, start, real = [], 0, 0
+    for pos, i in enumerate(order):
+        n, width = pos - start + 1, lengths[i]  # sorted: this prompt is the batch's longest
+        if pos > start and (n > batch_size or n * width > (1.0 + max_padding) * (real + width)):
+            groups.append(order[start:pos])
+            start, real = pos, 0
+        real += lengths[i]
+    groups.append(order[start:])
+    return groups
+
+
+def sorted_batches(tok, texts: Sequence[str], batch_size: int,
+                   max_padding: float = 0.25) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield ``(rows, input_ids, attention_mask)`` for length-sorted batches of ``texts``
+    (see :func:`padded_groups`)."""
     encs = tok.encode_batch(list(texts)) if len(texts) > 1 else [tok.encode(texts[0])]
-    order = np.argsort([len(e.ids) for e in encs], kind="stable")
-    for start in range(0, len(encs), batch_size):
-        rows = order[start:start + batch_size]
+    for rows in padded_groups([len(e.ids) for e in encs], batch_size, max_padding):
         width = max(len(encs[i].ids) for i in rows)
         ids = np.zeros((len(rows), width), dtype=np.int64)
         mask = np.zeros_like(ids)

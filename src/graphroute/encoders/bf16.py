@@ -15,7 +15,7 @@ classifier_speed.py``) batch routing went from 137-157 to 143-164 prompts/s over
 peak: what is left is softmax and memory traffic. One prompt at a time it is about as fast as ONNX
 fp32 (p50 5.5-6.0 against 5.3-7.5 ms), but loading imports torch: use it for bulk routing, keep
 ONNX for single requests (``OnnxEncoder`` does this by itself: its ``encode_queries`` hands
-batches of 32 or more prompts to this backend).
+batches of 8 or more prompts to this backend).
 
 Its vectors are not bit-identical to fp32, so it has its own ``id`` (``…/bf16``): a router fitted
 with the default encoder takes it for queries through

@@ -10,20 +10,26 @@ sentence-transformers pipeline.
 fp32 gives the same vectors as sentence-transformers (cosine 1.0000 on MMLU prompts), so it
 shares its encoder ``id`` and its caches; int8 vectors differ (cosine about 0.95) and get their
 own ``id``. Measured on 2 cores: MMLU-prompt p50 12.0 ms fp32, 8.0 ms int8, against 22.7 ms for
-sentence-transformers (``benchmarks/encoder_speed.py``). Batches of 8 are the fastest here: on 256
-MMLU prompts (106 tokens on average) fp32 gave 42/39/44/38/30 prompts/s and int8 61/67/66/59/45
-at batch sizes 1/4/8/16/32 (larger batches pad more and leave the caches).
+sentence-transformers (``benchmarks/encoder_speed.py``). Texts are sorted by length and batched
+(at most 8, the fastest size here) only while padding stays within 25 % of their tokens
+(``encoders/batching.py``): before that bound, a call of 8 random MMLU prompts was padded to its
+longest and ran at 45-51 prompts/s against 96-122 one by one; now 110-122 (calls of 4-16), while
+large calls batch exactly as before (512 prompts in calls of 256: the same 64 batches).
 
 Bulk queries: :meth:`OnnxEncoder.encode_queries` (what routers call for the prompts they route, never
-for the data they fit on) runs a batch of ``bulk_min`` (32) or more texts on the bf16 PyTorch variant
+for the data they fit on) runs a batch of ``bulk_min`` (8) or more texts on the bf16 PyTorch variant
 (:class:`~graphroute.encoders.bf16.TorchBf16Encoder`) when the CPU has native bfloat16 instructions
 (``bulk="auto"``; ``bulk=None`` or ``GRAPHROUTE_BULK=fp32`` keeps fp32). Those vectors are within
 cosine 0.99999 of fp32 and are never written to a cache. Measured here: 512 MMLU prompts (layers
-1-6, batches of 8) embed at 176-181 prompts/s against 107-108 for fp32; the classifier fitted on
+1-6, batches of 8) embed at 178-232 prompts/s with the fused forward (176-181 with ``transformers``'
+forward) against 107-108 for fp32; the classifier fitted on
 10,000 MMLU prompts routes the 2,323 held out with the same APGR (0.685) either way, 0 of 2,323
 default decisions differ and 2-3 at thresholds for 20/50/80 % strong calls
-(``benchmarks/bulk_agreement.py``); ``benchmarks/classifier_speed.py`` batch-routes at 137-157
-prompts/s against 97-115 for fp32. The first bulk call imports torch (once per process).
+(``benchmarks/bulk_agreement.py``); ``benchmarks/classifier_speed.py`` batch-routes at 153-176
+prompts/s against 98-119 for fp32 (medians of runs, fused bf16 forward). ``bulk_min`` was 32 until
+the fused forward made bf16 faster than ONNX fp32 at every batch size (calls of 8 random MMLU
+prompts: 153-157 against 120 prompts/s; one at a time 120-125 against 113-117). Single prompts stay on
+ONNX fp32, the fitted vectors' own encoder. The first bulk call imports torch (once per process).
 """
 
 from __future__ import annotations
@@ -121,7 +127,7 @@ class OnnxEncoder:
 
     def __init__(self, model: str | None = None, *, quantize: bool = False, threads: int | None = None,
                  batch_size: int = 8, name: str | None = None, layers=None, bulk: str | None = "auto",
-                 bulk_min: int = 32) -> None:
+                 bulk_min: int = 8) -> None:
         if bulk not in ("auto", None):
             raise ValueError(f"bulk must be 'auto' or None, not {bulk!r}")
         self.model = model

@@ -87,9 +87,13 @@ class EmbeddingRouter(Router):
         self._fit_vectors(self.embed(data.prompts), data)
 
     def predict_quality(self, X: Sequence[str]) -> np.ndarray:
+        from graphroute.routers.blas_threads import few_query_blas
+
         self._check_fitted()
         X = check_prompts(X)
-        return self._predict_vectors(self._encode_checked(X, store=False), X)
+        V = self._encode_checked(X, store=False)
+        with few_query_blas(len(X)):  # see routers/blas_threads.py
+            return self._predict_vectors(V, X)
 
     def quality_dataset(self, data: RoutingDataset) -> np.ndarray:
         """Predicted quality on a dataset's prompts, whose vectors are cached (datasets are scored again)."""

@@ -13,10 +13,9 @@ batches of 8: 185-232 prompts/s fused against 163-192. In the classifier (``benc
 classifier_speed.py``) batch routing went from 137-157 to 143-164 prompts/s over repeated runs
 (fp32 alone 95-115); later runs, medians of three passes each: 153-176. The linear layers run
 at about 770 GFLOP/s there, near the two cores' bf16 peak: what is left is softmax and memory
-traffic. One prompt at a time it is about as fast as ONNX
-fp32 (p50 5.5-6.0 against 5.3-7.5 ms), but loading imports torch: use it for bulk routing, keep
-ONNX for single requests (``OnnxEncoder`` does this by itself: its ``encode_queries`` hands
-batches of 8 or more prompts to this backend).
+traffic. One prompt at a time it is about as fast as ONNX fp32 (p50 5.5-6.0 against 5.3-7.5 ms),
+but loading imports torch: use it for bulk routing, keep ONNX for single requests (``OnnxEncoder``
+does this by itself: its ``encode_queries`` hands batches of 8 or more prompts to this backend).
 
 Its vectors are not bit-identical to fp32, so it has its own ``id`` (``…/bf16``): a router fitted
 with the default encoder takes it for queries through

@@ -15,6 +15,7 @@ import numpy as np
 from graphroute.datasets import RoutingDataset
 from graphroute.errors import PersistenceError
 from graphroute.routers.base import Router, check_prompts
+from graphroute.routers.blas_threads import few_query_blas
 
 
 def resolve_encoder(encoder: Any):
@@ -87,8 +88,6 @@ class EmbeddingRouter(Router):
         self._fit_vectors(self.embed(data.prompts), data)
 
     def predict_quality(self, X: Sequence[str]) -> np.ndarray:
-        from graphroute.routers.blas_threads import few_query_blas
-
         self._check_fitted()
         X = check_prompts(X)
         V = self._encode_checked(X, store=False)

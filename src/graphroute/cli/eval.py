@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import time
 from pathlib import Path
 from typing import Optional
@@ -10,6 +12,16 @@ import typer
 
 DEFAULT_DATA = "routellm-mmlu,routellm-gsm8k"
 DEFAULT_ROUTERS = "random,knn,oracle,always-weak,always-strong"
+
+
+@contextlib.contextmanager
+def progress_bar(console, total: int):
+    """A transient rich progress bar: yields ``(progress, task)``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        yield progress, progress.add_task("evaluating", total=total)
 
 
 def eval_command(
@@ -28,15 +40,18 @@ def eval_command(
     weak: Optional[str] = typer.Option(None, "--weak", help="Weak model of the pair (default: lowest mean score)."),
     strong: Optional[str] = typer.Option(None, "--strong", help="Strong model of the pair (default: highest mean score)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the fold split."),
+    learning: Optional[str] = typer.Option(None, "--learning-curve", help="Comma-separated training shares (e.g. 0.25,0.5,0.75,1): APGR against the number of training prompts, same test folds; --plot draws the curves."),
+    repeats: int = typer.Option(1, "--repeats", help="With --learning-curve: subsets drawn per share below 1."),
+    target: Optional[float] = typer.Option(None, "--target-apgr", help="With --learning-curve: extrapolate the training rows this APGR would need."),
 ) -> None:
     """Evaluate routers with grouped K-fold CV (or train/test) and print RouteLLM's metrics and costs;
-    or, given a graph file, run every prompt of --data through the graph offline."""
+    or, with --learning-curve, APGR against the share of training prompts; or, given a graph file, run every
+    prompt of --data through the graph offline."""
     if graph is not None:
         from graphroute.cli.graphs import eval_graph
 
         return eval_graph(graph, data if data != DEFAULT_DATA else "routellm-gsm8k", cv, json_path, seed)
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from graphroute.costs import CostModel
     from graphroute.datasets import load_dataset
@@ -57,13 +72,28 @@ def eval_command(
             kwargs["prompt_column"] = prompt_column
         return load_dataset(spec, **kwargs)
 
+    fractions = None
+    if learning is not None:
+        from graphroute.cli.learning import parse_fractions, run_learning_curves
+
+        fractions = parse_fractions(learning)
+        if test:
+            raise typer.BadParameter("cannot be combined with --test (a learning curve uses CV folds)",
+                                     param_hint="--learning-curve")
+        if repeats < 1:
+            raise typer.BadParameter("must be >= 1", param_hint="--repeats")
     datasets = [load(s.strip()) for s in data.split(",") if s.strip()]
+    bar = functools.partial(progress_bar, console)
+    if fractions is not None:
+        run_learning_curves(console, datasets, names, fractions, cv=cv, cv_groups=cv_groups, seed=seed,
+                            repeats=repeats, target=target, json_path=json_path, plot_path=plot_path,
+                            progress_factory=bar)
+        console.print(f"done in {time.perf_counter() - started:.1f} s")
+        return
     test_data = load(test) if test else None
     runs, per_data = {}, {}
     steps = len(datasets) * len(names) * (1 if test_data is not None else cv)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
-        task = progress.add_task("evaluating", total=steps)
+    with bar(steps) as (progress, task):
         for ds in datasets:
             def step(name: str, ds=ds) -> None:
                 progress.update(task, advance=1, description=f"{ds.name}: {name}")

@@ -10,8 +10,11 @@ Example:
 
 from graphroute.evaluation.cv import Predictions, cross_val_predict, cv_splits, train_test_predict
 from graphroute.evaluation.evaluate import RouterResult, evaluate, evaluate_predictions, lambda_sweep
+from graphroute.evaluation.learning import LearningCurve, LearningPoint, learning_curve
 
 __all__ = [
+    "LearningCurve",
+    "LearningPoint",
     "Predictions",
     "RouterResult",
     "cross_val_predict",
@@ -19,5 +22,6 @@ __all__ = [
     "evaluate",
     "evaluate_predictions",
     "lambda_sweep",
+    "learning_curve",
     "train_test_predict",
 ]

@@ -89,8 +89,18 @@ def test_cli_table_json_and_plot(tmp_path):
     (["--learning-curve", "0.5,x"], "--learning-curve"),
     (["--learning-curve", "0.5", "--test", "routellm-gsm8k"], "cannot be combined with --test"),
     (["--learning-curve", "0.5", "--repeats", "0"], "--repeats"),
+    (["--learning-curve", "0.5", "--draw-by", "subject"], "--draw-by"),
 ])
 def test_cli_bad_learning_options_exit_2(args, message, tmp_path):
     res = CliRunner().invoke(app, ["eval", "--data", "routellm-gsm8k", "--router", "random", "--plot", "", *args])
     assert res.exit_code == 2, res.output
     assert message in res.output
+
+
+def test_drawing_whole_subjects_for_unseen_subject_curves(mmlu):
+    small = mmlu.subset(np.flatnonzero(np.isin(mmlu.groups.astype(str), np.unique(mmlu.groups.astype(str))[:8])))
+    lc = learning_curve(lambda: make_router("knn"), small, (0.5, 1.0), k=4, group_by="group", draw_by="group")
+    assert [round(p.train_units, 1) for p in lc.points] == [3.0, 6.0]  # 8 subjects, 2 held out per fold
+    assert lc.to_dict()["draw_by"] == "group" and lc.points[0].train_rows < lc.points[1].train_rows
+    with pytest.raises(ValueError, match="draw_by"):
+        learning_curve(lambda: make_router("knn"), small, (1.0,), k=2, draw_by="subject")

@@ -43,6 +43,7 @@ def eval_command(
     learning: Optional[str] = typer.Option(None, "--learning-curve", help="Comma-separated training shares (e.g. 0.25,0.5,0.75,1): APGR against the number of training prompts, same test folds; --plot draws the curves."),
     repeats: int = typer.Option(1, "--repeats", help="With --learning-curve: subsets drawn per share below 1."),
     target: Optional[float] = typer.Option(None, "--target-apgr", help="With --learning-curve: extrapolate the training rows this APGR would need."),
+    draw_by: str = typer.Option("prompt", "--draw-by", help="With --learning-curve: draw training shares by 'prompt' or by the dataset's 'group' (MMLU subjects)."),
 ) -> None:
     """Evaluate routers with grouped K-fold CV (or train/test) and print RouteLLM's metrics and costs;
     or, with --learning-curve, APGR against the share of training prompts; or, given a graph file, run every
@@ -82,11 +83,13 @@ def eval_command(
                                      param_hint="--learning-curve")
         if repeats < 1:
             raise typer.BadParameter("must be >= 1", param_hint="--repeats")
+        if draw_by not in ("prompt", "group"):
+            raise typer.BadParameter("must be 'prompt' or 'group'", param_hint="--draw-by")
     datasets = [load(s.strip()) for s in data.split(",") if s.strip()]
     bar = functools.partial(progress_bar, console)
     if fractions is not None:
         run_learning_curves(console, datasets, names, fractions, cv=cv, cv_groups=cv_groups, seed=seed,
-                            repeats=repeats, target=target, json_path=json_path, plot_path=plot_path,
+                            repeats=repeats, draw_by=draw_by, target=target, json_path=json_path, plot_path=plot_path,
                             progress_factory=bar)
         console.print(f"done in {time.perf_counter() - started:.1f} s")
         return

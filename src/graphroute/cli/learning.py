@@ -30,7 +30,8 @@ def curve_table(lc, target: Optional[float] = None):
     from graphroute.evaluation.report import _f
 
     slope = lc.slope_per_doubling()
-    caption = (f"{lc.k}-fold CV grouped by {lc.group_by}, seed {lc.seed}; test rows are the same at every share; "
+    caption = (f"{lc.k}-fold CV grouped by {lc.group_by}, seed {lc.seed}, shares drawn by {lc.draw_by}; "
+               f"test rows are the same at every share; "
                f"APGR is the mean of the repeats, tie-safe and CPT the first repeat's.\n"
                f"Log-linear fit (an extrapolation, not a measurement): {_f(slope, '+.3f')} APGR per doubling of "
                f"training rows")
@@ -38,10 +39,13 @@ def curve_table(lc, target: Optional[float] = None):
         need = lc.rows_for(target)
         caption += f"; APGR {target:g} at ~{need:,.0f} rows" if math.isfinite(need) else f"; APGR {target:g} not reached"
     t = Table(title=f"{lc.dataset}: {lc.router} learning curve", caption=caption)
-    for col in ("share", "train rows", "APGR", "APGR per repeat", "APGR tie-safe", "CPT50 %", "CPT80 %"):
+    by_group = lc.draw_by == "group"
+    cols = ["share", "train rows", *(["train groups"] if by_group else []), "APGR", "APGR per repeat",
+            "APGR tie-safe", "CPT50 %", "CPT80 %"]
+    for col in cols:
         t.add_column(col, justify="right")
     for p in lc.points:
-        t.add_row(f"{p.fraction:g}", f"{p.train_rows:,.0f}", _f(p.apgr), " ".join(_f(a) for a in p.repeat_apgr),
+        t.add_row(f"{p.fraction:g}", f"{p.train_rows:,.0f}", *([f"{p.train_units:.1f}"] if by_group else []), _f(p.apgr), " ".join(_f(a) for a in p.repeat_apgr),
                   _f(p.apgr_tie_safe), _f(p.cpt50, ".1f"), _f(p.cpt80, ".1f"))
     return t
 
@@ -73,7 +77,7 @@ def plot_curves(path: Path, curves: Sequence) -> None:
 
 
 def run_learning_curves(console, datasets: list[RoutingDataset], names: list[str], fractions: list[float], *,
-                        cv: int, cv_groups: str, seed: int, repeats: int, target: Optional[float],
+                        cv: int, cv_groups: str, seed: int, repeats: int, draw_by: str, target: Optional[float],
                         json_path: Optional[Path], plot_path: str, progress_factory: Callable) -> None:
     """Fit, print one table per dataset and router, write the JSON and the plot if asked."""
     from graphroute.evaluation.learning import learning_curve
@@ -90,7 +94,8 @@ def run_learning_curves(console, datasets: list[RoutingDataset], names: list[str
                     progress.update(task, advance=1, description=f"{ds.name}: {name}")
 
                 curves.append(learning_curve(lambda: make_router(name), ds, fractions, k=cv, group_by=cv_groups,
-                                             seed=seed, repeats=repeats, name=name, on_fit=step))
+                                             seed=seed, repeats=repeats, draw_by=draw_by, name=name,
+                                             on_fit=step))
     for lc in curves:
         console.print(curve_table(lc, target))
     if json_path:

@@ -2,8 +2,8 @@
 
 The question a user asks before paying for more labelled outcomes: "would twice the data help?"
 For each training share, every fold of the same grouped K-fold split as ``graphroute eval`` trains
-on that share of its training prompts (identical prompts drawn together, nested: the 25 % rows are
-inside the 50 % rows) and predicts its whole test fold, so every point scores the same test rows.
+on that share of its training prompts (identical prompts drawn together, or whole subjects; nested:
+the 25 % rows are inside the 50 % rows) and predicts its whole test fold, so every point scores the same test rows.
 The curve's slope is also given per doubling of the training rows (least squares on log2 of the
 rows): an extrapolation, not a measurement, and it says so wherever it is printed.
 """
@@ -29,12 +29,13 @@ class LearningPoint:
     """One training share: figures on all test rows (first repeat), APGR of every repeat."""
 
     fraction: float
-    train_rows: float  # mean over folds
+    train_rows: float  # mean over folds (and draws)
     apgr: float  # RouteLLM curve, mean over repeats
     apgr_tie_safe: float
     cpt50: float
     cpt80: float
     repeat_apgr: list[float] = field(default_factory=list)
+    train_units: float = 0.0  # mean over folds of the prompts (or groups, with draw_by="group") drawn
 
 
 @dataclass
@@ -56,6 +57,7 @@ class LearningCurve:
     group_by: str
     seed: int
     points: list[LearningPoint]
+    draw_by: str = "prompt"
 
     def slope_per_doubling(self) -> float:
         """APGR gained per doubling of the training rows (least squares; nan with < 2 points)."""
@@ -83,8 +85,8 @@ class LearningCurve:
             return float(v) if math.isfinite(v) else None
 
         return {"router": self.router, "dataset": self.dataset, "k": self.k, "group_by": self.group_by,
-                "seed": self.seed, "apgr_per_doubling": clean(self.slope_per_doubling()),
-                "points": [{"fraction": p.fraction, "train_rows": p.train_rows, "apgr": clean(p.apgr),
+                "seed": self.seed, "draw_by": self.draw_by, "apgr_per_doubling": clean(self.slope_per_doubling()),
+                "points": [{"fraction": p.fraction, "train_rows": p.train_rows, "train_units": p.train_units, "apgr": clean(p.apgr),
                             "apgr_tie_safe": clean(p.apgr_tie_safe), "cpt50": clean(p.cpt50),
                             "cpt80": clean(p.cpt80), "repeat_apgr": [clean(a) for a in p.repeat_apgr]}
                            for p in self.points]}
@@ -116,9 +118,12 @@ def _nested_subsets(groups: np.ndarray, fractions: list[float], rng: np.random.G
 
 def learning_curve(make: Callable[[], Router], data: RoutingDataset,
                    fractions: Sequence[float] = DEFAULT_FRACTIONS, *, k: int = 5, group_by: GroupBy = "prompt",
-                   seed: int = 0, repeats: int = 1, name: str | None = None,
+                   seed: int = 0, repeats: int = 1, draw_by: GroupBy = "prompt", name: str | None = None,
                    on_fit: Callable[[], None] | None = None) -> LearningCurve:
     """Fit ``make()`` on growing shares of each fold's training prompts; score the held-out folds.
+
+    ``draw_by="group"`` draws whole dataset groups (MMLU subjects) instead of prompts: with
+    ``group_by="group"`` that is APGR on unseen subjects against the number of subjects trained on.
 
     ``repeats`` draws that many subsets per share below 1.0 (the full share is drawn once): the
     spread of ``repeat_apgr`` is the noise of the subsampling. Fits ``k × (shares below 1 × repeats
@@ -131,10 +136,18 @@ def learning_curve(make: Callable[[], Router], data: RoutingDataset,
     yw, ys = data.scores[:, w], data.scores[:, s]
     qw, qs = float(yw.mean()), float(ys.mean())
     n = len(data)
-    groups = data.prompt_groups()
+    if draw_by not in ("prompt", "group"):
+        raise ValueError(f"learning curve: draw_by must be 'prompt' or 'group', got {draw_by!r}")
+    if draw_by == "group":
+        if data.groups is None:
+            raise ValueError(f"learning curve: dataset {data.name!r} has no groups to draw by")
+        groups = np.unique(data.groups.astype(str), return_inverse=True)[1]
+    else:
+        groups = data.prompt_groups()
     splits = cv_splits(data, k, group_by=group_by, seed=seed)
     scores = np.full((len(fractions), repeats, n), np.nan)
-    rows = np.zeros((len(fractions), len(splits)))
+    rows = np.full((len(fractions), len(splits), repeats), np.nan)  # mean over folds and draws below
+    units = np.full_like(rows, np.nan)
     for fold, test in enumerate(splits):
         train = np.setdiff1d(np.arange(n), test)
         test_data = data.subset(test)
@@ -146,7 +159,8 @@ def learning_curve(make: Callable[[], Router], data: RoutingDataset,
                     continue
                 router = make().fit(data.subset(train[part]))
                 scores[i, r, test] = _predict(router, test_data, False)[0]
-                rows[i, fold] = len(part)
+                rows[i, fold, r] = len(part)
+                units[i, fold, r] = len(np.unique(groups[train[part]]))
                 if on_fit:
                     on_fit()
     points = []
@@ -154,9 +168,10 @@ def learning_curve(make: Callable[[], Router], data: RoutingDataset,
         per_repeat = [summarize(routellm_curve(scores[i, r], yw, ys), qw, qs, n) for r in range(repeats)]
         tie = summarize(tie_safe_curve(scores[i, 0], yw, ys), qw, qs, n)
         points.append(LearningPoint(
-            fraction=f, train_rows=float(rows[i].mean()),
+            fraction=f, train_rows=float(np.nanmean(rows[i])),
             apgr=float(np.mean([p["apgr"] for p in per_repeat])), apgr_tie_safe=tie["apgr"],
             cpt50=per_repeat[0]["cpt50"], cpt80=per_repeat[0]["cpt80"],
-            repeat_apgr=[p["apgr"] for p in per_repeat] if f < 1.0 else [per_repeat[0]["apgr"]]))
+            repeat_apgr=[p["apgr"] for p in per_repeat] if f < 1.0 else [per_repeat[0]["apgr"]],
+            train_units=float(np.nanmean(units[i]))))
     router_name = name or getattr(make(), "name", "router")
-    return LearningCurve(router_name, data.name, k, group_by, seed, points)
+    return LearningCurve(router_name, data.name, k, group_by, seed, points, draw_by)

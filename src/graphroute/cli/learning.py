@@ -45,7 +45,8 @@ def curve_table(lc, target: Optional[float] = None):
     for col in cols:
         t.add_column(col, justify="right")
     for p in lc.points:
-        t.add_row(f"{p.fraction:g}", f"{p.train_rows:,.0f}", *([f"{p.train_units:.1f}"] if by_group else []), _f(p.apgr), " ".join(_f(a) for a in p.repeat_apgr),
+        units = [f"{p.train_units:.1f}"] if by_group else []
+        t.add_row(f"{p.fraction:g}", f"{p.train_rows:,.0f}", *units, _f(p.apgr), " ".join(_f(a) for a in p.repeat_apgr),
                   _f(p.apgr_tie_safe), _f(p.cpt50, ".1f"), _f(p.cpt80, ".1f"))
     return t
 

@@ -3,9 +3,10 @@
 The question a user asks before paying for more labelled outcomes: "would twice the data help?"
 For each training share, every fold of the same grouped K-fold split as ``graphroute eval`` trains
 on that share of its training prompts (identical prompts drawn together, or whole subjects; nested:
-the 25 % rows are inside the 50 % rows) and predicts its whole test fold, so every point scores the same test rows.
-The curve's slope is also given per doubling of the training rows (least squares on log2 of the
-rows): an extrapolation, not a measurement, and it says so wherever it is printed.
+the 25 % rows are inside the 50 % rows) and predicts its whole test fold, so every point scores the
+same test rows. The curve's slope is also given per doubling of the training rows (least squares on
+log2 of the rows): an extrapolation, not a measurement, and it says so wherever it is printed (on
+MMLU's unseen subjects it overshot: README, "Where `classifier` stands against its targets").
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class LearningCurve:
     def rows_for(self, target_apgr: float) -> float:
         """Training rows at which the log-linear fit reaches ``target_apgr`` (inf if it never does).
 
-        An extrapolation: curves flatten, so read it as a lower bound on the data needed.
+        An extrapolation: curves flatten, so read it as a lower bound on the data needed, not a promise.
         """
         last = self.points[-1]
         if last.apgr >= target_apgr:
@@ -86,8 +87,8 @@ class LearningCurve:
 
         return {"router": self.router, "dataset": self.dataset, "k": self.k, "group_by": self.group_by,
                 "seed": self.seed, "draw_by": self.draw_by, "apgr_per_doubling": clean(self.slope_per_doubling()),
-                "points": [{"fraction": p.fraction, "train_rows": p.train_rows, "train_units": p.train_units, "apgr": clean(p.apgr),
-                            "apgr_tie_safe": clean(p.apgr_tie_safe), "cpt50": clean(p.cpt50),
+                "points": [{"fraction": p.fraction, "train_rows": p.train_rows, "train_units": p.train_units,
+                            "apgr": clean(p.apgr), "apgr_tie_safe": clean(p.apgr_tie_safe), "cpt50": clean(p.cpt50),
                             "cpt80": clean(p.cpt80), "repeat_apgr": [clean(a) for a in p.repeat_apgr]}
                            for p in self.points]}
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -59,6 +58,8 @@ def plot_curves(path: Path, curves: Sequence) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from graphroute.evaluation.report import save_png
+
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for lc in curves:
         x = [p.train_rows for p in lc.points]
@@ -69,12 +70,7 @@ def plot_curves(path: Path, curves: Sequence) -> None:
     ax.set(xlabel="training rows per fold", ylabel="APGR (RouteLLM curve)", title="learning curves")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_png(fig, path)
 
 
 def run_learning_curves(console, datasets: list[RoutingDataset], names: list[str], fractions: list[float], *,

@@ -100,6 +100,13 @@ def plot(path: str | Path, runs: dict[str, list[RouterResult]]) -> None:
         ax2.legend(fontsize=7)
         ax1.grid(alpha=0.3)
         ax2.grid(alpha=0.3)
+    save_png(fig, path)
+
+
+def save_png(fig, path: str | Path) -> None:
+    """Write a matplotlib figure to ``path`` atomically (a temporary file, then a rename) and close it."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

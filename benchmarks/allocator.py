@@ -56,7 +56,7 @@ def exactness(rng: np.random.Generator, world, cases: int = 200) -> tuple[float,
 
 def main() -> None:
     from graphroute.allocator import Allocator, UtilityModel, best_plan
-    from graphroute.allocator.simulate import TeamWorld
+    from allocator_world import TeamWorld
     from graphroute.encoders import make_encoder
 
     ap = argparse.ArgumentParser()

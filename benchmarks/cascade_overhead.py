@@ -30,9 +30,10 @@ def pct(xs, q):
 def main() -> None:
     from langchain_core.language_models import FakeListChatModel
 
-    from graphroute.cascade import Answer, Cascade, Stage
-    from graphroute.cascade.scorers import ArithmeticScorer, FormatScorer, LearnedScorer
+    from graphroute.cascade import Cascade, Stage
     from graphroute.datasets import load_dataset
+    from graphroute.scorers import ArithmeticScorer, FormatScorer, LearnedScorer
+    from graphroute.types import Answer
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=300)

@@ -1,6 +1,6 @@
-"""Encoder backends on MMLU prompts, one prompt per call (2 cores): p50/p99 latency and the cosine
-of each backend's vectors to sentence-transformers'. The multi-layer rows (layers 1-6 mean-pooled,
-the classifier's default) compare their top-layer block with it.
+"""Encoder backends on MMLU prompts, one prompt per call (2 cores): p50/p99 latency, batch throughput
+and the cosine of each backend's vectors to sentence-transformers'. The multi-layer rows (layers 1-6
+mean-pooled, the classifier's default) compare their top-layer block with it.
 
 Run: python benchmarks/encoder_speed.py
 """
@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from graphroute.datasets import load_dataset
-from graphroute.encoders import DEFAULT_LAYERS, OnnxEncoder, SentenceTransformerEncoder, TorchBf16Encoder
+from graphroute.encoders import DEFAULT_LAYERS, OnnxEncoder, SentenceTransformerEncoder, StaticEncoder
 
 
 def main() -> None:
@@ -20,10 +20,9 @@ def main() -> None:
     ref = SentenceTransformerEncoder()
     ref_vecs = ref.encode(prompts[:100])
     backends = [("sentence-transformers", ref), ("onnx fp32", OnnxEncoder()), ("onnx int8", OnnxEncoder(quantize=True)),
-                ("bf16", TorchBf16Encoder()), ("onnx fp32 layers 1-6", OnnxEncoder(layers=DEFAULT_LAYERS)),
+                ("onnx fp32 layers 1-6", OnnxEncoder(layers=DEFAULT_LAYERS)),
                 ("onnx int8 layers 1-6", OnnxEncoder(quantize=True, layers=DEFAULT_LAYERS)),
-                ("bf16 layers 1-6", TorchBf16Encoder(layers=DEFAULT_LAYERS)),
-                ("bf16 layers 1-6, transformers forward", TorchBf16Encoder(layers=DEFAULT_LAYERS, fused=False))]
+                ("static (distilled table)", StaticEncoder())]
     for name, enc in backends:
         enc.encode(prompts[:10])
         lat = []

@@ -42,7 +42,7 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "graphroute.cli.main", "eval", "--plot", f"{d}/p.png",
                         "--json", f"{d}/r.json"], check=True, stdout=subprocess.DEVNULL)
         ev = time.perf_counter() - t
-    print(f"graphroute eval (defaults: 5 routers x 2 built-ins, 5-fold CV, plot, JSON): {ev:.1f} s")
+    print(f"graphroute eval (defaults: random, the recommended router, oracle on both built-ins; plot, JSON): {ev:.1f} s")
     print(f"import_s={imp:.3f} load_mmlu_s={load:.2f} eval_default_s={ev:.1f}")
 
 

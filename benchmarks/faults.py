@@ -29,7 +29,8 @@ import numpy as np
 from langgraph.graph import END, START, StateGraph
 
 from graphroute.costs import CostModel, Price
-from graphroute.runtime import BudgetManager, Gateway, MemorySink, TelemetryHandler, WeightedRandomRouter
+from graphroute.runtime import BudgetManager, Gateway, MemorySink, TelemetryHandler
+from graphroute.strategies import WeightedRandomRouter
 
 
 class HTTPError(Exception):

@@ -17,10 +17,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from langgraph.graph import END, START, StateGraph  # noqa: E402
 
-from graphroute.cascade import Cascade, CascadeState, Stage, simulate, recorded_matrices  # noqa: E402
-from graphroute.cascade.scorers import LearnedScorer  # noqa: E402
+from graphroute.cascade import Cascade, CascadeState, Stage  # noqa: E402
+from graphroute.cascade.offline import recorded_matrices  # noqa: E402
+from graphroute.cascade.thresholds import simulate  # noqa: E402
 from graphroute.datasets import load_dataset  # noqa: E402
 from graphroute.models import ReplayChatModel  # noqa: E402
+from graphroute.scorers import LearnedScorer  # noqa: E402
 
 
 def main() -> None:

@@ -16,7 +16,8 @@ from langchain_core.messages import AIMessage
 from langchain_core.tools import tool
 from langgraph.graph import END, START, MessagesState, StateGraph
 
-from graphroute import RoutedChatModel, RulesRouter
+from graphroute import RoutedChatModel
+from graphroute.strategies import RulesRouter
 
 
 class ToolFakeChatModel(GenericFakeChatModel):

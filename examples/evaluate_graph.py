@@ -17,7 +17,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from graphroute.datasets import load_dataset  # noqa: E402
-from graphroute.graphs.evaluate import evaluate_graph  # noqa: E402
+from graphroute.graphs.crossval import evaluate_graph  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

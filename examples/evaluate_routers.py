@@ -15,9 +15,9 @@ from graphroute.routers import KNNRouter
 
 # 1. The built-in GSM8K outcomes (GPT-4 vs Mixtral), 5-fold grouped cross-validation.
 gsm8k = load_dataset("routellm-gsm8k")
-for r in evaluate(["random", "knn", "oracle"], gsm8k, cv=5):
+for r in evaluate(["random", "knn", "knn:k=400,temperature=0.2", "oracle"], gsm8k, cv=5):  # router specs
     s = r.summary["routellm"]
-    print(f"{r.router:8s} APGR {s['apgr']:.3f}  CPT(50%) {s['cpt50']:5.1f}%  "
+    print(f"{r.router:26s} APGR {s['apgr']:.3f}  CPT(50%) {s['cpt50']:5.1f}%  "
           f"$/query at CPT(80%) {r.summary['tie_safe']['cost_per_query_at_cpt80']:.5f}")
 
 # 2. Your own data: a prompt column and one score column per model (any number of models).

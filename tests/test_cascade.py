@@ -12,8 +12,10 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableLambda
 
-from graphroute.cascade import Answer, Cascade, CascadeError, Stage, cascade_from_config, load_cascade
-from graphroute.cascade.scorers import (ArithmeticScorer, CombinedScorer, FormatScorer, LogprobScorer,
+from graphroute.cascade import Cascade, Stage
+from graphroute.errors import CascadeError
+from graphroute.types import Answer
+from graphroute.scorers import (ArithmeticScorer, CombinedScorer, FormatScorer, LogprobScorer,
                                         SelfConsistencyScorer, VerifierScorer)
 from graphroute.costs import CostModel, count_tokens
 from graphroute.errors import PromptError, UnknownModelError
@@ -189,18 +191,18 @@ def test_config_round_trip_and_errors(tmp_path):
                                   "scorers": [{"type": "format", "kind": "integer"},
                                               {"type": "verifier", "model": "judge"}]}},
                       {"model": "big"}], "max_cost": 0.5}
-    c = cascade_from_config(cfg, models)
+    c = Cascade.from_config(cfg, models)
     assert c.invoke("1?").model == "small"
     folder = c.save(tmp_path / "c")
-    back = load_cascade(folder, models)
+    back = Cascade.load(folder, models)
     assert back.thresholds == [0.6] and back.max_cost == 0.5
     with pytest.raises(UnknownModelError, match="cascade.stages\\[1\\]"):
-        cascade_from_config({"stages": [cfg["stages"][0], {"model": "gpt-9"}]}, models)
+        Cascade.from_config({"stages": [cfg["stages"][0], {"model": "gpt-9"}]}, models)
     with pytest.raises(CascadeError, match="stages\\[0\\].scorer"):
-        cascade_from_config({"stages": [{"model": "small", "scorer": {"type": "magic"}}, {"model": "big"}]}, models)
+        Cascade.from_config({"stages": [{"model": "small", "scorer": {"type": "magic"}}, {"model": "big"}]}, models)
     with pytest.raises(CascadeError, match="threshold"):
-        cascade_from_config({"stages": [{"model": "small", "scorer": {"type": "format"}, "threshold": "high"},
+        Cascade.from_config({"stages": [{"model": "small", "scorer": {"type": "format"}, "threshold": "high"},
                                         {"model": "big"}]}, models)
-    (folder / "cascade.json").write_text("{not json")
+    (folder / "graphroute.json").write_text("{not json")
     with pytest.raises(Exception, match="corrupt"):
-        load_cascade(folder, models)
+        Cascade.load(folder, models)

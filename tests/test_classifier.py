@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from graphroute.costs import CostModel
-from graphroute.errors import ConfigError, PersistenceError
+from graphroute.errors import ConfigError, PersistenceError, UnknownNameError
 from graphroute.routers import (CostPolicy, HeadRouter, KNNRouter, Router, StackedRouter,
                                 TargetQualityPolicy, TextRouter, ThresholdPolicy, prompt_features)
 from graphroute.routers.semantic import Route, SemanticRouter
@@ -26,7 +26,7 @@ MODELS = ["small", "big"]
                                     HeadRouter("ridge", alpha=1.0, prompt_features="math"),
                                     HeadRouter("mlp", hidden=16, max_iter=500), KNNRouter(k=5), KNNRouter(k=5, dims=8),
                                     TextRouter(alpha=1.0, min_df=1),
-                                    StackedRouter(members=[["knn", {"k": 5}], ["head", {"C": 1.0}], ["features", {"max_iter": 30}]],
+                                    StackedRouter(members=[["knn", {"k": 5}], ["logistic", {"C": 1.0}], ["features", {"max_iter": 30}]],
                                                   folds=3)])
 def test_routers_learn_and_round_trip(router, tmp_path):
     router.fit(X, Y, models=MODELS)
@@ -40,27 +40,27 @@ def test_routers_learn_and_round_trip(router, tmp_path):
 
 
 def test_stacked_members_take_the_top_layer_or_all_layers(tmp_path):
-    spec = [["knn", {"k": 5, "vectors": "last-layer"}], ["head", {"C": 1.0, "vectors": "last-layer"}], ["head", {"C": 1.0}]]
-    r = StackedRouter(members=spec, folds=3).fit(X, Y, models=MODELS)  # default encoder: MiniLM layers 1-6
+    spec = [["knn", {"k": 5, "vectors": "last-layer"}], ["logistic", {"C": 1.0, "vectors": "last-layer"}], ["logistic", {"C": 1.0}]]
+    r = StackedRouter(members=spec, folds=3, encoder="layers").fit(X, Y, models=MODELS)  # MiniLM layers 1-6
     assert r.encoder_.id.endswith("+layers1-6")
-    assert r._members[0].index_.dim == 384 and r._members[1]._layers[0].shape[0] == 384
-    assert r._members[2]._layers[0].shape[0] == 6 * 384
+    assert r._members[0].index_.dim == 384 and r._members[1]._W.shape[0] == 384
+    assert r._members[2]._W.shape[0] == 6 * 384
     queries = ["What is 100 plus 7?", "Write a short poem about the ocean."]
     assert r.route(queries, threshold=0.5) == ["small", "big"]
     # the top block, renormalised, is what a one-layer stack's members see
     plain = StackedRouter(members=spec, folds=3, encoder=None).fit(X, Y, models=MODELS)
-    assert plain._members[2]._layers[0].shape[0] == 384
-    np.testing.assert_allclose(r._members[1]._layers[0], plain._members[1]._layers[0], atol=1e-3)
+    assert plain._members[2]._W.shape[0] == 384
+    np.testing.assert_allclose(r._members[1]._W, plain._members[1]._W, atol=1e-3)
     r.save(tmp_path / "r")
     again = Router.load(tmp_path / "r")
     assert again.encoder_.id == r.encoder_.id
     np.testing.assert_allclose(again.score(queries), r.score(queries), atol=1e-6)
     with pytest.raises(ValueError, match="vectors must be one of"):
-        StackedRouter(members=[["head", {"vectors": "top"}]], folds=2).fit(X, Y, models=MODELS)
+        StackedRouter(members=[["logistic", {"vectors": "top"}]], folds=2).fit(X, Y, models=MODELS)
 
 
 def test_stacked_weights_are_non_negative():
-    r = StackedRouter(members=[["knn", {"k": 5}], ["head", {"C": 1.0}]], folds=3).fit(X, Y, models=MODELS)
+    r = StackedRouter(members=[["knn", {"k": 5}], ["logistic", {"C": 1.0}]], folds=3).fit(X, Y, models=MODELS)
     for row in r.weights().values():
         assert all(v >= 0 for k, v in row.items() if k != "intercept")
 
@@ -79,7 +79,8 @@ def test_prompt_features_shape_and_meaning():
 
 
 def test_feature_shortcuts_count_what_the_plain_regexes_count(mmlu):
-    from graphroute.routers import features as F
+    from graphroute.routers import trees as F
+    from graphroute.tasks import word_problems as W
 
     tricky = ["x = y; z {}", "def f():\n    return 1;  \n", "ÄÖ² ٣ UPPER never NOT", "ſpend the prıce? How MUCH did it cost",
               "print(1) #include <a>", "\\frac{1}{2} sqrt log", "", "plain words only"]
@@ -91,12 +92,12 @@ def test_feature_shortcuts_count_what_the_plain_regexes_count(mmlu):
         assert row[col["math_symbols"]] == len(F._MATH.findall(p)) and row[col["negation"]] == len(F._NEG.findall(p))
         assert row[col["code"]] == len(F._CODE.findall(p)) and row[col["numbers"]] == len(F._NUM.findall(p))
         assert row[col["digit_share"]] == sum(map(str.isdigit, p)) / n and row[col["upper_share"]] == sum(map(str.isupper, p)) / n
-        risk = F.format_risk_features(p)
-        assert risk[4] == bool(F._HOW_MUCH.search(p)) and risk[5] == bool(F._MONEY.search(p))
+        risk = W.format_risk_features(p)
+        assert risk[4] == bool(W._HOW_MUCH.search(p)) and risk[5] == bool(W._MONEY.search(p))
 
 
 def test_option_features_read_the_answer_options(mmlu):
-    from graphroute.routers.choice_features import OPTION_FEATURE_NAMES, option_features
+    from graphroute.tasks.multiple_choice import OPTION_FEATURE_NAMES, option_features
 
     two_statements = "Statement 1 | A ring is a group. Statement 2 | x.\nA. True, True\nB. False, False\nC. True, False\nD. False, True\nAnswer:"
     close = "Which cell makes insulin?\nA. beta cell of the pancreas\nB. alpha cell of the pancreas\nC. a liver cell\nD. none of the above\nAnswer:"
@@ -115,7 +116,7 @@ def test_option_features_read_the_answer_options(mmlu):
 def test_flattened_trees_predict_exactly_as_sklearn(mmlu):
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    from graphroute.routers.features import flatten_trees, merge_forests, predict_forests
+    from graphroute.routers.trees import flatten_trees, merge_forests, predict_forests
 
     F = prompt_features(mmlu.prompts[:1500])
     # one forest per model, of different sizes and depths, walked together in one pass
@@ -132,11 +133,11 @@ def test_policies():
     assert ThresholdPolicy(0.3).choose(q, MODELS, "small", "big")[0] == "big"
     assert ThresholdPolicy(0.5).choose(q, MODELS, "small", "big")[0] == "small"
     costs = {"small": 1.0, "big": 10.0}
-    assert ThresholdPolicy(0.3, costs).choose(q, MODELS, "small", "big", max_cost=5.0)[0] == "small"
-    assert CostPolicy(0.0, costs).choose(q, MODELS, "small", "big")[0] == "big"
-    assert CostPolicy(0.1, costs).choose(q, MODELS, "small", "big")[0] == "small"
-    assert TargetQualityPolicy(0.4, costs).choose(q, MODELS, "small", "big")[0] == "small"
-    assert TargetQualityPolicy(0.8, costs).choose(q, MODELS, "small", "big")[0] == "big"
+    assert ThresholdPolicy(0.3, costs=costs).choose(q, MODELS, "small", "big", max_cost=5.0)[0] == "small"
+    assert CostPolicy(0.0, costs=costs).choose(q, MODELS, "small", "big")[0] == "big"
+    assert CostPolicy(0.1, costs=costs).choose(q, MODELS, "small", "big")[0] == "small"
+    assert TargetQualityPolicy(0.4, costs=costs).choose(q, MODELS, "small", "big")[0] == "small"
+    assert TargetQualityPolicy(0.8, costs=costs).choose(q, MODELS, "small", "big")[0] == "big"
 
 
 def test_calibration_hits_the_target_share_and_is_saved(gsm8k, tmp_path):
@@ -152,7 +153,7 @@ def test_calibration_hits_the_target_share_and_is_saved(gsm8k, tmp_path):
     costs = CostModel.default().dataset_costs(cal)
     b = r.calibrate(cal, budget=0.002, costs=costs)
     assert b.cost_per_query <= 0.002
-    q = r.calibrate(cal, target_quality=0.75)
+    q = r.calibrate(cal, quality=0.75)
     assert q.quality >= 0.75
     with pytest.raises(ValueError):
         r.calibrate(cal, strong_share=0.3, budget=1.0)
@@ -194,7 +195,7 @@ def test_semantic_save_load(tmp_path):
     r.save(tmp_path / "s")
     again = SemanticRouter.load(tmp_path / "s")
     assert [d.route for d in again.decide(["solve 5x = 10", "hello"])] == ["maths", "greeting"]
-    (tmp_path / "s" / "vectors.npz").write_bytes(b"junk")
+    (tmp_path / "s" / "arrays.npz").write_bytes(b"junk")
     with pytest.raises(PersistenceError):
         SemanticRouter.load(tmp_path / "s")
 
@@ -222,7 +223,7 @@ def test_semantic_yaml_and_its_errors(tmp_path):
 
 
 def test_stacked_knn_members_share_one_index_search(tmp_path):
-    spec = [["knn", {"k": 20, "temperature": 0.2}], ["knn", {"k": 5}], ["head", {"C": 1.0}]]
+    spec = [["knn", {"k": 20, "temperature": 0.2}], ["knn", {"k": 5}], ["logistic", {"C": 1.0}]]
     r = StackedRouter(members=spec, folds=3).fit(X, Y, models=MODELS)
     knn = [m for m in r._members if isinstance(m, KNNRouter)]
     assert knn[0].index_ is knn[1].index_
@@ -249,7 +250,7 @@ def test_knn_on_principal_components_projects_queries_and_new_examples(tmp_path)
 
 
 def test_math_prompt_features_count_quantities_and_step_words():
-    from graphroute.routers.features import MATH_FEATURE_NAMES, math_prompt_features
+    from graphroute.tasks.word_problems import MATH_FEATURE_NAMES, math_prompt_features
 
     F = math_prompt_features(["Tom buys 3 apples at $2 each and 50% more pears. How much is left?", ""])
     row = dict(zip(MATH_FEATURE_NAMES, F[0]))
@@ -258,7 +259,7 @@ def test_math_prompt_features_count_quantities_and_step_words():
 
 
 def test_format_risk_features_read_how_an_answer_will_be_written():
-    from graphroute.routers.features import FORMAT_RISK_NAMES, format_risk_features
+    from graphroute.tasks.word_problems import FORMAT_RISK_NAMES, format_risk_features
 
     cents = dict(zip(FORMAT_RISK_NAMES, format_risk_features(
         "Croissants cost $3.00 and rolls $2.50 each. How much money did Marcus spend?")))
@@ -275,8 +276,8 @@ def test_feature_router_feature_sets_fit_and_round_trip(tmp_path):
     easy = [f"What is {i} + {i}?" for i in range(30)]
     hard = [f"A shop sells {i} pens at $1.25 each and half as many pads. How much money in {i} weeks?" for i in range(30)]
     y = [[1, 1]] * 30 + [[0, 1]] * 30
-    with pytest.raises(ValueError, match="features must be one of"):
-        FeatureRouter(features="words")
+    with pytest.raises(UnknownNameError, match="unknown feature set 'words'; registered: form, options, math"):
+        FeatureRouter(features="form+words")
     r = FeatureRouter(max_iter=20, features="form+math").fit(easy + hard, y, models=["small", "big"])
     assert r.route(["What is 7 + 7?", "A shop sells 9 pens at $2.50 each. How much money in 3 weeks?"],
                    threshold=0.5) == ["small", "big"]
@@ -289,9 +290,9 @@ def test_router_saved_with_other_prompt_features_refuses_to_load(tmp_path):
     r = HeadRouter("ridge", alpha=1.0, prompt_features="math").fit(qs, [[i % 2, 1] for i in range(20)], models=["a", "b"])
     folder = tmp_path / "r"
     r.save(folder)
-    state = dict(np.load(folder / "state.npz"))
+    state = dict(np.load(folder / "arrays.npz"))
     state["fmean"], state["fstd"] = state["fmean"][:48], state["fstd"][:48]  # as written by an older version
-    np.savez(folder / "state.npz", **state)
+    np.savez(folder / "arrays.npz", **state)
     with pytest.raises(PersistenceError, match="word-problem features"):
         Router.load(folder)
 
@@ -302,7 +303,7 @@ def test_text_router_weights_are_sklearns_tfidf(mmlu):
     train, test = mmlu.subset(np.arange(0, 600)), mmlu.subset(np.arange(600, 700))
     r = TextRouter(ngrams=2, min_df=2).fit(train)
     vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=200_000).fit(train.prompts)
-    assert r._terms == sorted(vec.vocabulary_, key=vec.vocabulary_.get)
+    assert r.estimators_["tfidf"].vocabulary_ == vec.vocabulary_
     X = vec.transform(test.prompts).tocsr()
     for i, prompt in enumerate(test.prompts):
         idx, w = r.transform_one(prompt)
@@ -316,10 +317,9 @@ def test_text_router_gives_prompts_without_known_words_one_prediction_and_refuse
     q = r.predict_quality(["zzqx", "?"])
     np.testing.assert_allclose(q[0], q[1])
     folder = r.save(tmp_path / "r")
-    state = dict(np.load(folder / "state.npz"))
-    state["idf"] = state["idf"][:-3]
-    np.savez(folder / "state.npz", **state)
-    with pytest.raises(PersistenceError, match="do not match"):
+    np.testing.assert_allclose(Router.load(folder).predict_quality(["zzqx", "a sonnet"]), r.predict_quality(["zzqx", "a sonnet"]))
+    (folder / "tfidf.skops").write_bytes(b"PK not a zip")
+    with pytest.raises(PersistenceError, match="tfidf.skops is corrupt"):
         Router.load(folder)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -130,3 +131,43 @@ def test_example_script_runs():
     proc = subprocess.run([sys.executable, str(Path(__file__).parents[1] / "examples" / "evaluate_routers.py")], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "['small', 'large']" in proc.stdout and "oracle" in proc.stdout
+
+
+def _judgements(folder: Path, models: list[str]) -> Path:
+    """MT-Bench-style judgements (scores 1-10) of the two built-in models, in RouteLLM's layout."""
+    rng = np.random.default_rng(0)
+    lines = []
+    for q in range(40):
+        prompt = f"Question {q}: explain topic number {q} in {3 + q % 4} sentences."
+        for m, base in zip(models, (5, 8)):
+            for turn in (1, 2):
+                lines.append(json.dumps({"question_id": q, "model": m, "judge": ["gpt-4", "single-v1"], "turn": turn,
+                                         "score": int(np.clip(base + rng.integers(-3, 3), 1, 10)), "judgment": "...",
+                                         "user_prompt": f"[Instruction]\nrate\n\n[Question]\n{prompt}\n\n[The Start of "
+                                                        "Assistant's Answer]\nx"}))
+    path = folder / "mt_bench" / "judgements.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_test_set_of_mt_bench_judgements_given_as_a_file(mmlu, tmp_path):
+    path = _judgements(tmp_path, [mmlu.weak, mmlu.strong])
+    res = runner.invoke(app, ["eval", "--data", "routellm-mmlu", "--router", "random,knn", "--test", str(path),
+                              "--plot", "", "--json", str(tmp_path / "r.json")])
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())
+    assert re.search(r"weak mistralai/Mixtral-8x7B-Instruct-v0\.1 mean score \d\.\d\d \(scale 1-10\)", out), out
+    assert re.search(r"strong gpt-4-1106-preview mean score \d\.\d\d \(scale 1-10\)", out), out
+    doc = json.loads((tmp_path / "r.json").read_text())
+    r = doc["datasets"]["routellm-mmlu -> mt-bench"]["knn"]
+    assert r["score_range"] == [1.0, 10.0] and r["protocol"] == "trained on routellm-mmlu, tested on mt-bench"
+    bad = runner.invoke(app, ["eval", "--data", str(path), "--prompt-column", "text", "--plot", ""])
+    assert bad.exit_code != 0 and "prompt_column does not apply to MT-Bench judgements" in str(bad.exception)
+
+
+def test_main_job_defaults_are_the_recommended_routers(mmlu, gsm8k):
+    from graphroute.cli.eval import default_routers
+
+    assert default_routers(mmlu) == ["random", "classifier", "oracle"]
+    assert default_routers(gsm8k) == ["random", "cascade", "oracle"]

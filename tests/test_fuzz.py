@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graphroute.errors import GraphRouteError
-from graphroute.routers.base import MAX_PROMPT_CHARS
+from graphroute.prompts import MAX_PROMPT_CHARS
 
 TEXT = st.one_of(
     st.text(max_size=300),
@@ -21,31 +21,34 @@ WRONG = st.one_of(st.none(), st.integers(), st.floats(allow_nan=True), st.binary
                   st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
 
 
+def _strategy_params(data, learned):
+    """Parameters for every registered strategy kind (the test fails when a new kind has none)."""
+    models = [data.weak, data.strong]
+    rules = [{"model": data.strong, "regex": r"prove|\d{4,}"}]
+    return {
+        "rules": {"rules": rules, "default": data.weak},
+        "hybrid": {"rules": rules, "default": data.weak, "learned": learned},
+        "round_robin": {"models": models},
+        "weighted_random": {"weights": {m: 1 for m in models}, "seed": 0},
+        "consistent_hash": {"models": models},
+        "profile": {"profiles": {models[0]: {"speed": 1.0}, models[1]: {"accuracy": 1.0}}},
+        "runtime": {"quality": {models[0]: 0.6, models[1]: 0.9}},
+        "least_busy": {"models": models},
+        "thompson": {"models": models, "cluster_of": lambda p, c: str(len(p) % 3), "seed": 0},
+        "privacy": {"inner": {"kind": "round_robin", "models": models}, "tags": {models[0]: ["local"]}},
+    }
+
+
 def _routers(gsm8k):
-    from graphroute.routers import make_router
-    from graphroute.routers.rules import RulesRouter
-    from graphroute.routers.semantic import Route, SemanticRouter
-    from graphroute.runtime import (ConsistentHashRouter, HybridRouter, LatencyTracker, LeastBusyRouter, PrivacyRouter,
-                                    ProfileRouter, RoundRobinRouter, RuntimeRouter, ThompsonRouter, WeightedRandomRouter)
+    from graphroute.routers import ROUTERS, Route, SemanticRouter, make_router
+    from graphroute.strategies import STRATEGIES, make_strategy
 
     data = gsm8k.subset(range(80))
-    names = ["random", "oracle", "always-weak", "always-strong", "knn", "knn-wide", "logistic", "ridge", "mlp", "features",
-             "stacked-knn-logistic", "classifier", "cascade-arithmetic"]
-    out = {n: make_router(n).fit(data) for n in names}
-    rules = RulesRouter([{"model": data.strong, "regex": r"prove|\d{4,}"}], default=data.weak)
-    models = [data.weak, data.strong]
-    out.update({
-        "rules": rules,
-        "hybrid": HybridRouter(rules, out["logistic"]),
-        "round_robin": RoundRobinRouter(models),
-        "weighted_random": WeightedRandomRouter({m: 1 for m in models}, seed=0),
-        "consistent_hash": ConsistentHashRouter(models),
-        "profile": ProfileRouter({models[0]: {"speed": 1.0}, models[1]: {"accuracy": 1.0}}),
-        "runtime": RuntimeRouter({models[0]: 0.6, models[1]: 0.9}, LatencyTracker()),
-        "least_busy": LeastBusyRouter(models, LatencyTracker()),
-        "thompson": ThompsonRouter(models, cluster_of=lambda p, c: str(len(p) % 3), seed=0),
-        "privacy": PrivacyRouter(RoundRobinRouter(models), tags={models[0]: ["local"]}),
-    })
+    out = {name: make_router(name).fit(data) for name in ROUTERS.names()}
+    out["always-weak"] = make_router("always-weak").fit(data)
+    params = _strategy_params(data, out["logistic"])
+    assert set(params) == set(STRATEGIES.names()), "give the new strategy parameters here"
+    out.update({f"strategy:{kind}": make_strategy({"kind": kind, **p}) for kind, p in params.items()})
     out["semantic"] = SemanticRouter([Route(name="maths", utterances=["add two numbers", "solve the equation"]),
                                       Route(name="poetry", utterances=["write a poem", "compose a sonnet"])])
     return out
@@ -69,9 +72,14 @@ def _check(router, x):
             assert d.route in {"maths", "poetry", None}
 
 
-ROUTER_NAMES = ["random", "oracle", "always-weak", "always-strong", "knn", "knn-wide", "logistic", "ridge", "mlp", "features",
-                "stacked-knn-logistic", "classifier", "cascade-arithmetic", "rules", "hybrid", "round_robin",
-                "weighted_random", "consistent_hash", "profile", "runtime", "least_busy", "thompson", "privacy", "semantic"]
+def _names():
+    from graphroute.routers import ROUTERS
+    from graphroute.strategies import STRATEGIES
+
+    return ROUTERS.names() + ["always-weak"] + [f"strategy:{k}" for k in STRATEGIES.names()] + ["semantic"]
+
+
+ROUTER_NAMES = _names()
 
 
 @pytest.mark.parametrize("name", ROUTER_NAMES)

@@ -78,10 +78,10 @@ def test_corrupt_or_truncated_index_is_refused(tmp_path):
     (tmp_path / "index.faiss").write_bytes(data[: len(data) // 2])
     with pytest.raises(PersistenceError, match="checksum"):
         VectorIndex.load(tmp_path)
-    (tmp_path / "index.json").write_text("{")
+    (tmp_path / "graphroute.json").write_text("{")
     with pytest.raises(PersistenceError, match="corrupt"):
         VectorIndex.load(tmp_path)
-    with pytest.raises(PersistenceError, match="missing"):
+    with pytest.raises(PersistenceError, match="not a saved index"):
         VectorIndex.load(tmp_path / "nothing")
 
 

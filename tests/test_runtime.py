@@ -18,11 +18,11 @@ from langchain_core.runnables import RunnableLambda
 from graphroute.costs import CostModel, Price
 from graphroute.encoders import LangChainEncoder
 from graphroute.errors import ConfigError
-from graphroute.runtime import (BudgetExceededError, BudgetManager, CircuitBreaker, ConsistentHashRouter, Gateway,
-                                HybridRouter, JsonlSink, LatencyTracker, LeastBusyRouter, MemorySink, NoModelAvailableError,
-                                PIIDetector, PrivacyRouter, ProfileRouter, RoundRobinRouter, RuntimeRouter, SemanticCache,
-                                TelemetryHandler, ThompsonRouter, WeightedRandomRouter, classify, redact, summarise)
-from graphroute.routers.rules import RulesRouter
+from graphroute.runtime import (BudgetExceededError, BudgetManager, CircuitBreaker, Gateway, JsonlSink, MemorySink,
+                                NoModelAvailableError, SemanticCache, TelemetryHandler, classify, redact, summarise)
+from graphroute.strategies import (ConsistentHashRouter, HybridRouter, LatencyTracker, LeastBusyRouter, PIIDetector,
+                                   PrivacyRouter, ProfileRouter, RoundRobinRouter, RulesRouter, RuntimeRouter, ThompsonRouter,
+                                   WeightedRandomRouter)
 
 KEYS = [f"user-{i}" for i in range(20_000)]
 

@@ -3,7 +3,7 @@
 Public names load lazily, so ``import graphroute`` stays fast (no torch, FAISS or
 sentence-transformers until a router needs them).
 
-Example:
+Examples:
     >>> import graphroute
     >>> data = graphroute.load_dataset("routellm-gsm8k")
     >>> len(data)
@@ -15,36 +15,30 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"
 
 _EXPORTS = {
     "RoutingDataset": "graphroute.datasets",
     "load_dataset": "graphroute.datasets",
-    "Router": "graphroute.routers",
-    "RandomRouter": "graphroute.routers",
-    "AlwaysRouter": "graphroute.routers",
-    "OracleRouter": "graphroute.routers",
-    "KNNRouter": "graphroute.routers",
-    "HeadRouter": "graphroute.routers",
-    "FeatureRouter": "graphroute.routers",
-    "StackedRouter": "graphroute.routers",
-    "Decision": "graphroute.routers",
-    "SemanticRouter": "graphroute.routers.semantic",
-    "Route": "graphroute.routers.semantic",
-    "RouterNode": "graphroute.nodes",
-    "VectorIndex": "graphroute.index",
-    "make_router": "graphroute.routers",
-    "CostModel": "graphroute.costs",
     "evaluate": "graphroute.evaluation",
+    "Router": "graphroute.routers",
+    "make_router": "graphroute.routers",
+    "SemanticRouter": "graphroute.routers",
+    "Route": "graphroute.routers",
+    "RouterNode": "graphroute.nodes",
     "Cascade": "graphroute.cascade",
     "Stage": "graphroute.cascade",
     "Allocator": "graphroute.allocator",
     "Catalogue": "graphroute.allocator",
     "RoutedChatModel": "graphroute.models",
     "ReplayChatModel": "graphroute.models",
-    "RulesRouter": "graphroute.routers.rules",
+    "Gateway": "graphroute.runtime",
     "compile_file": "graphroute.graphs",
     "run_graph": "graphroute.graphs",
+    "CostModel": "graphroute.costs",
+    "Decision": "graphroute.types",
+    "Calibration": "graphroute.types",
+    "CascadeResult": "graphroute.types",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

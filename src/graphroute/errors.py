@@ -56,15 +56,19 @@ class UnknownModelError(GraphRouteError, KeyError):
         return str(self.args[0])
 
 
-class UnknownRouterError(GraphRouteError, KeyError):
-    """A router name is not registered."""
+class UnknownNameError(GraphRouteError, KeyError):
+    """A name is not registered (a router, scorer, strategy, encoder backend or policy)."""
 
-    def __init__(self, name: str, known: list[str]) -> None:
-        self.name = name
-        super().__init__(f"unknown router {name!r}; registered routers: {', '.join(sorted(known))}")
+    def __init__(self, kind: str, name: str, known: list[str]) -> None:
+        self.kind, self.name, self.known = kind, name, list(known)
+        super().__init__(f"unknown {kind} {name!r}; registered: {', '.join(self.known)}")
 
-    def __str__(self) -> str:
+    def __str__(self) -> str:  # KeyError quotes its message otherwise
         return str(self.args[0])
+
+
+class UnknownRouterError(UnknownNameError):
+    """A router name is not registered."""
 
 
 class ConfigError(GraphRouteError, ValueError):
@@ -95,3 +99,7 @@ class PersistenceError(GraphRouteError, OSError):
 
 class EncoderError(GraphRouteError, RuntimeError):
     """An encoder could not be loaded or returned vectors of the wrong shape."""
+
+
+class CascadeError(GraphRouteError, ValueError):
+    """A cascade or scorer is misconfigured or used where it cannot work (names stage and field)."""

@@ -1,17 +1,20 @@
 """LangGraph adapters: any router (quality router or semantic routes) as a node or a conditional edge.
 
 The node reads the query from a state key (or the last human message), asks the router for a
-:class:`~graphroute.routers.policy.Decision` and writes it to the state; with ``goto`` it returns
+:class:`~graphroute.types.Decision` and writes it to the state; with ``goto`` it returns
 ``Command(goto=..., update=...)`` so control flow follows the decision. A remaining budget in the
 state (``budget_key``) is passed to the router, which then avoids models it cannot afford.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Callable, Mapping, Sequence
 
-from graphroute.errors import PromptError
-from graphroute.routers.policy import Decision
+from langgraph.types import Command
+
+from graphroute.prompts import query_text
+from graphroute.types import Decision
 
 
 class RouterNode:
@@ -20,11 +23,11 @@ class RouterNode:
     ``goto`` maps a chosen model or route name to the next node (or is a function of the
     :class:`Decision`); without it the node only updates the state.
 
-    Example:
+    Examples:
         >>> from typing import TypedDict
         >>> from langgraph.graph import END, START, StateGraph
         >>> from graphroute.nodes import RouterNode
-        >>> from graphroute.routers.semantic import Route, SemanticRouter
+        >>> from graphroute.routers import Route, SemanticRouter
         >>> router = SemanticRouter([Route(name="maths", model="big", utterances=["solve 2x + 3 = 7"]),
         ...                          Route(name="chat", model="small", utterances=["hello, how are you?"])])
         >>> class State(TypedDict, total=False):
@@ -53,16 +56,7 @@ class RouterNode:
     # ------------------------------------------------------------------ reading state
     def query(self, state: Mapping[str, Any]) -> str:
         """The query text: ``state[query_key]``, else the content of the last human message."""
-        if self.query_key is not None and state.get(self.query_key) is not None:
-            return state[self.query_key]
-        for msg in reversed(list(state.get(self.messages_key) or [])):
-            role = getattr(msg, "type", None) or (msg.get("role") if isinstance(msg, dict) else None)
-            if role in ("human", "user"):
-                content = getattr(msg, "content", None) if not isinstance(msg, dict) else msg.get("content")
-                if isinstance(content, list):  # content blocks
-                    content = " ".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
-                return content
-        raise PromptError(f"no query in state: no {self.query_key!r} key and no human message in {self.messages_key!r}")
+        return query_text(state, query_key=self.query_key, messages_key=self.messages_key)
 
     def _max_cost(self, state: Mapping[str, Any]) -> float | None:
         return state.get(self.budget_key) if self.budget_key else None
@@ -79,8 +73,6 @@ class RouterNode:
         update = {self.output_key: d.to_dict()}
         if self.goto is None:
             return update
-        from langgraph.types import Command
-
         target = self._target(d)
         if target is None:
             raise KeyError(f"no goto target for model {d.model!r} / route {d.route!r} and no default_goto")
@@ -95,9 +87,8 @@ class RouterNode:
 
     async def ainvoke(self, state: Mapping[str, Any]):
         """Async node: ``graph.add_node("route", node.ainvoke)``."""
-        import asyncio
-
-        d = await asyncio.to_thread(self.decide, state)
+        d = (await self.router.adecide([self.query(state)], max_cost=self._max_cost(state)))[0] \
+            if hasattr(self.router, "adecide") else await asyncio.to_thread(self.decide, state)
         return self._result(d)
 
     def edge(self, state: Mapping[str, Any]) -> str:

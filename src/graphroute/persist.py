@@ -1,12 +1,21 @@
-"""Atomic save folders: write into a temporary sibling, then swap it in, so a failed or interrupted
-save never leaves a half-written router, scorer or cascade behind.
+"""The one way graphroute saves and loads what it learned: a folder, written atomically.
 
-Example:
-    >>> import tempfile, pathlib
-    >>> from graphroute.persist import write_folder
-    >>> p = write_folder(pathlib.Path(tempfile.mkdtemp()) / "thing", lambda d: (d / "a.txt").write_text("hi"))
-    >>> (p / "a.txt").read_text()
-    'hi'
+A saved folder holds ``graphroute.json`` (the kind of object, the format version, the encoder id
+when vectors are involved, and the object's own metadata), optionally ``arrays.npz`` (plain
+arrays, read without pickle), ``<name>.skops`` files (fitted scikit-learn estimators, through
+``skops.io``: no pickle, and only scikit-learn, NumPy and SciPy types are trusted on load) and
+sub-folders of nested objects. :func:`write_folder` fills a temporary sibling and swaps it in, so
+a failed or interrupted save never leaves a half-written folder behind; :func:`read_folder`
+checks the kind and format version, and :meth:`Saved.check_encoder` is the one check that a
+folder saved with one encoder is not used with another.
+
+Examples:
+    >>> import tempfile, numpy as np
+    >>> from graphroute.persist import read_folder, save_folder
+    >>> p = save_folder(tempfile.mkdtemp() + "/thing", "demo", {"size": 3}, arrays={"w": np.ones(3)})
+    >>> saved = read_folder(p, "demo")
+    >>> saved.meta["size"], saved.arrays()["w"].tolist()
+    (3, [1.0, 1.0, 1.0])
 """
 
 from __future__ import annotations
@@ -15,10 +24,19 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from graphroute.errors import PersistenceError
+
+FORMAT_VERSION = 2
+META = "graphroute.json"
+ARRAYS = "arrays.npz"
+#: Type prefixes a ``.skops`` file may contain beyond skops' own trusted defaults.
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
 
 
 def write_folder(path: str | Path, write: Callable[[Path], Any]) -> Path:
@@ -40,6 +58,95 @@ def write_folder(path: str | Path, write: Callable[[Path], Any]) -> Path:
     return path
 
 
+def save_folder(path: str | Path, kind: str, meta: dict[str, Any], *, arrays: dict[str, np.ndarray] | None = None,
+                estimators: dict[str, Any] | None = None, encoder_id: str | None = None,
+                write: Callable[[Path], Any] | None = None) -> Path:
+    """Save an object of ``kind``: ``meta`` (JSON), ``arrays``, fitted ``estimators`` (skops) and
+    whatever ``write(folder)`` adds (nested objects; a dict it returns joins ``meta``); replaced
+    atomically."""
+    doc = {"kind": kind, "format_version": FORMAT_VERSION, "encoder_id": encoder_id, **meta}
+
+    def fill(tmp: Path) -> None:
+        extra = write(tmp) if write is not None else None
+        try:
+            text = json.dumps({**doc, **(extra if isinstance(extra, dict) else {})}, indent=2)
+        except TypeError as exc:
+            raise PersistenceError(f"{kind} metadata is not JSON-serialisable: {exc}", path=path) from None
+        (tmp / META).write_text(text)
+        if arrays:
+            np.savez(tmp / ARRAYS, **arrays)
+        for name, est in (estimators or {}).items():
+            import skops.io as sio
+
+            sio.dump(est, tmp / f"{name}.skops")
+
+    return write_folder(path, fill)
+
+
+@dataclass
+class Saved:
+    """A saved folder, read and checked: its metadata now, arrays and estimators on demand."""
+
+    path: Path
+    meta: dict[str, Any]
+    _arrays: dict[str, np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def encoder_id(self) -> str | None:
+        return self.meta.get("encoder_id")
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array of ``arrays.npz`` (no pickle); ``{}`` when the object saved none."""
+        if self._arrays is None:
+            f = self.path / ARRAYS
+            self._arrays = read_npz(f) if f.exists() else {}
+        return self._arrays
+
+    def array(self, name: str) -> np.ndarray:
+        a = self.arrays()
+        if name not in a:
+            raise PersistenceError(f"{ARRAYS} has no array {name!r}: saved by another version", path=self.path)
+        return a[name]
+
+    def estimator(self, name: str) -> Any:
+        """The scikit-learn estimator saved as ``<name>.skops``, trusting only scikit-learn/NumPy/SciPy types."""
+        import skops.io as sio
+
+        f = self.path / f"{name}.skops"
+        if not f.is_file():
+            raise PersistenceError(f"{f.name} is missing", path=self.path)
+        try:
+            untrusted = sio.get_untrusted_types(file=f)
+            bad = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+            if bad:
+                raise PersistenceError(f"{f.name} holds types graphroute does not trust: {', '.join(bad)}", path=self.path)
+            return sio.load(f, trusted=untrusted)
+        except PersistenceError:
+            raise
+        except Exception as exc:  # skops raises many kinds on a corrupt file
+            raise PersistenceError(f"{f.name} is corrupt: {exc}", path=self.path) from None
+
+    def check_encoder(self, encoder_id: str) -> None:
+        """The one encoder check: vectors of another encoder would make every prediction wrong."""
+        saved = self.encoder_id
+        if saved is not None and saved != "none" and saved != encoder_id:
+            raise PersistenceError(f"fitted with encoder {saved!r} but loaded with {encoder_id!r}; pass the encoder "
+                                   f"that gives {saved!r} vectors (or fit again)", path=self.path)
+
+
+def read_folder(path: str | Path, kind: str | tuple[str, ...]) -> Saved:
+    """Read a folder written by :func:`save_folder`; typed errors name the folder and what is wrong."""
+    path = Path(path)
+    meta = read_json(path / META, kind if isinstance(kind, str) else kind[0])
+    kinds = (kind,) if isinstance(kind, str) else kind
+    if meta.get("kind") not in kinds:
+        raise PersistenceError(f"holds a saved {meta.get('kind')!r}, not a {' or '.join(kinds)}", path=path)
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise PersistenceError(f"format_version {meta.get('format_version')!r}; this graphroute reads {FORMAT_VERSION}"
+                               " (save it again with this version)", path=path)
+    return Saved(path, meta)
+
+
 def read_json(path: Path, what: str) -> dict[str, Any]:
     """A JSON file that must exist and parse; typed errors naming the file otherwise."""
     try:
@@ -55,8 +162,6 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
 
 def read_npz(path: Path) -> dict[str, Any]:
     """All arrays of an ``.npz`` file (no pickle); a typed error when it is missing or corrupt."""
-    import numpy as np
-
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}

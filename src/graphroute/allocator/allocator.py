@@ -1,6 +1,6 @@
 """The allocator: plan a team for a task, learn from logged runs, run the plan, serve as a node.
 
-Example:
+Examples:
     >>> from langchain_core.language_models import FakeListChatModel
     >>> from graphroute.allocator import Allocator, Catalogue, ModelSpec, Role
     >>> cat = Catalogue(roles=[Role(name="solver"), Role(name="critic", kind="critic")],
@@ -16,16 +16,20 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Sequence
 
+from graphroute.allocator.assign import assign_tasks
 from graphroute.allocator.catalogue import Catalogue
-from graphroute.allocator.optimize import Plan, best_plan
+from graphroute.allocator.execute import compile_plan
+from graphroute.allocator.optimize import best_plan
 from graphroute.allocator.utility import UtilityModel
 from graphroute.errors import ConfigError, PromptError
-from graphroute.persist import read_json, write_folder
+from graphroute.persist import read_folder, save_folder
+from graphroute.types import Plan
+
+KIND = "allocator"
 
 
 class AllocatorError(ConfigError):
@@ -69,8 +73,6 @@ class Allocator:
 
     def compile(self, plan: Plan, models: dict[str, Any], **kwargs: Any):
         """The plan as a compiled LangGraph subgraph (see :mod:`graphroute.allocator.execute`)."""
-        from graphroute.allocator.execute import compile_plan
-
         return compile_plan(plan, self.catalogue, models, **kwargs)
 
     def run(self, task: str, models: dict[str, Any], **plan_kwargs: Any) -> dict[str, Any]:
@@ -98,28 +100,21 @@ class Allocator:
 
     def assign(self, tasks: Sequence[str], agents: Sequence[dict[str, Any]], **kwargs: Any):
         """Assign a batch of tasks to agents (see :func:`graphroute.allocator.assign.assign_tasks`)."""
-        from graphroute.allocator.assign import assign_tasks
-
         return assign_tasks(self, tasks, agents, **kwargs)
 
     def save(self, path: str | Path) -> Path:
         """Catalogue, settings and (when fitted) the utility model, to a folder."""
-
-        def write(tmp: Path) -> None:
-            meta = {"catalogue": self.catalogue.model_dump(), "lam": self.lam, "budget": self.budget,
-                    "method": self.method, "fitted": hasattr(self.utility, "Phi_")}
-            (tmp / "allocator.json").write_text(json.dumps(meta, indent=2))
-            if meta["fitted"]:
-                self.utility.save(tmp / "utility")
-
-        return write_folder(path, write)
+        fitted = hasattr(self.utility, "Phi_")
+        meta = {"catalogue": self.catalogue.model_dump(), "lam": self.lam, "budget": self.budget,
+                "method": self.method, "fitted": fitted}
+        return save_folder(path, KIND, meta, write=(lambda tmp: self.utility.save(tmp / "utility")) if fitted else None)
 
     @classmethod
     def load(cls, path: str | Path, encoder: Any = None) -> "Allocator":
-        path = Path(path)
-        meta = read_json(path / "allocator.json", "allocator")
+        saved = read_folder(path, KIND)
+        meta = saved.meta
         cat = Catalogue.model_validate(meta["catalogue"])
-        utility = UtilityModel.load(path / "utility", encoder=encoder) if meta.get("fitted") else None
+        utility = UtilityModel.load(saved.path / "utility", encoder=encoder) if meta.get("fitted") else None
         budget = meta.get("budget")
         return cls(cat, utility=utility, lam=float(meta.get("lam", 0.0)),
                    budget=None if budget is None or (isinstance(budget, float) and math.isnan(budget)) else budget,

@@ -5,7 +5,7 @@ Exact: each agent's free capacity becomes that many columns, the k-th costing
 (``scipy.optimize.linear_sum_assignment``) solves the resulting assignment — the same optimum as
 the min-cost flow.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from graphroute.allocator.assign import assign_matrix
     >>> values = np.array([[0.9, 0.5], [0.8, 0.6], [0.7, 0.4]])  # 3 tasks x 2 agents

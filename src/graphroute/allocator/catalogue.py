@@ -4,7 +4,7 @@ A mode is a list of *slots*; each slot is filled by one role (from those it allo
 A slot makes ``calls + calls_per_round * rounds`` model calls, so reflection and debate cost more
 as rounds grow.
 
-Example:
+Examples:
     >>> from graphroute.allocator import Catalogue, ModelSpec, Role
     >>> cat = Catalogue(roles=[Role(name="solver"), Role(name="critic", kind="critic"), Role(name="judge", kind="judge")],
     ...                 models=[ModelSpec(id="gpt-4o-mini", input_price=0.15, output_price=0.6, quality=0.6),
@@ -22,6 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from graphroute.errors import ConfigError
+from graphroute.yamlconf import load_yaml_model
 
 ModeKind = Literal["single", "chain", "reflection", "debate", "vote"]
 
@@ -141,8 +142,6 @@ class Catalogue(BaseModel):
     @classmethod
     def from_yaml(cls, path) -> "Catalogue":
         """Read a catalogue from YAML; errors name the file, line and field."""
-        from graphroute.yamlconf import load_yaml_model
-
         return load_yaml_model(path, cls)
 
     def role(self, name: str) -> Role:

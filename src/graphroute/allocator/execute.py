@@ -6,7 +6,7 @@
   round; then the judge decides;
 * ``vote`` — voters answer in parallel (``Send``); the majority final answer wins.
 
-Example:
+Examples:
     >>> from langchain_core.language_models import FakeListChatModel
     >>> from graphroute.allocator import Assignment, Catalogue, ModelSpec, Plan, Role
     >>> from graphroute.allocator.execute import compile_plan
@@ -26,11 +26,16 @@ import operator
 from collections import Counter
 from typing import Annotated, Any, TypedDict
 
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Send
+
 from graphroute.allocator.catalogue import Catalogue
-from graphroute.allocator.optimize import Plan
-from graphroute.cascade.calls import call_model
+from graphroute.calls import call_model
 from graphroute.costs import CostModel, Price
 from graphroute.errors import ConfigError, UnknownModelError
+from graphroute.scorers.signals import default_extract
+from graphroute.types import Plan
 
 
 class TeamState(TypedDict, total=False):
@@ -50,17 +55,11 @@ def _context(outputs: list[dict], slots: set[str] | None = None, rounds: set[int
 
 
 def _final(text: str) -> str:
-    from graphroute.cascade.scorers.signals import default_extract
-
     return default_extract(text)
 
 
 def compile_plan(plan: Plan, catalogue: Catalogue, models: dict[str, Any], *, checkpointer: Any = None):
     """A compiled ``StateGraph(TeamState)`` running ``plan`` with ``models`` (model id -> chat model)."""
-    from langchain_core.messages import HumanMessage, SystemMessage
-    from langgraph.graph import END, START, StateGraph
-    from langgraph.types import Send
-
     for a in plan.assignments:
         if a.model not in models:
             raise UnknownModelError(a.model, sorted(models), f"plan {plan.mode!r} slot {a.slot!r}")

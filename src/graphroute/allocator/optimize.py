@@ -8,7 +8,7 @@ solves it with dominance pruning and depth-first branch and bound (bound: the re
 best values ignoring the budget; feasibility: their cheapest costs) — proven optimal, and equal
 to ``brute`` force on every case in the tests.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from graphroute.allocator import Catalogue, ModelSpec, Role, best_plan
     >>> cat = Catalogue(roles=[Role(name="solver")], models=[ModelSpec(id="small", input_price=0.1, output_price=0.1),
@@ -22,42 +22,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from graphroute.allocator.catalogue import Catalogue, Mode
-
-
-@dataclass
-class Assignment:
-    slot: str
-    role: str
-    model: str
-    calls: int
-
-
-@dataclass
-class Plan:
-    """A team: mode, rounds, who fills each slot with which model, and its predictions."""
-
-    mode: str
-    kind: str
-    rounds: int
-    assignments: list[Assignment]
-    utility: float
-    cost: float
-    objective: float
-    alternatives: int = 0  # (mode, rounds) combinations considered
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def models(self) -> dict[str, str]:
-        """slot -> model."""
-        return {a.slot: a.model for a in self.assignments}
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+from graphroute.types import Assignment, Plan
 
 
 @dataclass

@@ -9,7 +9,7 @@ in them, which keeps plan search exact. Two fits, both ridge regressions shrunk 
 * **local** — for a new task, the ``k`` logged runs with the most similar task embeddings (FAISS,
   the classifier's encoders and index), similarity-weighted, shrunk towards the global fit.
 
-Example:
+Examples:
     >>> from langchain_core.embeddings import DeterministicFakeEmbedding
     >>> from graphroute.allocator import Catalogue, ModelSpec, Role, UtilityModel
     >>> from graphroute.encoders import LangChainEncoder
@@ -33,18 +33,20 @@ from typing import Any, Sequence
 import numpy as np
 
 from graphroute.allocator.catalogue import Catalogue
+from graphroute.encoders import EncoderMixin
 from graphroute.errors import ConfigError, NotFittedError, PersistenceError
-from graphroute.persist import read_json, read_npz, write_folder
+from graphroute.index import VectorIndex
+from graphroute.persist import read_folder, save_folder
 
-FORMAT_VERSION = 1
+KIND = "utility model"
 
 
-class UtilityModel:
+class UtilityModel(EncoderMixin):
     """Predicts (roles x models) utilities and (mode, rounds) offsets for a task (estimator-style).
 
     ``alpha``: shrinkage of the global fit towards the priors; ``beta``: of each local fit towards
     the global one; ``k`` similar logged runs, weighted ``exp((sim - max_sim) / temperature)``
-    (defaults chosen on the simulated world of :mod:`graphroute.allocator.simulate`, seed 0).
+    (defaults chosen on the simulated world of :mod:`allocator_world`, seed 0).
     """
 
     def __init__(self, catalogue: Catalogue, *, encoder: Any = None, alpha: float = 1.0, beta: float = 0.1,
@@ -83,14 +85,6 @@ class UtilityModel:
         phi[self.n_um + self._combo_index[(mode, rounds)]] = 1.0
         return phi
 
-    @property
-    def encoder_(self):
-        if getattr(self, "_encoder", None) is None:
-            from graphroute.routers.embedding import resolve_encoder
-
-            self._encoder = resolve_encoder(self.encoder)
-        return self._encoder
-
     # ------------------------------------------------------------------ fitting
     @staticmethod
     def _ridge(Phi: np.ndarray, y: np.ndarray, s: np.ndarray, lam: float, w0: np.ndarray) -> np.ndarray:
@@ -99,8 +93,6 @@ class UtilityModel:
 
     def fit(self, runs: Sequence[dict[str, Any]]) -> "UtilityModel":
         """Learn from logged runs (dicts with task, mode, rounds, assignments, score)."""
-        from graphroute.index import VectorIndex
-
         runs = list(runs)
         if not runs:
             raise ConfigError("no logged runs to learn from", field="runs")
@@ -114,7 +106,7 @@ class UtilityModel:
             raise ConfigError("every run needs a non-empty 'task'", field="task")
         self.Phi_, self.y_ = Phi, y
         self.w_ = self._ridge(Phi, y, np.ones(len(y)), self.alpha, self.prior_)
-        E = np.asarray(self.encoder_.encode(tasks), dtype=np.float32)
+        E = self.embed_texts(tasks)
         self.E_ = E
         self.index_ = VectorIndex(E.shape[1])
         self.index_.add(E)
@@ -139,9 +131,7 @@ class UtilityModel:
         """The task's weight vector (global fit refined on similar logged tasks)."""
         if not hasattr(self, "index_"):
             return self.w_
-        from graphroute.encoders import encode_queries
-
-        v = np.asarray(encode_queries(self.encoder_, [task]) if vector is None else vector[None], dtype=np.float32)
+        v = self.embed_texts([task], store=False) if vector is None else np.asarray(vector[None], dtype=np.float32)
         sims, ids = self.index_.search(v, self.k)
         ok = ids[0] >= 0
         sims, ids = sims[0][ok], ids[0][ok]
@@ -162,34 +152,23 @@ class UtilityModel:
     def save(self, path: str | Path) -> Path:
         if not hasattr(self, "Phi_"):
             raise NotFittedError("UtilityModel is not fitted; nothing to save")
-        meta = {"format_version": FORMAT_VERSION, "encoder_id": self.encoder_id_, "catalogue": self.catalogue.model_dump(),
+        meta = {"catalogue": self.catalogue.model_dump(), "encoder": self.encoder_spec(),
                 "params": {"alpha": self.alpha, "beta": self.beta, "k": self.k, "temperature": self.temperature}}
-
-        def write(tmp: Path) -> None:
-            (tmp / "utility.json").write_text(json.dumps(meta, indent=2))
-            np.savez(tmp / "state.npz", Phi=self.Phi_, y=self.y_, w=self.w_, E=self.E_)
-
-        return write_folder(path, write)
+        return save_folder(path, KIND, meta, arrays={"Phi": self.Phi_, "y": self.y_, "w": self.w_, "E": self.E_},
+                           encoder_id=self.encoder_id_)
 
     @classmethod
     def load(cls, path: str | Path, encoder: Any = None) -> "UtilityModel":
-        from graphroute.index import VectorIndex
-
-        path = Path(path)
-        meta = read_json(path / "utility.json", "utility model")
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise PersistenceError(f"format_version {meta.get('format_version')!r} is not {FORMAT_VERSION}", path=path)
-        z = read_npz(path / "state.npz")
-        um = cls(Catalogue.model_validate(meta["catalogue"]), encoder=encoder, **meta["params"])
-        try:
-            um.Phi_, um.y_, um.w_, um.E_ = z["Phi"], z["y"], z["w"], z["E"].astype(np.float32)
-        except KeyError as exc:
-            raise PersistenceError(f"state.npz lacks {exc}", path=path) from None
+        saved = read_folder(path, KIND)
+        meta = saved.meta
+        um = cls(Catalogue.model_validate(meta["catalogue"]),
+                 encoder=encoder if encoder is not None else meta.get("encoder"), **meta["params"])
+        um.Phi_, um.y_, um.w_ = saved.array("Phi"), saved.array("y"), saved.array("w")
+        um.E_ = saved.array("E").astype(np.float32)
         if um.Phi_.shape[1] != len(um.prior_) or len(um.E_) != len(um.y_):
-            raise PersistenceError("state.npz does not match the saved catalogue", path=path)
-        if um.encoder_.id != meta["encoder_id"]:
-            raise PersistenceError(f"fitted with encoder {meta['encoder_id']!r}, loaded with {um.encoder_.id!r}", path=path)
-        um.encoder_id_ = meta["encoder_id"]
+            raise PersistenceError("the saved arrays do not match the saved catalogue", path=path)
+        saved.check_encoder(um.encoder_.id)
+        um.encoder_id_ = saved.encoder_id
         um.index_ = VectorIndex(um.E_.shape[1])
         um.index_.add(um.E_)
         return um

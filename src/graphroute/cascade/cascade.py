@@ -1,10 +1,12 @@
 """The N-stage cascade: ask the cheapest model first, keep its answer when a scorer is confident
 enough, else move on; the last stage always answers. Every call is accounted for.
 
-Example (LangChain fake chat models stand in for providers):
+In the example, LangChain fake chat models stand in for providers.
+
+Examples:
     >>> from langchain_core.language_models import FakeListChatModel
     >>> from graphroute.cascade import Cascade, Stage
-    >>> from graphroute.cascade.scorers import FormatScorer
+    >>> from graphroute.scorers import FormatScorer
     >>> cascade = Cascade([
     ...     Stage(FakeListChatModel(responses=["I am not sure."]), name="gpt-4o-mini",
     ...           scorer=FormatScorer(kind="integer"), threshold=0.5),
@@ -18,53 +20,24 @@ Example (LangChain fake chat models stand in for providers):
 from __future__ import annotations
 
 import asyncio
-import math
 import time
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Sequence
 
-from graphroute.cascade.base import Answer, Attempt, CascadeError, CascadeResult
-from graphroute.cascade.calls import acall_model, call_model, model_name
-from graphroute.cascade.scorers.base import ScoreContext, Scorer
-from graphroute.costs import CostModel
-from graphroute.routers.base import check_prompts
+from graphroute.calls import acall_model, call_model
+from graphroute.cascade.config import cascade_config, stages_from_config
+from graphroute.cascade.graph import CascadeNode, cascade_graph
+from graphroute.cascade.offline import calibrate_recorded
+from graphroute.cascade.stage import Stage
+from graphroute.costs import CostModel, count_tokens
+from graphroute.errors import CascadeError
+from graphroute.persist import read_folder, save_folder
+from graphroute.prompts import check_prompts, query_text
+from graphroute.scorers import ScoreContext
+from graphroute.types import Answer, Attempt, Calibration, CascadeResult
 
 DEFAULT_MAX_TOKENS = 1024
-
-
-@dataclass
-class Stage:
-    """One model of the cascade. ``scorer``/``threshold`` decide whether its answer is kept
-    (ignored on the last stage, which always answers). ``options`` are bound to the model (e.g.
-    ``max_tokens``)."""
-
-    model: Any
-    name: str | None = None
-    scorer: Scorer | None = None
-    threshold: float = 0.5
-    options: dict[str, Any] | None = None
-
-    def __post_init__(self) -> None:
-        self.name = self.name or model_name(self.model, "model")
-        if not (hasattr(self.model, "invoke") and hasattr(self.model, "ainvoke")):
-            raise CascadeError(f"stage {self.name!r}: model must be a LangChain chat model or Runnable, "
-                               f"got {type(self.model).__name__}")
-        if self.scorer is not None and not isinstance(self.scorer, Scorer):
-            raise CascadeError(f"stage {self.name!r}: scorer must be a graphroute Scorer, got {type(self.scorer).__name__}")
-        if not isinstance(self.threshold, (int, float)) or math.isnan(self.threshold):
-            raise CascadeError(f"stage {self.name!r}: threshold must be a number, got {self.threshold!r}")
-
-
-def _prompt_text(prompt: Any) -> str:
-    """The question text of a prompt (string, message, or message list: the last human message)."""
-    if isinstance(prompt, str):
-        return prompt
-    msgs = prompt if isinstance(prompt, (list, tuple)) else [prompt]
-    for m in reversed(msgs):
-        if getattr(m, "type", None) == "human" or (isinstance(m, tuple) and m and m[0] in ("human", "user")):
-            c = m[1] if isinstance(m, tuple) else m.content
-            return c if isinstance(c, str) else str(c)
-    raise CascadeError("the prompt has no human message to answer")
+KIND = "cascade"
 
 
 class Cascade:
@@ -90,7 +63,7 @@ class Cascade:
         self.stages = stages
         self.cost_model = cost_model or CostModel.default()
         self.max_cost = max_cost
-        self.calibration: dict[str, Any] | None = None
+        self.calibration: Calibration | None = None
 
     @property
     def names(self) -> list[str]:
@@ -171,8 +144,6 @@ class Cascade:
     def worst_cost(self, i: int, question: str) -> float:
         """Most stage ``i`` can cost: the prompt's tokens plus ``max_tokens`` (option, default
         1024) of output, at its price (0 when the price table does not know the model)."""
-        from graphroute.costs import count_tokens
-
         st = self.stages[i]
         if not self.cost_model.has(st.name or ""):
             return 0.0
@@ -192,7 +163,7 @@ class Cascade:
 
     def invoke(self, prompt: Any, config: dict | None = None, *, max_cost: float | None = None) -> CascadeResult:
         """Run the cascade on one prompt (string or LangChain messages); ``max_cost`` overrides the budget."""
-        question = check_prompts([_prompt_text(prompt)])[0]
+        question = check_prompts([query_text(prompt)])[0]
         attempts: list[Attempt] = []
         answers: list[Answer | None] = []
         for i in range(len(self.stages)):
@@ -205,7 +176,7 @@ class Cascade:
 
     async def ainvoke(self, prompt: Any, config: dict | None = None, *, max_cost: float | None = None) -> CascadeResult:
         """Async :meth:`invoke` (scorers' own calls are awaited too)."""
-        question = check_prompts([_prompt_text(prompt)])[0]
+        question = check_prompts([query_text(prompt)])[0]
         attempts: list[Attempt] = []
         answers: list[Answer | None] = []
         for i in range(len(self.stages)):
@@ -234,34 +205,45 @@ class Cascade:
         return list(await asyncio.gather(*(one(p) for p in prompts)))
 
     # ------------------------------------------------------------------ graphs, calibration, persistence
-    def node(self, **kwargs: Any):
-        """A LangGraph node running this cascade (see :class:`graphroute.cascade.graph.CascadeNode`)."""
-        from graphroute.cascade.graph import CascadeNode
-
+    def node(self, **kwargs: Any) -> CascadeNode:
+        """A LangGraph node running this cascade: reads ``question`` or the last human message, writes
+        ``answer`` and the trace, spends ``budget_remaining`` (see :class:`~graphroute.cascade.graph.CascadeNode`)."""
         return CascadeNode(self, **kwargs)
 
-    def as_graph(self, **kwargs: Any):
-        """A compiled LangGraph subgraph, one node per stage (see :func:`graphroute.cascade.graph.cascade_graph`)."""
-        from graphroute.cascade.graph import cascade_graph
+    def as_graph(self, *, checkpointer: Any = None):
+        """A compiled LangGraph subgraph, one node per stage, each returning ``Command(goto=...)``."""
+        return cascade_graph(self, checkpointer=checkpointer)
 
-        return cascade_graph(self, **kwargs)
-
-    def calibrate(self, data: Any, **target: float):
-        """Set thresholds for a target on recorded data (see :func:`graphroute.cascade.offline.calibrate_cascade`)."""
-        from graphroute.cascade.offline import calibrate_cascade
-
-        return calibrate_cascade(self, data, **target)
-
-    def save(self, path: Any):
-        from graphroute.cascade.config import save_cascade
-
-        return save_cascade(self, path)
+    def calibrate(self, data: Any, *, quality: float | None = None, strong_share: float | None = None,
+                  budget: float | None = None, grid: int = 41) -> Calibration:
+        """Set the thresholds for one target on recorded data with every stage's responses
+        (``quality`` 0-1, ``strong_share`` reaching the last stage, or ``budget`` dollars per query)."""
+        return calibrate_recorded(self, data, quality=quality, strong_share=strong_share, budget=budget, grid=grid)
 
     @classmethod
-    def load(cls, path: Any, models: dict[str, Any]) -> "Cascade":
-        from graphroute.cascade.config import load_cascade
+    def from_config(cls, cfg: dict[str, Any], models: dict[str, Any], *, base: str | Path | None = None,
+                    where: str = "cascade", cost_model: CostModel | None = None) -> "Cascade":
+        """A cascade from configuration (see :mod:`graphroute.cascade.config`); ``models`` maps each
+        stage's model name to a chat model."""
+        stages = stages_from_config(cfg, models, base=base, where=where)
+        try:
+            c = cls(stages, max_cost=cfg.get("max_cost"), cost_model=cost_model)
+        except CascadeError as exc:
+            raise CascadeError(f"{where}: {exc}") from None
+        if cfg.get("calibration"):
+            c.calibration = Calibration.from_dict(cfg["calibration"])
+        return c
 
-        return load_cascade(path, models)
+    def save(self, path: str | Path) -> Path:
+        """Write stages, scorers (learned ones as sub-folders), thresholds and calibration to ``path``."""
+        return save_folder(path, KIND, {}, write=lambda tmp: {"config": cascade_config(self, tmp)})
+
+    @classmethod
+    def load(cls, path: str | Path, models: dict[str, Any]) -> "Cascade":
+        """Load a saved cascade; ``models`` maps each stage's model name to a chat model."""
+        saved = read_folder(path, KIND)
+        return cls.from_config(saved.meta.get("config") or {}, models, base=saved.path,
+                               where=str(saved.path / "graphroute.json"))
 
     def __repr__(self) -> str:
         parts = [f"{s.name}@{s.threshold:g}" for s in self.stages[:-1]] + [str(self.stages[-1].name)]

@@ -1,10 +1,11 @@
-"""The cascade in LangGraph: as one node of a larger graph (:class:`CascadeNode`), or as a subgraph
-with one node per stage whose control flow is data (:func:`cascade_graph`, ``Command(goto=...)``).
+"""The cascade in LangGraph: as one node of a larger graph (``cascade.node()``, a :class:`CascadeNode`),
+or as a subgraph with one node per stage whose control flow is data (``cascade.as_graph()``,
+``Command(goto=...)``).
 
-Example:
+Examples:
     >>> from langchain_core.language_models import FakeListChatModel
     >>> from graphroute.cascade import Cascade, Stage
-    >>> from graphroute.cascade.scorers import FormatScorer
+    >>> from graphroute.scorers import FormatScorer
     >>> cascade = Cascade([
     ...     Stage(FakeListChatModel(responses=["no idea"]), name="gpt-4o-mini", scorer=FormatScorer(kind="number")),
     ...     Stage(FakeListChatModel(responses=["#### 12"]), name="gpt-4o")])
@@ -18,11 +19,14 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, Optional, TypedDict
 
+from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Command
 
-from graphroute.cascade.base import Answer, CascadeError
-from graphroute.cascade.cascade import Cascade, _prompt_text
-from graphroute.routers.base import check_prompts
+from graphroute.errors import CascadeError
+from graphroute.prompts import check_prompts, query_text
+from graphroute.types import Answer
 
 
 class CascadeState(TypedDict, total=False):
@@ -38,8 +42,6 @@ class CascadeState(TypedDict, total=False):
 
 
 def _message(answer: Answer, result_model: str, trace: dict) -> Any:
-    from langchain_core.messages import AIMessage
-
     meta = dict(getattr(answer.message, "response_metadata", None) or {})
     meta.update({"graphroute_model": result_model, "graphroute_cascade": trace})
     return AIMessage(content=answer.text, response_metadata=meta)
@@ -53,11 +55,11 @@ class CascadeNode:
     every attempt), appends the answer to ``messages_key`` when the state has messages, and spends
     ``state[budget_key]`` (dollars) when present: the cascade never escalates past it.
 
-    Example:
+    Examples:
         >>> from langgraph.graph import START, END, StateGraph, MessagesState
         >>> from langchain_core.language_models import FakeListChatModel
         >>> from graphroute.cascade import Cascade, Stage
-        >>> from graphroute.cascade.scorers import FormatScorer
+        >>> from graphroute.scorers import FormatScorer
         >>> c = Cascade([Stage(FakeListChatModel(responses=["7"]), name="gpt-4o-mini", scorer=FormatScorer(kind="integer")),
         ...              Stage(FakeListChatModel(responses=["7"]), name="gpt-4o")])
         >>> g = StateGraph(MessagesState); _ = g.add_node("answer", c.node()); _ = g.add_edge(START, "answer")
@@ -66,7 +68,7 @@ class CascadeNode:
         ('7', 'gpt-4o-mini')
     """
 
-    def __init__(self, cascade: Cascade, *, query_key: str = "question", messages_key: str = "messages",
+    def __init__(self, cascade: Any, *, query_key: str = "question", messages_key: str = "messages",
                  output_key: str = "answer", trace_key: str = "cascade", budget_key: str = "budget_remaining") -> None:
         self.cascade = cascade
         self.query_key, self.messages_key, self.output_key = query_key, messages_key, output_key
@@ -103,18 +105,15 @@ class CascadeNode:
         return self._update(state, result)
 
 
-def cascade_graph(cascade: Cascade, *, checkpointer: Any = None):
+def cascade_graph(cascade: Any, *, checkpointer: Any = None):
     """A compiled ``StateGraph(CascadeState)``: node ``stage_i`` per stage; each returns
     ``Command(goto=next stage or END)``. A ``budget_remaining`` in the state is spent and respected:
-    the next stage runs only while its worst case fits."""
-    from langgraph.graph import END, START, StateGraph
-    from langgraph.types import Command
-
+    the next stage runs only while its worst case fits (what ``cascade.as_graph()`` returns)."""
     n = len(cascade.stages)
 
     def make(i: int):
         def stage(state: CascadeState, config: Optional[RunnableConfig] = None) -> Command:
-            question = check_prompts([_prompt_text(state.get("question", ""))])[0]
+            question = check_prompts([query_text(state.get("question", ""))])[0]
             attempt, answer = cascade.run_stage(i, question, question, config)
             update: dict[str, Any] = {"attempts": [attempt.to_dict()], "cost": state.get("cost", 0.0) + attempt.cost}
             budget = state.get("budget_remaining")

@@ -1,16 +1,16 @@
 """A cascade on recorded data: every stage's recorded answer is scored, and thresholds are
 calibrated for a target without calling any model (rows must carry each stage's response).
 
-Example:
+Examples:
     >>> from langchain_core.language_models import FakeListChatModel
     >>> from graphroute.cascade import Cascade, Stage
-    >>> from graphroute.cascade.scorers import ArithmeticScorer
     >>> from graphroute.datasets import load_dataset
+    >>> from graphroute.scorers import ArithmeticScorer
     >>> data = load_dataset("routellm-gsm8k")
     >>> c = Cascade([Stage(FakeListChatModel(responses=["-"]), name=data.weak, scorer=ArithmeticScorer()),
     ...              Stage(FakeListChatModel(responses=["-"]), name=data.strong)])
-    >>> cal = c.calibrate(data, last_share=0.5)
-    >>> cal.last_share <= 0.5 and cal.quality > float(data.scores[:, 0].mean())
+    >>> cal = c.calibrate(data, strong_share=0.5)
+    >>> cal.strong_share <= 0.5 and cal.quality > float(data.scores[:, 0].mean())
     True
 """
 
@@ -20,16 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from graphroute.cascade.base import CascadeError
-from graphroute.cascade.calibrate import Calibration, search_thresholds
+from graphroute.errors import CascadeError
+from graphroute.cascade.thresholds import search_thresholds
+from graphroute.costs import CostModel
 from graphroute.datasets import RoutingDataset
+from graphroute.types import Calibration
 
 
 def recorded_matrices(cascade: Any, data: RoutingDataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(S, Q, C)`` for :mod:`graphroute.cascade.calibrate` from a dataset with every stage's responses:
+    """``(S, Q, C)`` for :mod:`graphroute.cascade.thresholds` from a dataset with every stage's responses:
     scores of each non-final stage's recorded answer, quality scaled to 0-1, dollars per call."""
-    from graphroute.costs import CostModel
-
     names = cascade.names
     missing = [n for n in names if n not in data.models]
     if missing:
@@ -47,17 +47,18 @@ def recorded_matrices(cascade: Any, data: RoutingDataset) -> tuple[np.ndarray, n
     return S, Q, C
 
 
-def calibrate_cascade(cascade: Any, data: RoutingDataset, *, quality: float | None = None,
-                      last_share: float | None = None, budget: float | None = None, grid: int = 41) -> Calibration:
-    """Set ``cascade``'s thresholds for one target on held-out recorded data and return what they do.
+def calibrate_recorded(cascade: Any, data: RoutingDataset, *, quality: float | None = None,
+                       strong_share: float | None = None, budget: float | None = None, grid: int = 41) -> Calibration:
+    """Set ``cascade``'s thresholds for one target on held-out recorded data and return what they do
+    (what :meth:`graphroute.cascade.Cascade.calibrate` runs).
 
-    ``quality`` is on the 0-1 scale; ``last_share`` the share of queries allowed to reach the last
+    ``quality`` is on the 0-1 scale; ``strong_share`` the share of queries allowed to reach the last
     stage; ``budget`` mean dollars per query. The result is also stored as ``cascade.calibration``
     (and saved with the cascade).
     """
     S, Q, C = recorded_matrices(cascade, data)
-    cal = search_thresholds(S, Q, C, quality=quality, last_share=last_share, budget=budget, grid=grid,
+    cal = search_thresholds(S, Q, C, quality=quality, strong_share=strong_share, budget=budget, grid=grid,
                             names=cascade.names)
     cascade.set_thresholds([float(t) for t in cal.thresholds])
-    cascade.calibration = cal.to_dict()
+    cascade.calibration = cal
     return cal

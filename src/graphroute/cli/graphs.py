@@ -8,12 +8,17 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from graphroute.datasets import load_dataset
+from graphroute.graphs import compile_file, run_graph, validate_file
+from graphroute.graphs.crossval import evaluate_graph
 
 
 def validate_command(path: Path = typer.Argument(..., help="A graph YAML file.")) -> None:
     """Check a graph file; print every problem as file:line:column: field.path: message (exit 2)."""
-    from graphroute.graphs import validate_file
-
     s = validate_file(path)
     typer.echo(f"{path}: valid graph {s['name']!r}: {s['models']} models, {s['routers']} routers, "
                f"{s['nodes']} nodes, {s['edges']} edges")
@@ -28,15 +33,8 @@ def run_command(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Run a graph once and print the answer, the path taken and each step's model, cost and latency."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from graphroute.graphs import compile_file, run_graph
-
     ds = None
     if data:
-        from graphroute.datasets import load_dataset
-
         ds = load_dataset(data)
     t0 = time.perf_counter()
     app = compile_file(path, offline=offline, data=ds)
@@ -50,8 +48,6 @@ def run_command(
     for col in ("step", "type", "model", "cost $", "latency ms", "reason"):
         table.add_column(col)
     for t in r["trace"]:
-        from rich.markup import escape
-
         table.add_row(escape(t["node"]), t["type"], escape(str(t.get("model") or "-")), f"{t.get('cost') or 0:.6f}",
                       f"{t.get('latency_ms') or 0:.1f}", escape(str(t.get("reason", ""))[:60]))
     console.print(table)
@@ -62,12 +58,6 @@ def run_command(
 
 def eval_graph(path: Path, data: str, cv: int, json_path: Optional[Path], seed: int) -> None:
     """Body of ``graphroute eval GRAPH --data D``."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from graphroute.datasets import load_dataset
-    from graphroute.graphs.evaluate import evaluate_graph
-
     console = Console()
     results = []
     for name in [s.strip() for s in data.split(",") if s.strip()]:

@@ -1,13 +1,19 @@
-"""The ``graphroute`` command line (typer). Subcommands import their work lazily."""
+"""The ``graphroute`` command line (typer): ``eval``, ``run``, ``validate``, ``datasets``, ``stats``."""
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
+import click
 import typer
 
 from graphroute.cli.eval import eval_command
 from graphroute.cli.graphs import run_command, validate_command
+from graphroute.datasets import BUILTINS, load_dataset
+from graphroute.errors import ConfigError, GraphRouteError
+from graphroute.runtime.telemetry import summarise
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Model routing for LangGraph workflows.")
 app.command("eval")(eval_command)
@@ -18,10 +24,6 @@ app.command("validate")(validate_command)
 @app.command("datasets")
 def datasets_command(spec: str = typer.Argument(None, help="A built-in name or path; omit to list the built-ins.")) -> None:
     """List the built-in datasets, or summarise one dataset."""
-    import json
-
-    from graphroute.datasets import BUILTINS, load_dataset
-
     for name in ([spec] if spec else list(BUILTINS)):
         typer.echo(json.dumps(load_dataset(name).summary(), indent=2))
 
@@ -30,12 +32,6 @@ def datasets_command(spec: str = typer.Argument(None, help="A built-in name or p
 def stats_command(path: str = typer.Argument(..., help="A telemetry JSONL file (graphroute.runtime.JsonlSink)."),
                   as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Summarise a telemetry file: calls, cost, latency percentiles, model mix, errors."""
-    import json
-    from pathlib import Path
-
-    from graphroute.errors import ConfigError
-    from graphroute.runtime.telemetry import summarise
-
     if not Path(path).is_file():
         raise ConfigError("telemetry file not found", path=path)
     try:
@@ -54,8 +50,6 @@ def stats_command(path: str = typer.Argument(..., help="A telemetry JSONL file (
 
 def main() -> None:
     """Entry point: typed graphroute errors print one line and exit 2, without a traceback."""
-    from graphroute.errors import GraphRouteError
-
     try:
         app(standalone_mode=False)
     except GraphRouteError as exc:
@@ -64,8 +58,6 @@ def main() -> None:
     except typer.Abort:
         sys.exit(1)
     except Exception as exc:  # click usage errors
-        import click
-
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(exc.exit_code)

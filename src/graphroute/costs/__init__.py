@@ -8,7 +8,7 @@ published rule of thumb. Output tokens unknown to the data use the dataset's
 ``default_output_tokens`` (1 for RouteLLM's MMLU, generated with ``max_new_tokens=1``) or the
 price file's ``default_output_tokens``.
 
-Example:
+Examples:
     >>> from graphroute.costs import CostModel
     >>> cm = CostModel.default()
     >>> round(cm.cost("gpt-4-1106-preview", input_tokens=1000, output_tokens=100), 4)

@@ -3,7 +3,7 @@
 ``load_dataset`` takes a built-in name (``routellm-mmlu``, ``routellm-gsm8k``), a directory in
 RouteLLM's layout, an MT-Bench judgements JSONL, or a wide CSV/JSONL file.
 
-Example:
+Examples:
     >>> from graphroute.datasets import load_dataset
     >>> d = load_dataset("routellm-mmlu")
     >>> len(d), d.weak, d.strong
@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -53,17 +54,31 @@ def load_dataset(spec: str | Path, **kwargs: Any) -> RoutingDataset:
     """Load a dataset from a built-in name or a path (directory, JSONL or CSV).
 
     Keyword arguments go to the matching loader (``load_routellm``, ``load_mtbench`` or
-    ``load_wide``), e.g. ``prompt_column=``, ``models=``, ``score_type=``, ``weak=``.
+    ``load_wide``), e.g. ``prompt_column=``, ``models=``, ``score_type=``, ``weak=``; options left at
+    ``None`` are not passed on, and an option the matching loader does not take raises a
+    :class:`~graphroute.errors.DatasetError` naming it.
     """
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
     key = str(spec)
     if key in BUILTINS:
         folder, bench = BUILTINS[key]
-        return load_routellm(builtin_path(folder), bench, name=key, **kwargs)
+        return _call(load_routellm, builtin_path(folder), kwargs, bench, name=key)
     path = Path(key).expanduser()
     if not path.exists():
         raise DatasetError(f"no such file or directory (built-in datasets: {', '.join(BUILTINS)})", path=path)
     if path.is_dir():
-        return load_routellm(path, **kwargs)
+        return _call(load_routellm, path, kwargs)
     if path.suffix.lower() in (".jsonl", ".ndjson") and path.stat().st_size and _looks_like_judgements(path):
-        return load_mtbench(path, **kwargs)
-    return load_wide(path, **kwargs)
+        return _call(load_mtbench, path, kwargs)
+    return _call(load_wide, path, kwargs)
+
+
+def _call(loader, path: Path, kwargs: dict[str, Any], *args: Any, **fixed: Any) -> RoutingDataset:
+    """``loader(path, ...)`` after checking that it takes every option given."""
+    allowed = set(inspect.signature(loader).parameters)
+    bad = sorted(set(kwargs) - allowed)
+    if bad:
+        kind = {"load_routellm": "a RouteLLM folder", "load_mtbench": "MT-Bench judgements",
+                "load_wide": "a wide CSV/JSONL file"}.get(loader.__name__, loader.__name__)
+        raise DatasetError(f"{', '.join(bad)} does not apply to {kind}", path=path)
+    return loader(path, *args, **{**kwargs, **fixed})

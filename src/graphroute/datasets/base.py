@@ -18,7 +18,7 @@ class RoutingDataset:
     0/1 for right/wrong benchmarks, any real number for graded ones (MT-Bench judge
     scores 1-10). ``score_range`` is the scale's (low, high).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from graphroute.datasets import RoutingDataset
         >>> d = RoutingDataset(name="toy", prompts=["2+2?", "prove P!=NP"],

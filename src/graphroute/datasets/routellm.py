@@ -87,7 +87,7 @@ def load_routellm(
 ) -> RoutingDataset:
     """Load one benchmark from a directory in RouteLLM's layout.
 
-    Example:
+    Examples:
         >>> from graphroute.datasets import builtin_path, load_routellm
         >>> d = load_routellm(builtin_path("routellm") / "gsm8k")
         >>> len(d), round(100 * d.accuracy(d.strong), 2)

@@ -241,7 +241,7 @@ def load_wide(
 ) -> RoutingDataset:
     """Load a wide CSV or JSONL file (see the module docstring for its columns).
 
-    Example:
+    Examples:
         >>> import tempfile, pathlib
         >>> from graphroute.datasets import load_wide
         >>> p = pathlib.Path(tempfile.mkdtemp()) / "runs.csv"

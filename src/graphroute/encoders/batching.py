@@ -1,4 +1,4 @@
-"""Shared by the backends that run a mean-pooling transformer themselves (ONNX, bf16 torch).
+"""Shared by the backends that run a mean-pooling transformer themselves (ONNX Runtime, fp32 and int8).
 
 The model's own ``tokenizer.json`` (Rust ``tokenizers``) tokenises unpadded and truncated at the
 model's ``max_seq_length``; texts are sorted by token count and padded per batch, so a batch pads
@@ -9,9 +9,8 @@ Multi-layer pooling (``layers=(1, ..., 6)``): each listed transformer layer's to
 mean-pooled and L2-normalised, and the blocks are concatenated and scaled by ``1/sqrt(len(layers))``
 (so the whole vector has norm 1 and a dot product is the mean of the per-layer cosines). The last
 block of ``layers`` ending at the top layer is the model's usual sentence embedding. Lower layers
-keep the wording and syntax that the top layer's topic vector blurs; on MMLU a logistic head on
-layers 1-6 reaches RouteLLM APGR 0.684 against 0.660 on the top layer alone
-(``graphroute eval --router logistic-layers,logistic --cv 5``).
+keep the wording and syntax that the top layer's topic vector blurs (the docs' benchmarks page has
+what that is worth to a router).
 """
 
 from __future__ import annotations
@@ -116,7 +115,7 @@ def check_layers(layers: Sequence[int] | None, n_layers: int | None = None) -> t
 
 def pool_layers(hidden_states, attention_mask, layers: Sequence[int]):
     """Torch: each listed layer of ``hidden_states`` mean-pooled over ``attention_mask``, concatenated
-    (batch, len(layers)*dim), in fp32. Shared by the ONNX export (the graph pools) and the bf16 backend."""
+    (batch, len(layers)*dim), in fp32. Used by the ONNX export (the graph pools the layers itself)."""
     import torch
 
     m = attention_mask.unsqueeze(-1).float()

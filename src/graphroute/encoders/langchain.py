@@ -15,7 +15,7 @@ class LangChainEncoder:
     ``id`` defaults to the class name plus its ``model``/``model_name`` attribute; pass one
     explicitly when that does not identify the vectors.
 
-    Example:
+    Examples:
         >>> from langchain_core.embeddings import DeterministicFakeEmbedding
         >>> from graphroute.encoders import LangChainEncoder
         >>> enc = LangChainEncoder(DeterministicFakeEmbedding(size=8))

@@ -9,27 +9,10 @@ sentence-transformers pipeline.
 
 fp32 gives the same vectors as sentence-transformers (cosine 1.0000 on MMLU prompts), so it
 shares its encoder ``id`` and its caches; int8 vectors differ (cosine about 0.95) and get their
-own ``id``. Measured on 2 cores: MMLU-prompt p50 12.0 ms fp32, 8.0 ms int8, against 22.7 ms for
-sentence-transformers (``benchmarks/encoder_speed.py``). Texts are sorted by length and batched
-(at most 8, the fastest size here) only while padding stays within 25 % of their tokens
-(``encoders/batching.py``): before that bound, a call of 8 random MMLU prompts was padded to its
-longest and ran at 45-51 prompts/s against 96-122 one by one; now 110-122 (calls of 4-16), while
-large calls batch exactly as before (512 prompts in calls of 256: the same 64 batches).
-
-Bulk queries: :meth:`OnnxEncoder.encode_queries` (what routers call for the prompts they route, never
-for the data they fit on) runs a batch of ``bulk_min`` (8) or more texts on the bf16 PyTorch variant
-(:class:`~graphroute.encoders.bf16.TorchBf16Encoder`) when the CPU has native bfloat16 instructions
-(``bulk="auto"``; ``bulk=None`` or ``GRAPHROUTE_BULK=fp32`` keeps fp32). Those vectors are within
-cosine 0.99999 of fp32 and are never written to a cache. Measured here: 512 MMLU prompts (layers
-1-6, batches of 8) embed at 178-232 prompts/s with the fused forward (176-181 with ``transformers``'
-forward) against 107-108 for fp32; the classifier fitted on
-10,000 MMLU prompts routes the 2,323 held out with the same APGR (0.685) either way, 0 of 2,323
-default decisions differ and 2-3 at thresholds for 20/50/80 % strong calls
-(``benchmarks/bulk_agreement.py``); ``benchmarks/classifier_speed.py`` batch-routes at 153-176
-prompts/s against 98-119 for fp32 (medians of runs, fused bf16 forward). ``bulk_min`` was 32 until
-the fused forward made bf16 faster than ONNX fp32 at every batch size (calls of 8 random MMLU
-prompts: 153-157 against 120 prompts/s; one at a time 120-125 against 113-117). Single prompts stay on
-ONNX fp32, the fitted vectors' own encoder. The first bulk call imports torch (once per process).
+own ``id`` (an explicit opt-in for faster queries: see
+:meth:`~graphroute.routers.embedding.EmbeddingRouter.with_query_encoder`). Texts are sorted by
+length and batched (at most 8) only while padding stays within 25 % of their tokens
+(``encoders/batching.py``). Speed figures: the benchmarks page of the docs.
 """
 
 from __future__ import annotations
@@ -50,7 +33,7 @@ from graphroute.encoders.sentence_transformers import model_id, model_name, quie
 from graphroute.errors import EncoderError
 
 
-def _onnx_dir() -> Path:
+def onnx_dir() -> Path:
     """``$GRAPHROUTE_MODEL_CACHE`` or ``~/.cache/graphroute/onnx``: where exported models live."""
     root = os.environ.get("GRAPHROUTE_MODEL_CACHE")
     return Path(root) if root else Path(os.path.expanduser("~")) / ".cache" / "graphroute" / "onnx"
@@ -116,7 +99,7 @@ def export_onnx(model_dir: str, out: Path, quantize: bool, layers: tuple[int, ..
 class OnnxEncoder:
     """ONNX Runtime encoder for mean-pooling sentence-transformers models (default: offline MiniLM).
 
-    Example:
+    Examples:
         >>> from graphroute.encoders import OnnxEncoder
         >>> enc = OnnxEncoder()
         >>> enc.encode(["route me"]).shape, enc.id
@@ -126,20 +109,15 @@ class OnnxEncoder:
     """
 
     def __init__(self, model: str | None = None, *, quantize: bool = False, threads: int | None = None,
-                 batch_size: int = 8, name: str | None = None, layers=None, bulk: str | None = "auto",
-                 bulk_min: int = 8) -> None:
-        if bulk not in ("auto", None):
-            raise ValueError(f"bulk must be 'auto' or None, not {bulk!r}")
+                 batch_size: int = 8, name: str | None = None, layers=None) -> None:
         self.model = model
         self.quantize = quantize
         self.layers = check_layers(layers)
         self.threads = threads
         self.batch_size = batch_size
-        self.bulk, self.bulk_min = bulk, bulk_min
         self._name = name or model_name(model)
         self._session = None
         self._tok = None
-        self._bulk = None
         self._lock = threading.Lock()
 
     @property
@@ -163,7 +141,7 @@ class OnnxEncoder:
                 mdir = self._model_dir()
                 tag = "int8" if self.quantize else "fp32"
                 pooled = "-pooled" if self.layers else ""  # the graph pools the layers itself
-                onnx_file = _onnx_dir() / f"{self._name}-{tag}{layers_tag(self.layers)}{pooled}.onnx"
+                onnx_file = onnx_dir() / f"{self._name}-{tag}{layers_tag(self.layers)}{pooled}.onnx"
                 if not onnx_file.is_file():
                     export_onnx(str(mdir), onnx_file, self.quantize, self.layers)
                 opts = ort.SessionOptions()
@@ -177,36 +155,6 @@ class OnnxEncoder:
                     raise EncoderError(f"{onnx_file}: could not load the ONNX model ({exc}); it was removed") from exc
                 self._tokenizer()
         return self._session
-
-    def bulk_encoder(self):
-        """The bf16 variant used for bulk queries, or None (``bulk=None``, int8, no native bf16 here, or
-        ``GRAPHROUTE_BULK=fp32`` in the environment, which keeps every query on fp32)."""
-        if self.bulk is None or self.quantize or os.environ.get("GRAPHROUTE_BULK", "").lower() == "fp32":
-            return None
-        with self._lock:
-            if self._bulk is None:
-                self._bulk = False
-                try:
-                    from graphroute.encoders.bf16 import TorchBf16Encoder, cpu_has_bf16
-
-                    if cpu_has_bf16():
-                        self._bulk = TorchBf16Encoder(self.model, batch_size=self.batch_size, name=self._name,
-                                                      layers=self.layers)
-                except ImportError:  # no torch: fp32 it is
-                    pass
-        return self._bulk or None
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed prompts being routed: a batch of ``bulk_min`` or more runs on :meth:`bulk_encoder`."""
-        texts = list(texts)
-        bulk = self.bulk_encoder() if len(texts) >= self.bulk_min else None
-        if bulk is not None:
-            try:
-                return bulk.encode(texts)
-            except (EncoderError, ImportError) as exc:  # the model does not load in torch: fp32 from now on
-                warnings.warn(f"bulk bf16 encoding disabled: {exc}", RuntimeWarning, stacklevel=2)
-                self._bulk = False
-        return self.encode(texts)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)

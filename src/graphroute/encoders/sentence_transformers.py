@@ -25,8 +25,22 @@ def default_model_path() -> str:
 
 
 def model_name(model: str | None) -> str:
-    """Short name of a model folder or name, as encoder ids carry it (``None``: the offline MiniLM)."""
-    return DEFAULT_MODEL if model is None else Path(model).name or model
+    """Short name of a model folder or name, as encoder ids carry it (``None``: the offline MiniLM).
+
+    The offline MiniLM's own folder, however it is written, is ``all-MiniLM-L6-v2``, so a router
+    fitted with ``encoder=None`` loads with that folder's path and the other way round. A folder
+    named ``model`` (as packaged models often are) takes its parent's name.
+    """
+    if model is None:
+        return DEFAULT_MODEL
+    path = Path(model)
+    try:
+        if path.exists() and path.resolve() == Path(default_model_path()).resolve():
+            return DEFAULT_MODEL
+    except (OSError, EncoderError):
+        pass
+    name = path.name or str(model)
+    return path.parent.name if name == "model" and path.parent.name else name
 
 
 def model_id(name: str, max_seq_length: int | None = None) -> str:
@@ -52,7 +66,7 @@ class SentenceTransformerEncoder:
     ``HF_HUB_OFFLINE=1`` is set unless the environment says otherwise, so nothing is fetched.
     Texts are batched sorted by length (sentence-transformers does this inside ``encode``).
 
-    Example:
+    Examples:
         >>> from graphroute.encoders import SentenceTransformerEncoder
         >>> enc = SentenceTransformerEncoder()
         >>> enc.encode(["route me", "to the best model"]).shape

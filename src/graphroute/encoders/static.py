@@ -25,6 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from graphroute.encoders.base import normalise
+from graphroute.encoders.onnx import OnnxEncoder, onnx_dir
 from graphroute.errors import EncoderError
 
 DISTILL_BATCH = 1024
@@ -34,7 +35,7 @@ ENCODE_CHUNK = 256
 class StaticEncoder:
     """Token-table encoder distilled from a mean-pooling sentence-transformers model (default MiniLM).
 
-    Example:
+    Examples:
         >>> from graphroute.encoders import StaticEncoder
         >>> enc = StaticEncoder()
         >>> v = enc.encode(["route me to a cheap model", "route me to a small model", "a poem about rain"])
@@ -43,8 +44,6 @@ class StaticEncoder:
     """
 
     def __init__(self, model: str | None = None, *, name: str | None = None) -> None:
-        from graphroute.encoders.onnx import OnnxEncoder
-
         self.model = model
         self._source = OnnxEncoder(model, name=name)
         self._name = self._source._name
@@ -56,9 +55,7 @@ class StaticEncoder:
         return f"static/{self._name}"
 
     def _table_file(self) -> Path:
-        from graphroute.encoders.onnx import _onnx_dir
-
-        return _onnx_dir().parent / "static" / f"{self._name}.npy"
+        return onnx_dir().parent / "static" / f"{self._name}.npy"
 
     def distill(self) -> np.ndarray:
         """(vocab, dim) float32: each vocabulary token embedded alone by the source model."""

@@ -1,6 +1,6 @@
 """Evaluate routers on recorded outcomes: cross-validation, metrics, reports.
 
-Example:
+Examples:
     >>> from graphroute.datasets import load_dataset
     >>> from graphroute.evaluation import evaluate
     >>> [r] = evaluate(["random"], load_dataset("routellm-gsm8k"), cv=5)

@@ -58,13 +58,19 @@ def cross_val_predict(
     seed: int = 0,
     want_quality: bool = False,
     on_fold: Callable[[], None] | None = None,
+    max_folds: int | None = None,
 ) -> Predictions:
-    """Fit a fresh router on each training part and predict its held-out fold."""
+    """Fit a fresh router on each training part and predict its held-out fold.
+
+    ``max_folds``: evaluate only the first that many folds of the same K-fold split (a slow router
+    on one held-out fold); rows of the other folds keep fold id -1 and NaN scores.
+    """
     n = len(data)
     scores = np.full(n, np.nan)
     quality = np.full((n, len(data.models)), np.nan) if want_quality else None
     folds = np.full(n, -1, dtype=np.int64)
-    for f, test_idx in enumerate(cv_splits(data, k, group_by=group_by, seed=seed)):
+    splits = cv_splits(data, k, group_by=group_by, seed=seed)
+    for f, test_idx in enumerate(splits[:max_folds] if max_folds else splits):
         train_idx = np.setdiff1d(np.arange(n), test_idx)
         router = make().fit(data.subset(train_idx))
         s, q = _predict(router, data.subset(test_idx), want_quality)

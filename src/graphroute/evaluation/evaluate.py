@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -13,7 +13,7 @@ from graphroute.costs import CostModel
 from graphroute.datasets import RoutingDataset
 from graphroute.evaluation.cv import GroupBy, Predictions, cross_val_predict, train_test_predict
 from graphroute.metrics import Curve, aiq, cost_saving, optimal_curve, pareto_frontier, routellm_curve, summarize, tie_safe_curve
-from graphroute.routers import OracleRouter, make_router
+from graphroute.routers import OracleRouter, Router, make_router
 
 
 @dataclass
@@ -34,6 +34,8 @@ class RouterResult:
     fold_apgr: dict[str, list[float]] = field(default_factory=dict)
     point: dict[str, float] = field(default_factory=dict)  # constant routers: their one operating point
     cost: dict[str, Any] = field(default_factory=dict)  # reference costs, quality-cost points, AIQ, savings
+    score_range: tuple[float, float] = (0.0, 1.0)  # the outcomes' scale (1-10 for MT-Bench judge scores)
+    protocol: str = ""  # how it was evaluated ("5-fold CV grouped by prompt", "fold 1 of 5 held out", ...)
 
     def to_dict(self) -> dict[str, Any]:
         def clean(v):
@@ -49,12 +51,14 @@ class RouterResult:
 
         return clean({
             "router": self.router,
+            "protocol": self.protocol,
             "dataset": self.dataset,
             "n": self.n,
             "weak_model": self.weak,
             "strong_model": self.strong,
             "weak_accuracy": self.weak_quality,
             "strong_accuracy": self.strong_quality,
+            "score_range": list(self.score_range),
             "constant": self.constant,
             "point": self.point or None,
             **{m: {**self.summary[m], "fold_apgr": self.fold_apgr.get(m, []), "curve": self.curves[m].to_dict()}
@@ -132,7 +136,7 @@ def evaluate_predictions(name: str, data: RoutingDataset, preds: Predictions, *,
     if cs is not None and escalates:
         cs = cs + cw
     res = RouterResult(name, data.name, len(data), data.weak, data.strong, float(yw.mean()), float(ys.mean()),
-                       preds, constant=constant)
+                       preds, constant=constant, score_range=tuple(map(float, data.score_range)))
     if constant:
         sel = preds.scores > 0
         res.point = {"strong_pct": float(sel.mean() * 100), "quality": float(np.where(sel, ys, yw).mean())}
@@ -157,8 +161,25 @@ def evaluate_predictions(name: str, data: RoutingDataset, preds: Predictions, *,
     return res
 
 
+def _label(spec: Any) -> str:
+    """How a router is named in tables: its spec string, or the repr of a router object."""
+    if isinstance(spec, str):
+        return spec.strip()
+    if isinstance(spec, dict):
+        return ",".join(f"{k}={v}" for k, v in spec.items())
+    return repr(spec)
+
+
+def _factory(spec: Any) -> Callable[[], Router]:
+    """A function that makes a fresh, unfitted router for each fold."""
+    if isinstance(spec, Router):
+        return spec.clone
+    make_router(spec)  # a bad spec fails now, before any fold
+    return lambda: make_router(spec)
+
+
 def evaluate(
-    routers: list[str],
+    routers: Sequence[Any],
     data: RoutingDataset,
     *,
     cv: int = 5,
@@ -167,31 +188,51 @@ def evaluate(
     seed: int = 0,
     cost_model: CostModel | None = None,
     quality_target: float = 0.95,
+    slow_folds: int | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> list[RouterResult]:
-    """Evaluate registered routers by name: K-fold CV on ``data``, or fit on ``data`` and test on ``test``.
+    """Evaluate routers: K-fold CV on ``data``, or fit on ``data`` and test on ``test``.
 
-    Example:
+    ``routers`` are specs (``"knn"``, ``"knn:k=400,temperature=0.2"``, a mapping) or unfitted
+    :class:`~graphroute.routers.Router` objects (cloned for every fold). ``slow_folds``: routers
+    marked slow to fit (``Router.slow``, e.g. ``classifier``) are evaluated on only that many folds
+    of the same split, and their result says so (``RouterResult.protocol``).
+
+    Examples:
         >>> from graphroute.datasets import load_dataset
         >>> from graphroute.evaluation import evaluate
         >>> [r] = evaluate(["oracle"], load_dataset("routellm-gsm8k"))
-        >>> round(r.summary["routellm"]["apgr"], 3)
-        1.131
+        >>> round(r.summary["routellm"]["apgr"], 3), r.protocol
+        (1.131, '5-fold CV grouped by prompt')
     """
     target = test.select_models(data.models) if test is not None else data
     costs = (cost_model or CostModel.default()).dataset_costs(target)
+    makers = [(_label(spec), _factory(spec)) for spec in routers]
     results = []
-    for name in routers:
-        proto = make_router(name)
+    for name, make in makers:
+        proto = make()
         want_q = len(data.models) > 2 or proto.constant
+        step = (lambda name=name: on_step(name)) if on_step else None
+        rows, data_eval, costs_eval = None, target, costs
         if test is not None:
-            preds = train_test_predict(lambda: make_router(name), data, target, want_quality=want_q)
-            if on_step:
-                on_step(name)
+            preds = train_test_predict(make, data, target, want_quality=want_q)
+            protocol = f"trained on {data.name}, tested on {test.name}"
+            if step:
+                step()
         else:
-            preds = cross_val_predict(lambda: make_router(name), data, cv, group_by=group_by, seed=seed,
-                                      want_quality=want_q, on_fold=(lambda: on_step(name)) if on_step else None)
-        results.append(evaluate_predictions(name, target, preds, costs=costs, constant=proto.constant,
-                                            oracle=isinstance(proto, OracleRouter), quality_target=quality_target,
-                                            escalates=getattr(proto, "escalates", False)))
+            few = slow_folds if proto.slow and slow_folds and slow_folds < cv else None
+            preds = cross_val_predict(make, data, cv, group_by=group_by, seed=seed, want_quality=want_q,
+                                      on_fold=step, max_folds=few)
+            protocol = (f"{'fold 1' if few == 1 else f'folds 1-{few}'} of {cv} held out, grouped by {group_by}" if few
+                        else f"{cv}-fold CV grouped by {group_by}")
+            if few:
+                rows = np.flatnonzero(preds.folds >= 0)
+                data_eval, costs_eval = data.subset(rows), costs[rows] if costs is not None else None
+                preds = Predictions(preds.scores[rows], preds.quality[rows] if preds.quality is not None else None,
+                                    preds.folds[rows])
+        res = evaluate_predictions(name, data_eval, preds, costs=costs_eval, constant=proto.constant,
+                                   oracle=isinstance(proto, OracleRouter), quality_target=quality_target,
+                                   escalates=proto.escalates)
+        res.protocol = protocol
+        results.append(res)
     return results

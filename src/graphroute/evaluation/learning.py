@@ -43,7 +43,7 @@ class LearningPoint:
 class LearningCurve:
     """A router's learning curve on one dataset.
 
-    Example:
+    Examples:
         >>> from graphroute.datasets import load_dataset
         >>> from graphroute.evaluation import learning_curve
         >>> from graphroute.routers import make_router

@@ -1,4 +1,5 @@
-"""Present evaluation results: a rich table, a JSON file, a per-prompt scores CSV, a PNG plot."""
+"""Present evaluation results: rich tables, a JSON file, a per-prompt scores CSV, PNG plots (the
+cost-quality curves of ``graphroute eval`` and the learning curves of ``--learning-curve``)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import csv
 import json
 import math
 import os
+from collections import Counter
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
+
+import numpy as np
 
 from graphroute.datasets import RoutingDataset
 from graphroute.evaluation.evaluate import RouterResult
@@ -19,28 +23,42 @@ def _f(v: float | None, spec: str = ".3f", suffix: str = "") -> str:
     return f"{v:{spec}}{suffix}"
 
 
+def quality_text(value: float, score_range: Sequence[float]) -> str:
+    """A mean outcome as a reader expects it: a percentage on a 0-1 scale, else the mean score on its scale."""
+    lo, hi = score_range
+    if (lo, hi) == (0.0, 1.0):
+        return f"{value:.2%}"
+    return f"mean score {value:.2f} (scale {lo:g}-{hi:g})"
+
+
 def results_table(results: Sequence[RouterResult], title: str = ""):
-    """A rich ``Table`` with one row per router (RouteLLM and tie-safe APGR, CPT, AUC, cost)."""
+    """A rich ``Table`` with one row per router (RouteLLM and tie-safe APGR, CPT, AUC, cost); a row
+    evaluated otherwise than the title says (a slow router on one held-out fold) names how."""
+    from rich.markup import escape
     from rich.table import Table
 
-    r0 = results[0]
-    caption = (f"n={r0.n}  weak {r0.weak} {r0.weak_quality:.2%}  strong {r0.strong} {r0.strong_quality:.2%}")
+    common = Counter(r.protocol for r in results).most_common(1)[0][0]
+    r0 = next(r for r in results if r.protocol == common)
+    title = title or (f"{r0.dataset} ({common})" if common else r0.dataset)
+    caption = (f"n={r0.n}  weak {r0.weak} {quality_text(r0.weak_quality, r0.score_range)}  "
+               f"strong {r0.strong} {quality_text(r0.strong_quality, r0.score_range)}")
     if r0.cost:
         caption += (f"\n$/query: weak {r0.cost['weak_total'] / r0.n:.6f}  strong {r0.cost['strong_total'] / r0.n:.6f}"
                     f"   saving = cost saved vs {r0.cost['best_model']} at "
                     f"{r0.cost['quality_target_share']:.0%} of its quality")
-    t = Table(title=title or r0.dataset, caption=caption)
+    t = Table(title=title, caption=caption)
     for col in ("router", "APGR", "APGR tie-safe", "CPT50 %", "CPT80 %", "AUC", "CPT80 tie-safe %",
                 "$/q at CPT80", "AIQ", "saving"):
         t.add_column(col, justify="left" if col == "router" else "right")
     for r in results:
         c = r.cost or {}
+        label = escape(r.router if r.protocol == common else f"{r.router}\n({r.protocol}, n={r.n:,})")
         if r.constant:
-            t.add_row(r.router, "—", "—", "—", "—", "—", "—", _f(r.point.get("cost_per_query"), ".6f"), "—",
+            t.add_row(label, "—", "—", "—", "—", "—", "—", _f(r.point.get("cost_per_query"), ".6f"), "—",
                       _f(c.get("cost_saving_at_target"), ".1%"))
             continue
         a, b = r.summary["routellm"], r.summary["tie_safe"]
-        t.add_row(r.router, _f(a["apgr"]), _f(b["apgr"]), _f(a["cpt50"], ".1f"), _f(a["cpt80"], ".1f"),
+        t.add_row(label, _f(a["apgr"]), _f(b["apgr"]), _f(a["cpt50"], ".1f"), _f(a["cpt80"], ".1f"),
                   _f(a["auc"], ".4f"), _f(b["cpt80"], ".1f"), _f(b["cost_per_query_at_cpt80"], ".6f"),
                   _f(c.get("aiq"), ".4f"), _f(c.get("cost_saving_at_target"), ".1%"))
     return t
@@ -49,7 +67,7 @@ def results_table(results: Sequence[RouterResult], title: str = ""):
 def write_json(path: str | Path, runs: dict[str, list[RouterResult]], meta: dict[str, Any]) -> None:
     """All results, per dataset and router, with both curve methods."""
     doc = {"meta": meta, "datasets": {name: {r.router: r.to_dict() for r in res} for name, res in runs.items()}}
-    _atomic_write(Path(path), json.dumps(doc, indent=2))
+    atomic_write(Path(path), json.dumps(doc, indent=2))
 
 
 def write_scores(path: str | Path, runs: dict[str, tuple[RoutingDataset, list[RouterResult]]]) -> None:
@@ -103,6 +121,52 @@ def plot(path: str | Path, runs: dict[str, list[RouterResult]]) -> None:
     save_png(fig, path)
 
 
+def curve_table(lc, target: Optional[float] = None):
+    """A rich ``Table``: one row per training share, the slope and (with ``target``) the extrapolation."""
+    from rich.table import Table
+
+    slope = lc.slope_per_doubling()
+    caption = (f"{lc.k}-fold CV grouped by {lc.group_by}, seed {lc.seed}, shares drawn by {lc.draw_by}; "
+               f"test rows are the same at every share; "
+               f"APGR is the mean of the repeats, tie-safe and CPT the first repeat's.\n"
+               f"Log-linear fit (an extrapolation, not a measurement): {_f(slope, '+.3f')} APGR per doubling of "
+               f"training rows")
+    if target is not None:
+        need = lc.rows_for(target)
+        caption += f"; APGR {target:g} at ~{need:,.0f} rows" if math.isfinite(need) else f"; APGR {target:g} not reached"
+    t = Table(title=f"{lc.dataset}: {lc.router} learning curve", caption=caption)
+    by_group = lc.draw_by == "group"
+    cols = ["share", "train rows", *(["train groups"] if by_group else []), "APGR", "APGR per repeat",
+            "APGR tie-safe", "CPT50 %", "CPT80 %"]
+    for col in cols:
+        t.add_column(col, justify="right")
+    for p in lc.points:
+        units = [f"{p.train_units:.1f}"] if by_group else []
+        t.add_row(f"{p.fraction:g}", f"{p.train_rows:,.0f}", *units, _f(p.apgr), " ".join(_f(a) for a in p.repeat_apgr),
+                  _f(p.apgr_tie_safe), _f(p.cpt50, ".1f"), _f(p.cpt80, ".1f"))
+    return t
+
+
+def plot_curves(path: Path, curves: Sequence) -> None:
+    """PNG: APGR against training rows (log scale), one line per router and dataset, bars from the repeats."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for lc in curves:
+        x = [p.train_rows for p in lc.points]
+        y = np.array([p.apgr for p in lc.points])
+        spread = np.array([[p.apgr - min(p.repeat_apgr), max(p.repeat_apgr) - p.apgr] for p in lc.points]).T
+        ax.errorbar(x, y, yerr=spread, fmt="o-", capsize=3, label=f"{lc.dataset}: {lc.router}")
+    ax.set_xscale("log", base=2)
+    ax.set(xlabel="training rows per fold", ylabel="APGR (RouteLLM curve)", title="learning curves")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    save_png(fig, path)
+
+
 def save_png(fig, path: str | Path) -> None:
     """Write a matplotlib figure to ``path`` atomically (a temporary file, then a rename) and close it."""
     import matplotlib.pyplot as plt
@@ -116,7 +180,7 @@ def save_png(fig, path: str | Path) -> None:
     os.replace(tmp, path)
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")

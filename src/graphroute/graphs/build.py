@@ -15,11 +15,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from langchain_core.language_models import FakeListChatModel
 
+from graphroute import __version__
+from graphroute.allocator import Allocator, Catalogue
+from graphroute.cascade import Cascade, Stage
 from graphroute.costs import CostModel, Price
-from graphroute.datasets import RoutingDataset
+from graphroute.datasets import BUILTINS, RoutingDataset, load_dataset
+from graphroute.encoders import encode_queries, resolve_encoder
 from graphroute.errors import ConfigError
 from graphroute.graphs.schema import AllocatorBlock, CascadeBlock, ClassifierBlock, GraphSpec, RulesBlock, StrategyBlock
+from graphroute.index import VectorIndex
+from graphroute.models import ReplayChatModel
+from graphroute.routers import Router, make_router
+from graphroute.scorers import LearnedScorer, make_scorer
+from graphroute.strategies import RulesRouter, make_strategy
+from graphroute.types import Calibration
 
 
 @dataclass
@@ -31,8 +42,6 @@ class Corpus:
     encoder: Any
 
     def search(self, query: str, k: int) -> list[str]:
-        from graphroute.encoders import encode_queries
-
         v = np.asarray(encode_queries(self.encoder, [query]), dtype=np.float32)
         _, ids = self.index.search(v, k)
         return [self.texts[int(i)] for i in ids[0] if i >= 0]
@@ -58,10 +67,6 @@ def graph_costs(spec: GraphSpec) -> CostModel:
 def make_models(spec: GraphSpec, *, offline: bool, data: RoutingDataset | None = None) -> dict[str, Any]:
     """Graph model id -> chat model. Offline: a replay of ``replay`` from ``data`` when both exist,
     else a fake model answering ``offline_response``. Live: LangChain's ``init_chat_model``."""
-    from langchain_core.language_models import FakeListChatModel
-
-    from graphroute.models import ReplayChatModel
-
     out = {}
     for mid, m in spec.models.items():
         if offline:
@@ -95,9 +100,6 @@ def _data_key(data: RoutingDataset) -> str:
 def _source_key(name: str, base: Path) -> str:
     """A cache key for a dataset named in a file, without loading it (built-ins are fixed; files by
     size and modification time)."""
-    from graphroute import __version__
-    from graphroute.datasets import BUILTINS
-
     if name in BUILTINS:
         return f"builtin:{name}:{__version__}"
     p = base / name
@@ -109,14 +111,10 @@ def _source_key(name: str, base: Path) -> str:
 
 
 def load_data(name: str, base: Path) -> RoutingDataset:
-    from graphroute.datasets import BUILTINS, load_dataset
-
     return load_dataset(name if name in BUILTINS else str(base / name))
 
 
 def _classifier(block: ClassifierBlock, base: Path, data: RoutingDataset | None):
-    from graphroute.routers import Router, make_router
-
     if block.path:
         return Router.load(base / block.path)
     assert block.fit is not None
@@ -143,9 +141,6 @@ def replay_view(spec: GraphSpec, data: RoutingDataset) -> RoutingDataset:
 
 def _cascade(name: str, block: CascadeBlock, spec: GraphSpec, base: Path, models: dict[str, Any], costs: CostModel,
              data: RoutingDataset | None):
-    from graphroute.cascade import Cascade, Stage
-    from graphroute.cascade.scorers import LearnedScorer, scorer_from_config
-
     fit_data = data
     if fit_data is None and block.fit and block.fit.get("data"):
         fit_data = load_data(str(block.fit["data"]), base)
@@ -170,7 +165,7 @@ def _cascade(name: str, block: CascadeBlock, spec: GraphSpec, base: Path, models
                                                      fit_rows.scores[:, fit_rows.index(st["model"])], y_next=y_next)
                 scorer.save(folder)
         elif cfg is not None:
-            scorer = scorer_from_config(cfg, models=models, base=base)
+            scorer = make_scorer(cfg, models=models, base=base)
         stages.append(Stage(models[st["model"]], name=st["model"], scorer=scorer, threshold=float(st.get("threshold", 0.5)),
                             options=st.get("options")))
     cascade = Cascade(stages, cost_model=costs, max_cost=block.max_cost)
@@ -180,8 +175,8 @@ def _cascade(name: str, block: CascadeBlock, spec: GraphSpec, base: Path, models
         held = view.subset(np.arange(len(view))[int(0.7 * len(view)):]) if len(view) > 1 else view
         cached = _cache_dir("calibration", {"block": block.model_dump(), "data": _data_key(view)}).with_suffix(".json")
         try:
-            saved = json.loads(cached.read_text())
-            cascade.set_thresholds(saved["thresholds"])
+            saved = Calibration.from_dict(json.loads(cached.read_text()))
+            cascade.set_thresholds(saved.thresholds)
             cascade.calibration = saved
         except (OSError, ValueError, KeyError, TypeError):
             cal = cascade.calibrate(held.select_models([s.name for s in stages]), **block.calibrate)
@@ -193,8 +188,6 @@ def _cascade(name: str, block: CascadeBlock, spec: GraphSpec, base: Path, models
 
 
 def _allocator(block: AllocatorBlock, base: Path):
-    from graphroute.allocator import Allocator, Catalogue
-
     alloc = Allocator(Catalogue.from_yaml(base / block.catalogue), lam=block.lam)
     if block.runs:
         alloc.fit(base / block.runs)
@@ -202,9 +195,6 @@ def _allocator(block: AllocatorBlock, base: Path):
 
 
 def _corpus(path: Path) -> Corpus:
-    from graphroute.index import VectorIndex
-    from graphroute.routers.embedding import resolve_encoder
-
     texts = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if line.strip():
@@ -225,8 +215,6 @@ def build_runtime(spec: GraphSpec, base: Path, *, offline: bool = False, data: R
                   fit_data: RoutingDataset | None = None) -> Runtime:
     """Create every model, router and corpus of ``spec``. ``data``: recorded outcomes for offline replay;
     ``fit_data``: fit routers/scorers on it instead of their blocks' data (evaluation folds)."""
-    from graphroute.routers.rules import RulesRouter
-
     models = make_models(spec, offline=offline, data=data)
     rt = Runtime(spec, base, models, graph_costs(spec))
     for name, block in spec.routers.items():
@@ -246,14 +234,10 @@ def build_runtime(spec: GraphSpec, base: Path, *, offline: bool = False, data: R
         elif isinstance(block, RulesBlock):
             rt.routers[name] = RulesRouter([r.model_dump(exclude_none=True) for r in block.rules], block.default)
         elif isinstance(block, StrategyBlock) and block.kind != "hybrid":
-            from graphroute.runtime.factory import make_strategy
-
-            rt.routers[name] = make_strategy(block.kind, block.params)
+            rt.routers[name] = make_strategy({"kind": block.kind, **block.params})
     for name, block in spec.routers.items():  # hybrids refer to routers built above
         if isinstance(block, StrategyBlock) and block.kind == "hybrid":
-            from graphroute.runtime.factory import make_strategy
-
-            rt.routers[name] = make_strategy(block.kind, block.params, rt.routers)
+            rt.routers[name] = make_strategy({"kind": block.kind, **block.params}, rt.routers)
             learned = str(block.params.get("learned"))
             rt.maps[name] = dict(rt.maps.get(learned, {}))
     for node in spec.nodes.values():

@@ -7,7 +7,7 @@ back to the best affordable model; when nothing fits, the run stops with
 ``state["outcome"] == "budget_exhausted"`` and ``stopped_at`` naming the step. Every step appends
 ``{node, type, model, cost, latency_ms, reason}`` to ``state["trace"]``.
 
-Example:
+Examples:
     >>> import pathlib, tempfile
     >>> from graphroute.graphs import compile_file, run_graph
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "g.yaml"
@@ -26,11 +26,16 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import operator
 import time
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.graph import END, START, StateGraph
+
+from graphroute.calls import call_model
 from graphroute.costs import count_tokens
 from graphroute.errors import GraphRouteError
 from graphroute.graphs.build import Runtime, build_runtime
@@ -89,10 +94,6 @@ class _Steps:
         return None, d.reason
 
     def llm(self, node: str, spec: LLMNode):
-        from langchain_core.messages import HumanMessage, SystemMessage
-
-        from graphroute.cascade.calls import call_model
-
         def run(state: dict) -> dict:
             prompt = spec.prompt.format(**{k: state.get(k, "") for k in state})
             remaining = state.get("budget_remaining")
@@ -170,8 +171,6 @@ class _Steps:
         return run
 
     def python(self, node: str, spec: PythonNode):
-        import importlib
-
         module, _, attr = spec.call.partition(":")
         fn = getattr(importlib.import_module(module), attr)
 
@@ -186,8 +185,6 @@ class _Steps:
 
 def compile_graph(spec: GraphSpec, rt: Runtime, *, checkpointer: Any = None):
     """A compiled LangGraph app for ``spec`` over the runtime objects ``rt``."""
-    from langgraph.graph import END, START, StateGraph
-
     steps = _Steps(rt)
     g = StateGraph(state_type(spec))
     makers = {LLMNode: steps.llm, CascadeNodeSpec: steps.cascade, RouterStep: steps.router,

@@ -44,7 +44,7 @@ class FitBlock(_Strict):
     """Fit a router on a dataset at compile time (cached): ``data`` is a built-in name or a path."""
 
     data: str
-    router: str = "classifier"
+    router: str | dict[str, Any] = "classifier"
     calibrate: dict[str, float] | None = None  # e.g. {strong_share: 0.3}
 
 
@@ -60,7 +60,7 @@ class CascadeBlock(_Strict):
     stages: list[dict[str, Any]]
     max_cost: float | None = None
     fit: dict[str, Any] | None = Field(None, description="{data: D}: fit learned scorers on D's recorded responses")
-    calibrate: dict[str, float] | None = Field(None, description="{quality|last_share|budget: x} on the fit data")
+    calibrate: dict[str, float] | None = Field(None, description="{quality|strong_share|budget: x} on the fit data")
 
 
 class AllocatorBlock(_Strict):
@@ -165,7 +165,7 @@ class GraphSpec(_Strict):
     """A whole graph file. Validate YAML with :func:`graphroute.graphs.load_graph` (file:line errors);
     build one in Python with ``GraphSpec.model_validate``.
 
-    Example:
+    Examples:
         >>> from graphroute.graphs import GraphSpec
         >>> spec = GraphSpec.model_validate({
         ...     "models": {"small": {"model": "openai:gpt-4o-mini", "input_price": 0.15, "output_price": 0.6}},

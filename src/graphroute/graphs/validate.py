@@ -1,7 +1,7 @@
 """Validating a graph file: the schema first, then every cross-reference and the graph's shape.
 All problems are reported at once, each as ``file:line:column: field.path: message``.
 
-Example:
+Examples:
     >>> import pathlib, tempfile
     >>> from graphroute.graphs import load_graph
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "g.yaml"
@@ -28,6 +28,8 @@ from pydantic import ValidationError
 
 from graphroute.graphs.schema import (AllocatorBlock, AllocatorNodeSpec, CascadeBlock, CascadeNodeSpec, ClassifierBlock,
                                       GraphSpec, LLMNode, PythonNode, RetrievalNode, RouterStep, RulesBlock, StrategyBlock)
+from graphroute.errors import ConfigError
+from graphroute.strategies import make_strategy
 from graphroute.yamlconf import located, read_yaml
 
 SPECIAL = {"START", "END"}
@@ -84,9 +86,6 @@ def check(spec: GraphSpec, base: Path | None = None) -> list[tuple[tuple, str]]:
             for i, r in enumerate(block.rules):
                 need_model(loc + ("rules", i, "model"), r.model)
         elif isinstance(block, StrategyBlock):
-            from graphroute.errors import ConfigError
-            from graphroute.runtime.factory import make_strategy
-
             if block.kind == "hybrid":
                 learned = block.params.get("learned")
                 if not isinstance(spec.routers.get(str(learned)), ClassifierBlock):
@@ -96,7 +95,7 @@ def check(spec: GraphSpec, base: Path | None = None) -> list[tuple[tuple, str]]:
                     need_model(loc + ("params",), str(m))
                 continue
             try:
-                strategy = make_strategy(block.kind, block.params)
+                strategy = make_strategy({"kind": block.kind, **block.params})
             except ConfigError as exc:
                 issues.append((loc + ((exc.field.split(".")[0],) if exc.field else ()), str(exc)))
             else:

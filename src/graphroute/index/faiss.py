@@ -1,43 +1,34 @@
 """FAISS inner-product index over L2-normalised vectors, with stable ids, add/remove and save/load.
 
 ``kind="auto"`` is exact (``IndexFlatIP``) up to ``APPROX_THRESHOLD`` vectors and an IVF index
-(``IndexIVFFlat``, ``nlist = 4·sqrt(n)``, ``nprobe`` 32) above it: exact search costs about 1 ms at
-20k vectors on 2 cores and grows linearly (``benchmarks/index_speed.py``). Exact search reads the
-FAISS flat storage in place and selects the top k with numpy (one BLAS product + ``argpartition``)
-for batches: FAISS's own flat search keeps a k-heap per query, which for the wide neighbourhoods
-routers use (k=400 at 10k vectors) costs 1.2 ms per query against 0.55 ms this way. One or a few
-queries still go to FAISS on the calling thread: right after an ONNX Runtime forward (whose
-threads are still spinning), a 2-thread BLAS product took ~25 ms to get its cores on this 2-core
-machine (route p50 48 ms against 23 ms with one BLAS thread). Adding or removing
-vectors never rebuilds; the one rebuild is the switch from exact to IVF when ``auto`` crosses the
-threshold (IVF needs data to train its coarse quantiser).
+(``IndexIVFFlat``, ``nlist = 4·sqrt(n)``, ``nprobe`` 32) above it; exact search grows linearly with
+the vectors (``benchmarks/index_speed.py``). Exact search reads the FAISS flat storage in place and
+selects the top k with numpy (one BLAS product + ``argpartition``): FAISS's own flat search keeps a
+k-heap per query, slow for the wide neighbourhoods routers use (k=400). Nothing here changes a
+process-wide thread setting. Adding or removing vectors never rebuilds; the one rebuild is the
+switch from exact to IVF when ``auto`` crosses the threshold (IVF needs data to train its coarse
+quantiser).
 
-Saved as ``index.faiss`` plus ``index.json`` (kind, dimension, count and the file's SHA-256): a
-truncated or altered file raises :class:`~graphroute.errors.PersistenceError`.
+Saved as ``index.faiss`` beside ``graphroute.json`` (kind, dimension, count and the file's SHA-256;
+:mod:`graphroute.persist`): a truncated or altered file raises :class:`~graphroute.errors.PersistenceError`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import os
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from graphroute.errors import PersistenceError
+from graphroute.persist import read_folder, save_folder
 
 Kind = Literal["auto", "flat", "ivf"]
 APPROX_THRESHOLD = 20_000
-#: Up to this many queries are searched on the calling thread. Right after an encoder forward (torch
-#: or ONNX Runtime threads still spinning) a 2-thread BLAS product for a few queries contends with
-#: them: the classifier routed calls of 16 MMLU prompts at 87-101 prompts/s with the threaded
-#: search against 134-147 single-threaded (calls of 32: 109-132 either way).
-SMALL_BATCH = 32
 QUERY_CHUNK = 256  # exact search scores this many queries at a time (bounds the score matrix)
-FORMAT_VERSION = 1
+KIND = "index"
 
 
 def _faiss():
@@ -49,7 +40,7 @@ def _faiss():
 class VectorIndex:
     """Nearest neighbours by cosine similarity (inner product of normalised vectors).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from graphroute.index import VectorIndex
         >>> idx = VectorIndex(dim=2)
@@ -140,7 +131,15 @@ class VectorIndex:
         return self._built
 
     def ids(self) -> np.ndarray:
-        return np.fromiter(self._store, dtype=np.int64, count=len(self._store))
+        """Ids of the stored vectors, ascending."""
+        return np.sort(np.fromiter(self._store, dtype=np.int64, count=len(self._store)))
+
+    def vectors(self, ids=None) -> np.ndarray:
+        """The stored vectors of ``ids`` (default: all, by ascending id), (n, dim) float32."""
+        ids = self.ids() if ids is None else np.asarray(ids, dtype=np.int64)
+        if not len(ids):
+            return np.zeros((0, self.dim), np.float32)
+        return np.stack([self._store[int(i)] for i in ids])
 
     def search(self, queries, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(similarities, ids), each (n_queries, k'); k' = min(k, len). Missing neighbours have id -1."""
@@ -148,19 +147,9 @@ class VectorIndex:
         if not self._store:
             raise ValueError("search on an empty index")
         k = min(int(k), len(self._store))
-        if self._built == "flat" and len(q) > SMALL_BATCH:
+        if self._built == "flat":
             return self._exact(q, k)
-        if len(q) > SMALL_BATCH:
-            return self._index.search(q, k)
-        # one or a few queries: OpenMP threads cost more than they save (1.3 ms vs 0.57 ms for
-        # k=400 at 10k vectors on 2 cores), so search them on the calling thread
-        faiss = _faiss()
-        before = faiss.omp_get_max_threads()
-        faiss.omp_set_num_threads(1)
-        try:
-            return self._index.search(q, k)
-        finally:
-            faiss.omp_set_num_threads(before)
+        return self._index.search(q, k)
 
     def _exact(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Exact top-k by inner product over the flat index's storage (read in place, not copied)."""
@@ -183,39 +172,28 @@ class VectorIndex:
         return np.concatenate(sims), np.concatenate(found)
 
     # ------------------------------------------------------------------ persistence
-    def save(self, folder: str | Path) -> None:
-        """Write ``index.faiss`` and ``index.json`` into ``folder`` (files replaced atomically)."""
+    def save(self, folder: str | Path) -> Path:
+        """Write the index to ``folder`` (``graphroute.json`` with the file's SHA-256, ``index.faiss``)."""
         faiss = _faiss()
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
         data = faiss.serialize_index(self._index).tobytes() if self._index is not None else b""
-        tmp = folder / ".index.faiss.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, folder / "index.faiss")
-        meta = {"format_version": FORMAT_VERSION, "dim": self.dim, "kind": self.kind, "built": self._built,
-                "approx_threshold": self.approx_threshold, "nprobe": self.nprobe, "count": len(self._store),
-                "next_id": self._next_id, "sha256": hashlib.sha256(data).hexdigest()}
-        tmp = folder / ".index.json.tmp"
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, folder / "index.json")
+        meta = {"dim": self.dim, "index_kind": self.kind, "built": self._built, "approx_threshold": self.approx_threshold,
+                "nprobe": self.nprobe, "count": len(self._store), "next_id": self._next_id,
+                "sha256": hashlib.sha256(data).hexdigest()}
+        return save_folder(folder, KIND, meta, write=lambda tmp: (tmp / "index.faiss").write_bytes(data))
 
     @classmethod
     def load(cls, folder: str | Path) -> "VectorIndex":
         """Read what :meth:`save` wrote; any mismatch raises ``PersistenceError``."""
         faiss = _faiss()
-        folder = Path(folder)
+        saved = read_folder(folder, KIND)
+        meta, folder = saved.meta, saved.path
         try:
-            meta = json.loads((folder / "index.json").read_text())
             data = (folder / "index.faiss").read_bytes()
-        except FileNotFoundError as exc:
-            raise PersistenceError(f"missing {Path(exc.filename).name}", path=folder) from None
-        except ValueError as exc:
-            raise PersistenceError(f"index.json is corrupt: {exc}", path=folder) from None
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise PersistenceError(f"index format_version {meta.get('format_version')!r} is not {FORMAT_VERSION}", path=folder)
+        except FileNotFoundError:
+            raise PersistenceError("missing index.faiss", path=folder) from None
         if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
             raise PersistenceError("index.faiss does not match its checksum (truncated or altered)", path=folder / "index.faiss")
-        idx = cls(meta["dim"], meta["kind"], approx_threshold=meta["approx_threshold"], nprobe=meta["nprobe"])
+        idx = cls(meta["dim"], meta["index_kind"], approx_threshold=meta["approx_threshold"], nprobe=meta["nprobe"])
         idx._built, idx._next_id = meta["built"], meta["next_id"]
         if data:
             try:
@@ -223,9 +201,9 @@ class VectorIndex:
             except RuntimeError as exc:
                 raise PersistenceError(f"index.faiss is unreadable: {exc}", path=folder / "index.faiss") from None
             if idx._index.ntotal != meta["count"] or idx._index.d != meta["dim"]:
-                raise PersistenceError("index.faiss disagrees with index.json", path=folder)
-            ids = faiss.vector_to_array(idx._index.id_map) if idx._built == "flat" else None
+                raise PersistenceError("index.faiss disagrees with graphroute.json", path=folder)
             if idx._built == "flat":
+                ids = faiss.vector_to_array(idx._index.id_map)
                 vecs = idx._index.index.reconstruct_n(0, idx._index.ntotal)
             else:
                 ids, vecs = _ivf_contents(faiss, idx._index)

@@ -1,6 +1,6 @@
 """Routing metrics: RouteLLM's curve, APGR, CPT and AUC; a tie-safe curve; RouterBench's AIQ.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from graphroute.metrics import tie_safe_curve, apgr
     >>> weak, strong = np.array([1, 0, 0, 1]), np.array([1, 1, 0, 1])

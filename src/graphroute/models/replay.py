@@ -5,7 +5,7 @@ Each call looks up the last human message among the dataset's prompts and return
 recorded response (empty text when the dataset records only scores), with the recorded score,
 token usage and the row in ``response_metadata``.
 
-Example:
+Examples:
     >>> from graphroute.datasets import load_dataset
     >>> from graphroute.models import ReplayChatModel
     >>> data = load_dataset("routellm-gsm8k")
@@ -25,6 +25,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
+from graphroute.costs import count_tokens
 from graphroute.errors import GraphRouteError, UnknownModelError
 
 
@@ -82,8 +83,6 @@ class ReplayChatModel(BaseChatModel):
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
                   **kwargs: Any) -> ChatResult:
-        from graphroute.costs import count_tokens
-
         human = [m for m in messages if m.type == "human"]
         prompt = _text(human[-1]) if human else (_text(messages[-1]) if messages else "")
         row = self.row_of(prompt)

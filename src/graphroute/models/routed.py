@@ -5,10 +5,10 @@ cascade, so an existing LangChain/LangGraph app adopts routing by swapping one c
 tools to whichever model is chosen; the chosen model and the decision are in the reply's
 ``response_metadata`` (``graphroute_model``, ``graphroute_decision``).
 
-Example:
+Examples:
     >>> from langchain_core.language_models import FakeListChatModel
     >>> from graphroute.models import RoutedChatModel
-    >>> from graphroute.routers.rules import RulesRouter
+    >>> from graphroute.strategies import RulesRouter
     >>> router = RulesRouter([{"model": "big", "contains": ["prove"]}], default="small")
     >>> llm = RoutedChatModel(router=router, models={"small": FakeListChatModel(responses=["hi"]),
     ...                                              "big": FakeListChatModel(responses=["QED"])})
@@ -26,15 +26,15 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, model_validator
 
+from graphroute.cascade import Cascade
 from graphroute.errors import UnknownModelError
+from graphroute.prompts import last_human, message_text
 
 
-def _last_human(messages: Sequence[BaseMessage]) -> str:
-    for m in reversed(messages):
-        if m.type == "human":
-            c = m.content
-            return c if isinstance(c, str) else "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in c)
-    return str(messages[-1].content) if messages else ""
+def _query(messages: Sequence[BaseMessage]) -> str:
+    """What a routed call decides on: the last human message (else the last message)."""
+    found = last_human(messages)
+    return found if found is not None else (message_text(messages[-1].content) if messages else "")
 
 
 class RoutedChatModel(BaseChatModel):
@@ -52,8 +52,6 @@ class RoutedChatModel(BaseChatModel):
 
     @model_validator(mode="after")
     def _check(self) -> "RoutedChatModel":
-        from graphroute.cascade import Cascade
-
         if not isinstance(self.router, Cascade):
             known = getattr(self.router, "models_", None)
             if known is None:
@@ -72,7 +70,7 @@ class RoutedChatModel(BaseChatModel):
         return self.model_copy(update={"tools": list(tools), "tool_kwargs": kwargs})
 
     def _choose(self, messages: list[BaseMessage]) -> tuple[str, Any, dict[str, Any]]:
-        d = self.router.decide([_last_human(messages)])[0]
+        d = self.router.decide([_query(messages)])[0]
         model = self.models[d.model]
         if self.tools:
             model = model.bind_tools(self.tools, **self.tool_kwargs)
@@ -93,8 +91,6 @@ class RoutedChatModel(BaseChatModel):
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
                   **kwargs: Any) -> ChatResult:
-        from graphroute.cascade import Cascade
-
         if isinstance(self.router, Cascade):
             return self._cascade_result(self.router.invoke(messages))
         chosen, model, decision = self._choose(messages)
@@ -103,8 +99,6 @@ class RoutedChatModel(BaseChatModel):
 
     async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
                          **kwargs: Any) -> ChatResult:
-        from graphroute.cascade import Cascade
-
         if isinstance(self.router, Cascade):
             return self._cascade_result(await self.router.ainvoke(messages))
         chosen, model, decision = self._choose(messages)
@@ -113,8 +107,6 @@ class RoutedChatModel(BaseChatModel):
 
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
                 **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        from graphroute.cascade import Cascade
-
         if isinstance(self.router, Cascade):  # a cascade must see the whole answer before accepting it
             gen = self._cascade_result(self.router.invoke(messages)).generations[0]
             yield ChatGenerationChunk(message=AIMessageChunk(content=gen.message.content,

@@ -1,46 +1,56 @@
-"""Routers: the protocol (``Router``), the baselines and the learned routers, by family.
+"""Routers: the protocol (:class:`Router`), the registry of router names (:data:`ROUTERS`), the
+baselines, the learned routers, semantic routes and the cascade evaluated on recorded answers.
 
-Example:
-    >>> from graphroute.routers import make_router
+A router spec is a registered name with optional parameters: ``make_router("knn:k=400")``.
+
+Examples:
+    >>> from graphroute.routers import ROUTERS, make_router
     >>> make_router("random")
     RandomRouter(seed=0)
+    >>> "classifier" in ROUTERS.names()
+    True
 """
 
-from graphroute.routers.base import MAX_PROMPT_CHARS, Router, check_prompts
+from graphroute.routers.base import ROUTERS, Router, as_dataset, make_router, router_names
 from graphroute.routers.baselines import AlwaysRouter, OracleRouter, RandomRouter
+from graphroute.routers.calibration import calibrate
 from graphroute.routers.embedding import EmbeddingRouter, PromptOnlyRouter
-from graphroute.routers.ensemble import StackedRouter
-from graphroute.routers.features import FeatureRouter, prompt_features
-from graphroute.routers.heads import HeadRouter
 from graphroute.routers.knn import KNNRouter
+from graphroute.routers.heads import HeadRouter
+from graphroute.routers.trees import FEATURES, FeatureRouter, prompt_features
 from graphroute.routers.text import TextRouter, word_ngrams
-from graphroute.routers.calibration import Calibration, calibrate
-from graphroute.routers.policy import CostPolicy, Decision, TargetQualityPolicy, ThresholdPolicy
-from graphroute.routers.registry import ROUTERS, make_router, router_names
+from graphroute.routers.stacked import DEFAULT_MEMBERS, StackedRouter
+from graphroute.routers.escalation import CascadeRouter
+from graphroute.routers.policy import POLICIES, CostPolicy, Policy, TargetQualityPolicy, ThresholdPolicy
+from graphroute.routers.semantic import Route, SemanticRouter
 
 __all__ = [
-    "MAX_PROMPT_CHARS",
+    "DEFAULT_MEMBERS",
+    "FEATURES",
+    "POLICIES",
     "ROUTERS",
     "AlwaysRouter",
-    "Calibration",
+    "CascadeRouter",
     "CostPolicy",
-    "Decision",
-    "TargetQualityPolicy",
-    "ThresholdPolicy",
-    "calibrate",
     "EmbeddingRouter",
     "FeatureRouter",
     "HeadRouter",
     "KNNRouter",
-    "PromptOnlyRouter",
-    "TextRouter",
-    "word_ngrams",
-    "StackedRouter",
-    "prompt_features",
     "OracleRouter",
+    "Policy",
+    "PromptOnlyRouter",
     "RandomRouter",
+    "Route",
     "Router",
-    "check_prompts",
+    "SemanticRouter",
+    "StackedRouter",
+    "TargetQualityPolicy",
+    "TextRouter",
+    "ThresholdPolicy",
+    "as_dataset",
+    "calibrate",
     "make_router",
+    "prompt_features",
     "router_names",
+    "word_ngrams",
 ]

@@ -1,4 +1,4 @@
-"""The router protocol, scikit-learn style.
+"""The router protocol, scikit-learn style, and the registry of router names.
 
 A router is fitted on recorded outcomes and then, for each prompt, predicts every model's
 quality (``predict_quality``). Everything else derives from that one method:
@@ -6,18 +6,23 @@ quality (``predict_quality``). Everything else derives from that one method:
 * ``score`` — for the (weak, strong) pair, the need for the strong model (higher = send to
   strong); RouteLLM calls this the strong win rate;
 * ``route`` — the pair decision at a threshold;
-* ``choose`` — for any number of models, ``argmax(quality - lam * cost)``.
+* ``choose`` — for any number of models, ``argmax(quality - lam * cost)``;
+* ``decide`` — one :class:`~graphroute.types.Decision` per prompt under the router's policy.
 
-Writing a router is one class with ``predict_quality`` (and ``_fit`` if it learns).
-``save``/``load`` keep the params (from ``__init__``, as in scikit-learn) and the learned state
-in one directory, written atomically.
+Writing a router is one class with ``predict_quality`` (and ``_fit`` if it learns) plus one
+registry line (``@ROUTERS.register("name")``). Hyper-parameters are constructor parameters
+(``get_params``/``set_params``/``clone``), so ``make_router("knn:k=400,temperature=0.2")``, the
+command line and YAML all configure a registered router without new names. ``save``/``load``
+keep the parameters and the learned state in one folder (:mod:`graphroute.persist`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import copy
+import dataclasses
 import importlib
 import inspect
-import json
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
@@ -25,34 +30,35 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from graphroute.datasets import RoutingDataset
-from graphroute.errors import NotFittedError, PersistenceError, PromptError, UnknownModelError
-from graphroute.persist import read_json, read_npz, write_folder
-from graphroute.routers.policy import CostPolicy, Decision, ThresholdPolicy, policy_from_dict, policy_to_dict
+from graphroute.errors import NotFittedError, PersistenceError, UnknownModelError, UnknownRouterError
+from graphroute.persist import Saved, read_folder, save_folder
+from graphroute.prompts import check_prompts
+from graphroute.registry import Registry
+from graphroute.routers.calibration import calibrate
+from graphroute.routers.policy import CostPolicy, Policy, ThresholdPolicy, policy_from_dict, policy_to_dict
+from graphroute.types import Calibration, Decision
 
-FORMAT_VERSION = 1
-MAX_PROMPT_CHARS = 100_000
+ROUTERS = Registry("router", error=UnknownRouterError)
+KIND = "router"
 
 
-def check_prompts(X: Sequence[str] | str) -> list[str]:
-    """Validate prompts: strings, not blank, at most ``MAX_PROMPT_CHARS`` characters."""
-    if isinstance(X, str):
-        X = [X]
-    if isinstance(X, RoutingDataset):
-        X = X.prompts
-    if isinstance(X, (bytes, bytearray, dict)):
-        raise PromptError(f"prompts must be a string or a sequence of strings, got {type(X).__name__}")
-    try:
-        out = list(X)
-    except TypeError:
-        raise PromptError(f"prompts must be a string or a sequence of strings, got {type(X).__name__}") from None
-    for i, p in enumerate(out):
-        if not isinstance(p, str):
-            raise PromptError(f"prompt {i} is {type(p).__name__}, not str")
-        if not p.strip():
-            raise PromptError(f"prompt {i} is empty")
-        if len(p) > MAX_PROMPT_CHARS:
-            raise PromptError(f"prompt {i} has {len(p):,} characters; the limit is {MAX_PROMPT_CHARS:,}")
-    return out
+def make_router(spec: Any, **overrides: Any) -> "Router":
+    """A fresh, unfitted router: a registered name, ``"name:param=value,..."`` or a mapping.
+
+    Examples:
+        >>> from graphroute.routers import make_router
+        >>> make_router("knn:k=400,temperature=0.2")
+        KNNRouter(k=400, temperature=0.2, encoder=None, index_kind='auto', dims=None)
+    """
+    return ROUTERS.make(spec, **overrides)
+
+
+def router_names(spec: str) -> list[str]:
+    """Split ``"a,b:k=1,t=2,c"`` into router specs, checking every name and parameter."""
+    specs = ROUTERS.split(spec)
+    for s in specs:
+        make_router(s)
+    return specs
 
 
 def as_dataset(X: Any, y: Any = None, models: Sequence[str] | None = None) -> RoutingDataset:
@@ -72,25 +78,33 @@ def as_dataset(X: Any, y: Any = None, models: Sequence[str] | None = None) -> Ro
 class Router(ABC):
     """Base class of every router. See the module docstring for the protocol.
 
-    Example:
+    Examples:
         >>> from graphroute.datasets import load_dataset
         >>> from graphroute.routers import RandomRouter
-        >>> data = load_dataset("routellm-gsm8k")
-        >>> r = RandomRouter(seed=0).fit(data)
-        >>> r.route(["What is 2 + 2?"], threshold=0.5)  # doctest: +SKIP
-        ['mistralai/Mixtral-8x7B-Instruct-v0.1']
+        >>> r = RandomRouter(seed=0).fit(load_dataset("routellm-gsm8k"))
+        >>> d = r.decide(["What is 2 + 2?"])[0]
+        >>> d.model in r.models_, d.familiarity is None
+        (True, True)
     """
 
-    name: ClassVar[str] = "router"
     #: True for routers that always give the same answer (one operating point, no curve).
     constant: ClassVar[bool] = False
+    #: True for routers whose strong-model queries also paid for the weak model (cascades).
+    escalates: ClassVar[bool] = False
+    #: True for routers slow to fit (``graphroute eval`` evaluates them on one held-out fold by default).
+    slow: ClassVar[bool] = False
 
     models_: list[str]
     weak_: str
     strong_: str
-    #: The decision policy; set by :meth:`calibrate` (default: the strong model where it is
-    #: predicted strictly better, for two models; the best predicted model for more).
-    policy_: Any = None
+    #: The decision policy; set by :meth:`calibrate` or :meth:`set_policy` (default: the strong
+    #: model where it is predicted strictly better, for two models; the best predicted model for more).
+    policy_: Policy | None = None
+
+    @property
+    def name(self) -> str:
+        """The registered name of this kind of router (``knn``, ``logistic``, ``classifier``, ...)."""
+        return ROUTERS.name_of(self)
 
     # ------------------------------------------------------------------ learning
     def fit(self, X: Any, y: Any = None, *, models: Sequence[str] | None = None) -> "Router":
@@ -123,7 +137,7 @@ class Router(ABC):
         return q[:, self.models_.index(self.strong_)] - q[:, self.models_.index(self.weak_)]
 
     def score_dataset(self, data: RoutingDataset) -> np.ndarray:
-        """``score`` of a dataset's prompts (the oracle overrides this to read the rows' labels)."""
+        """``score`` of a dataset's prompts (the oracle and cascades read the rows themselves)."""
         if type(self).score is not Router.score:  # a router with its own score
             return self.score(data.prompts)
         self._check_fitted()
@@ -132,6 +146,14 @@ class Router(ABC):
     def quality_dataset(self, data: RoutingDataset) -> np.ndarray:
         """``predict_quality`` of a dataset's prompts (the oracle reads the rows' labels)."""
         return self.predict_quality(data.prompts)
+
+    def familiarity(self, X: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(familiarity, nearest similarity)`` per prompt for routers that embed prompts, else None."""
+        return None
+
+    def _predict_for_decisions(self, prompts: list[str]):
+        """Quality and familiarity of ``prompts`` (embedding routers embed once for both)."""
+        return self.predict_quality(prompts), self.familiarity(prompts)
 
     def route(self, X: Sequence[str] | str, threshold: float = 0.0) -> list[str]:
         """Pair decision: the strong model where ``score >= threshold``, else the weak one."""
@@ -149,38 +171,59 @@ class Router(ABC):
         return [self.models_[j] for j in np.argmax(q, axis=1)]
 
     # ------------------------------------------------------------------ decisions
+    def default_policy(self) -> Policy:
+        """The strong model only where it is predicted strictly better (two models), else the best."""
+        return ThresholdPolicy(threshold=1e-9) if len(self.models_) == 2 else CostPolicy()
+
+    def set_policy(self, policy: Policy | None = None, **changes: Any) -> "Router":
+        """Replace the policy, or change fields of the current one (``set_policy(unfamiliar="strong")``)."""
+        self._check_fitted()
+        base = policy or self.policy_ or self.default_policy()
+        self.policy_ = dataclasses.replace(base, **changes)
+        self.policy_.target_for_unfamiliar(self.models_, self.weak_, self.strong_)  # fails on an unknown model
+        return self
+
     def decide(self, X: Sequence[str] | str, *, max_cost: float | None = None) -> list[Decision]:
-        """One :class:`Decision` per prompt under the router's policy (``policy_``).
+        """One :class:`~graphroute.types.Decision` per prompt under the router's policy (``policy_``).
 
         ``max_cost`` is a remaining budget in dollars: models expected to cost more are avoided.
         """
         self._check_fitted()
         prompts = check_prompts(X)
-        q = self.predict_quality(prompts)
-        # default: the strong model only where it is predicted strictly better
-        policy = self.policy_ or (ThresholdPolicy(1e-9) if len(self.models_) == 2 else CostPolicy(0.0))
+        if not prompts:
+            return []
+        q, fam = self._predict_for_decisions(prompts)
+        policy = self.policy_ or self.default_policy()
         gains = None
-        if isinstance(policy, ThresholdPolicy):
-            # routers that define their own score (random, always) route on it
+        if isinstance(policy, ThresholdPolicy):  # routers with their own score (random, always) route on it
             gains = self.score(prompts) if type(self).score is not Router.score else self._gain(q)
+        fallback = policy.target_for_unfamiliar(self.models_, self.weak_, self.strong_)
         out = []
         for i, row in enumerate(q):
-            kw = {"gain": float(gains[i])} if gains is not None else {}
-            model, reason = policy.choose(row, self.models_, self.weak_, self.strong_, max_cost, **kw)
+            model, reason = policy.choose(row, self.models_, self.weak_, self.strong_, max_cost,
+                                          gain=None if gains is None else float(gains[i]))
+            f, near = (None, None) if fam is None else (float(fam[0][i]), float(fam[1][i]))
+            strange = f is not None and f < policy.min_familiarity
+            if strange:
+                note = f"unfamiliar prompt: familiarity {f:.3f} < {policy.min_familiarity:g}"
+                if fallback is not None and fallback != model and \
+                        _fits(policy, fallback, max_cost):
+                    reason = f"{note}, sent to {fallback} (the router alone: {model}, {reason})"
+                    model = fallback
+                else:
+                    reason = f"{reason} ({note})"
             out.append(Decision(model=model, scores={m: float(v) for m, v in zip(self.models_, row)},
-                                threshold=getattr(policy, "threshold", None), reason=reason, policy=policy.kind))
+                                threshold=getattr(policy, "threshold", None), reason=reason, policy=policy.kind,
+                                familiarity=f, nearest_similarity=near, unfamiliar=strange))
         return out
 
     async def adecide(self, X: Sequence[str] | str, *, max_cost: float | None = None) -> list[Decision]:
         """Async :meth:`decide` (runs in a worker thread so the event loop keeps going)."""
-        import asyncio
-
         return await asyncio.to_thread(self.decide, X, max_cost=max_cost)
 
-    def calibrate(self, data: RoutingDataset, **target: Any):
-        """Set ``policy_`` for a target on held-out data; see :func:`graphroute.routers.calibration.calibrate`."""
-        from graphroute.routers.calibration import calibrate
-
+    def calibrate(self, data: RoutingDataset, **target: Any) -> Calibration:
+        """Set ``policy_`` for a target on held-out data (``strong_share=``, ``quality=`` or ``budget=``);
+        see :func:`graphroute.routers.calibration.calibrate`."""
         self._check_fitted()
         return calibrate(self, data, **target)
 
@@ -191,9 +234,22 @@ class Router(ABC):
         kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
         return [p.name for p in sig.parameters.values() if p.name != "self" and p.kind in kinds]
 
-    def get_params(self) -> dict[str, Any]:
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
         """Constructor parameters, as scikit-learn's ``get_params``."""
         return {k: getattr(self, k) for k in self._param_names()}
+
+    def set_params(self, **params: Any) -> "Router":
+        """Change constructor parameters (unfitted state is what they configure; refit after)."""
+        names = self._param_names()
+        for k, v in params.items():
+            if k not in names:
+                raise ValueError(f"{type(self).__name__} has no parameter {k!r}; its parameters: {', '.join(names)}")
+            setattr(self, k, v)
+        return self
+
+    def clone(self) -> "Router":
+        """A new, unfitted router with the same parameters (``sklearn.base.clone`` works too)."""
+        return type(self)(**copy.deepcopy(self.get_params()))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -207,67 +263,59 @@ class Router(ABC):
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
         """Restore what ``_state`` returned."""
 
+    def _estimators(self) -> dict[str, Any]:
+        """Fitted scikit-learn estimators to save with skops (name -> estimator)."""
+        return {}
+
     def _save_files(self, folder: Path) -> None:
-        """Write extra files (nested routers, fitted estimators) into the save folder."""
+        """Write nested objects (an ensemble's members) into the save folder."""
 
-    def _load_files(self, folder: Path) -> None:
-        """Read what ``_save_files`` wrote."""
+    def _load(self, saved: Saved) -> None:
+        """Restore the learned state from a saved folder (default: the arrays of ``_state``)."""
+        self._set_state(saved.arrays())
 
-    def _json_params(self) -> dict[str, Any]:
-        params = self.get_params()
-        try:
-            json.dumps(params)
-        except TypeError as exc:
-            raise PersistenceError(f"{type(self).__name__} params are not JSON-serialisable: {exc}") from None
-        return params
+    def _saved_params(self) -> dict[str, Any]:
+        return self.get_params()
+
+    def _encoder_id(self) -> str | None:
+        return None
 
     def save(self, path: str | Path) -> Path:
-        """Write ``router.json`` and ``state.npz`` to ``path`` (replaced atomically)."""
+        """Write the router to folder ``path`` (replaced atomically; see :mod:`graphroute.persist`)."""
         self._check_fitted()
-        path = Path(path)
-        meta = {
-            "format_version": FORMAT_VERSION,
-            "class": f"{type(self).__module__}.{type(self).__qualname__}",
-            "params": self._json_params(),
-            "models": self.models_,
-            "weak": self.weak_,
-            "strong": self.strong_,
-            "policy": policy_to_dict(self.policy_) if self.policy_ is not None else None,
-        }
-
-        def write(tmp: Path) -> None:
-            (tmp / "router.json").write_text(json.dumps(meta, indent=2))
-            np.savez(tmp / "state.npz", **self._state())
-            self._save_files(tmp)
-
-        write_folder(path, write)
-        return path
+        meta = {"class": f"{type(self).__module__}.{type(self).__qualname__}", "params": self._saved_params(),
+                "models": self.models_, "weak": self.weak_, "strong": self.strong_,
+                "policy": policy_to_dict(self.policy_) if self.policy_ is not None else None}
+        return save_folder(path, KIND, meta, arrays=self._state(), estimators=self._estimators(),
+                           encoder_id=self._encoder_id(), write=self._save_files)
 
     @classmethod
     def load(cls, path: str | Path, **overrides: Any) -> "Router":
-        """Load a router saved with :meth:`save`; ``overrides`` replace saved params."""
-        path = Path(path)
-        meta = read_json(path / "router.json", "router")
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise PersistenceError(f"format_version {meta.get('format_version')!r}, this graphroute reads {FORMAT_VERSION}", path=path)
+        """Load a router saved with :meth:`save`; ``overrides`` replace saved params (e.g. ``encoder=``)."""
+        saved = read_folder(path, KIND)
+        meta = saved.meta
         module, _, qual = str(meta.get("class", "")).rpartition(".")
         try:
             klass = getattr(importlib.import_module(module), qual)
         except (ImportError, AttributeError, ValueError):
             raise PersistenceError(f"unknown router class {meta.get('class')!r}", path=path) from None
-        if not (isinstance(klass, type) and issubclass(klass, Router)) or not issubclass(klass, cls):
+        if not (isinstance(klass, type) and issubclass(klass, cls)):
             raise PersistenceError(f"{meta.get('class')!r} is not a {cls.__name__}", path=path)
-        state = read_npz(path / "state.npz")
         router = klass(**{**meta["params"], **overrides})
         router.models_, router.weak_, router.strong_ = list(meta["models"]), meta["weak"], meta["strong"]
         try:
-            router._set_state(state)
-        except (KeyError, ValueError) as exc:  # saved by another version of the router's features
-            raise PersistenceError(f"state.npz does not fit this graphroute's {klass.__name__}: {exc}", path=path) from None
-        router._load_files(path)
+            router._load(saved)
+        except (KeyError, ValueError, IndexError) as exc:  # saved by another version of the router
+            raise PersistenceError(f"the saved state does not fit this graphroute's {klass.__name__}: {exc}",
+                                   path=path) from None
         if meta.get("policy"):
             try:
                 router.policy_ = policy_from_dict(meta["policy"])
             except (TypeError, ValueError) as exc:
-                raise PersistenceError(f"router.json has an invalid policy: {exc}", path=path) from None
+                raise PersistenceError(f"graphroute.json has an invalid policy: {exc}", path=path) from None
         return router
+
+
+def _fits(policy: Policy, model: str, max_cost: float | None) -> bool:
+    return not (policy.costs and max_cost is not None and policy.costs.get(model, 0.0) > max_cost)
+

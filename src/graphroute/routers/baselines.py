@@ -7,31 +7,30 @@ from typing import Sequence
 import numpy as np
 
 from graphroute.datasets import RoutingDataset
+from graphroute.encoders import text_key
 from graphroute.errors import GraphRouteError, UnknownModelError
-from graphroute.routers.base import Router, check_prompts
+from graphroute.prompts import check_prompts
+from graphroute.routers.base import ROUTERS, Router
 
 
+@ROUTERS.register("random")
 class RandomRouter(Router):
     """Uniform random scores, as RouteLLM's ``random`` router (APGR about 0.5).
 
     Scores are a deterministic function of the seed and the prompt text, so a prompt gets the
     same decision however the prompts are batched or split into folds.
 
-    Example:
+    Examples:
         >>> from graphroute.routers import RandomRouter
         >>> r = RandomRouter(seed=1).fit(["a", "b"], [[1, 0], [0, 1]], models=["x", "y"])
         >>> bool((r.score(["a"]) == r.score(["a", "b"])[:1]).all())
         True
     """
 
-    name = "random"
-
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
 
     def _uniform(self, prompts: list[str], k: int) -> np.ndarray:
-        from graphroute.encoders import text_key
-
         out = np.empty((len(prompts), k))
         for i, p in enumerate(prompts):
             rng = np.random.default_rng([self.seed, int(text_key(p)[:15], 16)])
@@ -47,17 +46,18 @@ class RandomRouter(Router):
         return self._uniform(check_prompts(X), 1)[:, 0]
 
 
+@ROUTERS.register("always")
 class AlwaysRouter(Router):
-    """Always the same model; ``model`` may be a name, ``"weak"`` or ``"strong"``.
+    """Always the same model; ``model`` may be a name, ``"weak"`` or ``"strong"``
+    (``always-<model>`` is short for ``always:model=<model>``).
 
-    Example:
+    Examples:
         >>> from graphroute.routers import AlwaysRouter
         >>> r = AlwaysRouter("y").fit(["a"], [[1, 0]], models=["x", "y"])
         >>> r.choose(["anything"])
         ['y']
     """
 
-    name = "always"
     constant = True
 
     def __init__(self, model: str = "strong") -> None:
@@ -85,6 +85,7 @@ class AlwaysRouter(Router):
         return np.full(n, 1.0 if self.target_ == self.strong_ else (-1.0 if self.target_ == self.weak_ else 0.0))
 
 
+@ROUTERS.register("oracle")
 class OracleRouter(Router):
     """Knows each prompt's recorded outcomes: the upper bound every router is measured against.
 
@@ -92,14 +93,12 @@ class OracleRouter(Router):
     prompts with different outcomes are handled row by row; ``predict_quality`` on bare prompts
     looks them up in the data it was fitted on (mean over duplicates).
 
-    Example:
+    Examples:
         >>> from graphroute.routers import OracleRouter
         >>> r = OracleRouter().fit(["easy", "hard"], [[1, 1], [0, 1]], models=["weak", "strong"])
         >>> r.route(["easy", "hard"], threshold=0.5)
         ['weak', 'strong']
     """
-
-    name = "oracle"
 
     def _fit(self, data: RoutingDataset) -> None:
         sums: dict[str, np.ndarray] = {}
@@ -136,3 +135,6 @@ class OracleRouter(Router):
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
         self._table = {str(p): s for p, s in zip(state["prompts"], state["scores"])}
+
+
+ROUTERS.shorthand("always-", "always", lambda model: {"model": model}, "always-<model>")

@@ -8,31 +8,17 @@ gpt-4-1106-preview; expected quality 0.761 (weak 0.669, strong 0.801); $0.00041 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from graphroute.metrics import tie_safe_curve
-from graphroute.routers.policy import CostPolicy, Policy, ThresholdPolicy
+from graphroute.routers.policy import CostPolicy, ThresholdPolicy
+from graphroute.types import Calibration
 
 if TYPE_CHECKING:
     from graphroute.datasets import RoutingDataset
     from graphroute.routers.base import Router
-
-
-@dataclass
-class Calibration:
-    """The calibrated policy and what it does on the calibration data."""
-
-    policy: Policy
-    strong_share: float | None
-    quality: float
-    cost_per_query: float | None
-    explanation: str
-
-    def __str__(self) -> str:
-        return self.explanation
 
 
 def _expected_costs(data: "RoutingDataset", costs: np.ndarray | None) -> dict[str, float] | None:
@@ -42,44 +28,48 @@ def _expected_costs(data: "RoutingDataset", costs: np.ndarray | None) -> dict[st
 
 
 def calibrate(router: "Router", data: "RoutingDataset", *, strong_share: float | None = None,
-              target_quality: float | None = None, budget: float | None = None,
+              quality: float | None = None, budget: float | None = None,
               costs: np.ndarray | None = None) -> Calibration:
     """Choose the router's threshold (two models) or lambda (more) on ``data`` and store it.
 
-    Exactly one of ``strong_share`` (0-1), ``target_quality`` (in score units) or ``budget``
+    The previous policy's ``unfamiliar`` and ``min_familiarity`` are kept. Exactly one of
+    ``strong_share`` (0-1), ``quality`` (in score units) or ``budget``
     (dollars per query; needs ``costs``, an (n, models) dollar matrix, e.g.
     ``CostModel.default().dataset_costs(data)``) must be given. ``data`` should be held out from
     the router's training data.
     """
-    given = [x is not None for x in (strong_share, target_quality, budget)]
+    given = [x is not None for x in (strong_share, quality, budget)]
     if sum(given) != 1:
-        raise ValueError("give exactly one of strong_share, target_quality, budget")
+        raise ValueError("give exactly one of strong_share, quality, budget")
     if budget is not None and costs is None:
         raise ValueError("a budget needs costs (an (n, models) dollar matrix)")
     data = data.select_models(router.models_)
     expected = _expected_costs(data, costs)
     if len(router.models_) == 2:
-        cal = _pair(router, data, strong_share, target_quality, budget, costs)
+        cal = _pair(router, data, strong_share, quality, budget, costs)
         cal.policy.costs = expected
     else:
-        cal = _lambda(router, data, target_quality, budget, costs, strong_share)
+        cal = _lambda(router, data, quality, budget, costs, strong_share)
+    if router.policy_ is not None:
+        cal.policy.unfamiliar, cal.policy.min_familiarity = router.policy_.unfamiliar, router.policy_.min_familiarity
     router.policy_ = cal.policy
     return cal
 
 
-def _pair(router, data, strong_share, target_quality, budget, costs) -> Calibration:
+def _pair(router, data, strong_share, quality, budget, costs) -> Calibration:
     w, s = data.pair(router.weak_, router.strong_)
     yw, ys = data.scores[:, w], data.scores[:, s]
     scores = np.asarray(router.score_dataset(data), dtype=np.float64)
     curve = tie_safe_curve(scores, yw, ys, cost_weak=None if costs is None else costs[:, w],
                            cost_strong=None if costs is None else costs[:, s])
     n = len(data)
+    fits = ()
     if strong_share is not None:
         if not 0.0 <= strong_share <= 1.0:
             raise ValueError(f"strong_share must be in [0, 1], got {strong_share}")
         i = int(np.argmin(np.abs(curve.strong_frac - strong_share)))
-    elif target_quality is not None:
-        reach = np.flatnonzero(curve.quality >= target_quality)
+    elif quality is not None:
+        reach = np.flatnonzero(curve.quality >= quality)
         i = int(reach[0]) if len(reach) else int(np.argmax(curve.quality))
     else:
         fits = np.flatnonzero(curve.cost / n <= budget)
@@ -91,14 +81,19 @@ def _pair(router, data, strong_share, target_quality, budget, costs) -> Calibrat
             f"{curve.strong_frac[i]:.1%} of {n} calibration prompts go to {router.strong_}; expected quality "
             f"{curve.quality[i]:.4f} (weak alone {yw.mean():.4f}, strong alone {ys.mean():.4f})"
             + (f"; ${cost:.6f} per query" if cost is not None else ""))
-    return Calibration(ThresholdPolicy(threshold), float(curve.strong_frac[i]), float(curve.quality[i]), cost, text)
+    target = {"strong_share": strong_share} if strong_share is not None else (
+        {"quality": quality} if quality is not None else {"budget": budget})
+    met = (abs(curve.strong_frac[i] - strong_share) < 0.05 if strong_share is not None else
+           curve.quality[i] >= quality if quality is not None else bool(len(fits)))
+    return Calibration([threshold], float(curve.quality[i]), cost, float(curve.strong_frac[i]), target, bool(met),
+                       text, policy=ThresholdPolicy(threshold=threshold))
 
 
-def _lambda(router, data, target_quality, budget, costs, strong_share) -> Calibration:
+def _lambda(router, data, quality, budget, costs, strong_share) -> Calibration:
     if costs is None:
         raise ValueError("calibrating more than two models needs costs")
     if strong_share is not None:
-        raise ValueError("strong_share applies to two models; use target_quality or budget")
+        raise ValueError("strong_share applies to two models; use quality or budget")
     q = np.asarray(router.quality_dataset(data), dtype=np.float64)
     expected = costs.mean(axis=0)
     dq, dc = float(np.ptp(q)) or 1.0, float(np.ptp(expected)) or 1.0
@@ -108,13 +103,15 @@ def _lambda(router, data, target_quality, budget, costs, strong_share) -> Calibr
     for lam in lams:
         choice = np.argmax(q - lam * expected[None, :], axis=1)
         pts.append((lam, data.scores[rows, choice].mean(), costs[rows, choice].mean()))
-    if target_quality is not None:
-        ok = [p for p in pts if p[1] >= target_quality]
+    if quality is not None:
+        ok = [p for p in pts if p[1] >= quality]
         lam, qual, cost = max(ok, key=lambda p: p[0]) if ok else max(pts, key=lambda p: p[1])
     else:
         ok = [p for p in pts if p[2] <= budget]
         lam, qual, cost = max(ok, key=lambda p: p[1]) if ok else max(pts, key=lambda p: p[0])
     text = (f"lambda {lam:.6g} (quality - lambda x expected $): expected quality {qual:.4f} at ${cost:.6f} per query "
             f"on {len(data)} calibration prompts")
-    policy = CostPolicy(float(lam), {m: float(c) for m, c in zip(data.models, expected)})
-    return Calibration(policy, None, float(qual), float(cost), text)
+    policy = CostPolicy(costs={m: float(c) for m, c in zip(data.models, expected)}, lam=float(lam))
+    target = {"quality": quality} if quality is not None else {"budget": budget}
+    met = qual >= quality if quality is not None else cost <= budget
+    return Calibration([float(lam)], float(qual), float(cost), None, target, bool(met), text, policy=policy)

@@ -2,8 +2,9 @@
 
 Scores are first scaled to 0-1 by the dataset's score range. Binary outcomes get a logistic
 regression per model (predicted probability of success); graded ones a ridge regression. The MLP
-is one multi-output regressor. Fitted weights are stored as plain arrays, so saving and loading
-needs no pickle and prediction needs no scikit-learn.
+is one multi-output regressor. The fitted estimators are saved with ``skops.io``
+(:mod:`graphroute.persist`); a linear head predicts with one matrix product of the estimators'
+own ``coef_`` and ``intercept_`` (a query costs microseconds, not scikit-learn's per-call checks).
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from graphroute.datasets import RoutingDataset
+from graphroute.persist import Saved
+from graphroute.routers.base import ROUTERS
 from graphroute.routers.embedding import EmbeddingRouter
+from graphroute.tasks.word_problems import MATH_FEATURE_NAMES, math_prompt_features
 
 HEADS = ("logistic", "ridge", "mlp")
 
@@ -22,12 +26,15 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
 
+@ROUTERS.register("logistic", head="logistic", C=0.3)
 class HeadRouter(EmbeddingRouter):
-    """A scikit-learn head on MiniLM embeddings predicting each model's quality.
+    """A scikit-learn head on prompt embeddings predicting each model's quality.
 
-    ``C`` is the inverse regularisation of the logistic head, ``alpha`` the ridge/MLP penalty.
+    ``C`` is the inverse regularisation of the logistic head, ``alpha`` the ridge/MLP penalty;
+    ``prompt_features="math"`` adds standardised word-problem features
+    (:mod:`graphroute.tasks.word_problems`), scaled by ``feature_scale``.
 
-    Example:
+    Examples:
         >>> from graphroute.routers import HeadRouter
         >>> r = HeadRouter("logistic", C=10).fit(
         ...     ["add 1 and 2", "sum 5 and 6", "write a sonnet", "compose a haiku"],
@@ -36,27 +43,28 @@ class HeadRouter(EmbeddingRouter):
         ['big']
     """
 
-    name = "head"
-
     def __init__(self, head: str = "logistic", C: float = 0.3, alpha: float = 10.0, hidden: int = 64,
                  max_iter: int = 300, seed: int = 0, encoder: Any = None, prompt_features: str = "none",
                  feature_scale: float = 0.1) -> None:
         self.head = head
-        self.prompt_features = prompt_features
-        self.feature_scale = feature_scale
         self.C = C
         self.alpha = alpha
         self.hidden = hidden
         self.max_iter = max_iter
         self.seed = seed
         self.encoder = encoder
+        self.prompt_features = prompt_features
+        self.feature_scale = feature_scale
+
+    @property
+    def name(self) -> str:
+        """The registered name of this head (``logistic``, ``ridge`` or ``mlp``)."""
+        return self.head
 
     def _with_features(self, V: np.ndarray, prompts: Sequence[str], fit: bool = False) -> np.ndarray:
         """Embeddings, plus standardised word-problem features of the prompts when asked."""
         if self.prompt_features == "none":
             return V
-        from graphroute.routers.features import math_prompt_features
-
         F = math_prompt_features(list(prompts))
         if fit:
             self._fmean, self._fstd = F.mean(axis=0), F.std(axis=0)
@@ -64,6 +72,9 @@ class HeadRouter(EmbeddingRouter):
         return np.hstack([V, (F - self._fmean) / self._fstd * self.feature_scale])
 
     def _fit_vectors(self, V: np.ndarray, data: RoutingDataset) -> None:
+        from sklearn.linear_model import LogisticRegression, Ridge
+        from sklearn.neural_network import MLPRegressor
+
         if self.head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
         if self.prompt_features not in ("none", "math"):
@@ -73,65 +84,73 @@ class HeadRouter(EmbeddingRouter):
         self._range = np.array([lo, hi], dtype=np.float64)
         Y = (data.scores - lo) / ((hi - lo) or 1.0)
         binary = bool(np.isin(Y, (0.0, 1.0)).all())
-        self._layers: list[np.ndarray] = []
+        self._link = "sigmoid" if self.head == "logistic" and binary else "identity"
+        self._constant = np.full(Y.shape[1], np.nan)  # a model whose training outcomes are all alike
         if self.head == "mlp":
-            from sklearn.neural_network import MLPRegressor
-
-            m = MLPRegressor(hidden_layer_sizes=(self.hidden,), alpha=self.alpha / len(Y), max_iter=self.max_iter,
-                             early_stopping=len(Y) >= 200, random_state=self.seed).fit(V, Y)
-            for W, b in zip(m.coefs_, m.intercepts_):
-                self._layers += [W, b]
             self._link = "mlp"
+            self.estimators_ = [MLPRegressor(hidden_layer_sizes=(self.hidden,), alpha=self.alpha / len(Y),
+                                             max_iter=self.max_iter, early_stopping=len(Y) >= 200,
+                                             random_state=self.seed).fit(V, Y)]
             return
-        W = np.zeros((V.shape[1], Y.shape[1]))
-        b = np.zeros(Y.shape[1])
+        self.estimators_ = []
         for j in range(Y.shape[1]):
             y = Y[:, j]
-            if self.head == "logistic" and binary and 0 < y.sum() < len(y):
-                from sklearn.linear_model import LogisticRegression
+            if self._link == "sigmoid" and not 0 < y.sum() < len(y):
+                self._constant[j] = 40.0 if y.mean() > 0.5 else -40.0
+                continue
+            est = LogisticRegression(C=self.C, max_iter=self.max_iter) if self._link == "sigmoid" else Ridge(alpha=self.alpha)
+            self.estimators_.append(est.fit(V, y.astype(int) if self._link == "sigmoid" else y))
+        self._linear()
 
-                m = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(V, y.astype(int))
-                W[:, j], b[j] = m.coef_[0], m.intercept_[0]
-            elif self.head == "logistic" and binary:  # one class only: a constant
-                b[j] = 40.0 if y.mean() > 0.5 else -40.0
+    def _linear(self) -> None:
+        """The linear heads' weights, read from the fitted estimators, as one (dim, models) product."""
+        if self._link == "mlp":
+            return
+        fitted = iter(self.estimators_)
+        cols, bias = [], []
+        dim = next((np.ravel(e.coef_).shape[0] for e in self.estimators_), 0)
+        for c in self._constant:
+            if np.isnan(c):
+                e = next(fitted)
+                cols.append(np.ravel(e.coef_))
+                bias.append(float(np.ravel(e.intercept_)[0]))
             else:
-                from sklearn.linear_model import Ridge
-
-                m = Ridge(alpha=self.alpha).fit(V, y)
-                W[:, j], b[j] = m.coef_, m.intercept_
-        self._layers = [W, b]
-        self._link = "sigmoid" if self.head == "logistic" and binary else "identity"
+                cols.append(np.zeros(dim))
+                bias.append(float(c))
+        self._W = np.stack(cols, axis=1) if dim else np.zeros((0, len(bias)))
+        self._b = np.asarray(bias)
 
     def _predict_vectors(self, V: np.ndarray, prompts: Sequence[str] = ()) -> np.ndarray:
         V = self._with_features(V, prompts)
         if self._link == "mlp":
-            h = V.astype(np.float64)
-            for i in range(0, len(self._layers), 2):
-                h = h @ self._layers[i] + self._layers[i + 1]
-                if i + 2 < len(self._layers):
-                    h = np.maximum(h, 0.0)
-            q = np.clip(h, 0.0, 1.0)
+            q = np.clip(self.estimators_[0].predict(V).reshape(len(V), -1), 0.0, 1.0)
         else:
-            z = V.astype(np.float64) @ self._layers[0] + self._layers[1]
+            z = V.astype(np.float64) @ self._W + self._b if self._W.shape[0] else np.tile(self._b, (len(V), 1))
             q = _sigmoid(z) if self._link == "sigmoid" else np.clip(z, 0.0, 1.0)
         lo, hi = self._range
         return lo + q * (hi - lo)
 
+    # ------------------------------------------------------------------ persistence
+    def _estimators(self) -> dict[str, Any]:
+        return {f"head{i}": e for i, e in enumerate(self.estimators_)}
+
     def _vector_state(self) -> dict[str, np.ndarray]:
-        out = {"range": self._range, "link": np.asarray(self._link)}
+        out = {"range": self._range, "link": np.asarray(self._link), "constant": self._constant,
+               "n_estimators": np.asarray(len(self.estimators_))}
         if self.prompt_features != "none":
             out.update({"fmean": self._fmean, "fstd": self._fstd})
-        out.update({f"layer{i}": a for i, a in enumerate(self._layers)})
         return out
 
-    def _set_vector_state(self, state: dict[str, np.ndarray]) -> None:
-        self._range, self._link = state["range"], str(state["link"])
+    def _set_vector_state(self, state: dict[str, np.ndarray], saved: Saved) -> None:
+        self._range, self._link, self._constant = state["range"], str(state["link"]), state["constant"]
         if self.prompt_features != "none":
-            from graphroute.routers.features import MATH_FEATURE_NAMES
-
             self._fmean, self._fstd = state["fmean"], state["fstd"]
             if len(self._fmean) != len(MATH_FEATURE_NAMES):
                 raise ValueError(f"saved with {len(self._fmean)} word-problem features, this version computes "
                                  f"{len(MATH_FEATURE_NAMES)}: fit the router again")
-        n = sum(1 for k in state if k.startswith("layer"))
-        self._layers = [state[f"layer{i}"] for i in range(n)]
+        self.estimators_ = [saved.estimator(f"head{i}") for i in range(int(state["n_estimators"]))]
+        self._linear()
+
+
+ROUTERS.add("ridge", HeadRouter, "Ridge regressions on prompt embeddings, one per model", head="ridge", alpha=100.0)
+ROUTERS.add("mlp", HeadRouter, "A small multi-output MLP on prompt embeddings", head="mlp", alpha=10.0, hidden=64)

@@ -6,54 +6,76 @@
   else the best predicted one.
 
 Every policy also honours a per-call ``max_cost`` (a remaining budget): models whose expected
-cost exceeds it are not chosen while a cheaper one exists.
+cost exceeds it are not chosen while a cheaper one exists. And every policy says what a prompt
+unlike the router's training data gets (``unfamiliar``: ``None`` for the normal decision,
+``"strong"``, ``"weak"`` or a model name), below ``min_familiarity`` (see
+:class:`~graphroute.types.Decision`).
+
+Examples:
+    >>> import numpy as np
+    >>> from graphroute.routers.policy import ThresholdPolicy, policy_from_dict, policy_to_dict
+    >>> p = ThresholdPolicy(0.1, unfamiliar="strong")
+    >>> p.choose(np.array([0.7, 0.75]), ["small", "big"], "small", "big")[0]
+    'small'
+    >>> policy_from_dict(policy_to_dict(p)) == p
+    True
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
+from graphroute.errors import UnknownModelError
+from graphroute.registry import Registry
 
-@dataclass
-class Decision:
-    """What a router decided for one query, and why."""
-
-    model: str | None
-    scores: dict[str, float]
-    threshold: float | None = None
-    reason: str = ""
-    policy: str = ""
-    route: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+POLICIES = Registry("policy", key="kind")
 
 
-def _affordable(models: Sequence[str], costs: dict[str, float] | None, max_cost: float | None) -> np.ndarray:
+def affordable(models: Sequence[str], costs: dict[str, float] | None, max_cost: float | None) -> np.ndarray:
+    """Which models fit a remaining budget (the cheapest always does: nothing else is less bad)."""
     ok = np.ones(len(models), dtype=bool)
     if costs and max_cost is not None:
         ok = np.array([costs.get(m, 0.0) <= max_cost for m in models])
-        if not ok.any():  # nothing fits: the cheapest is the least bad
+        if not ok.any():
             ok[int(np.argmin([costs.get(m, 0.0) for m in models]))] = True
     return ok
 
 
+@dataclass(kw_only=True)
+class Policy:
+    """Fields every policy has: expected dollars per model, and what unfamiliar prompts get."""
+
+    costs: dict[str, float] | None = None
+    unfamiliar: str | None = None
+    min_familiarity: float = 0.05
+    kind: ClassVar[str] = ""
+
+    def target_for_unfamiliar(self, models: Sequence[str], weak: str, strong: str) -> str | None:
+        """The model an unfamiliar prompt is sent to (None: the normal decision)."""
+        if self.unfamiliar is None:
+            return None
+        target = {"weak": weak, "strong": strong}.get(self.unfamiliar, self.unfamiliar)
+        if target not in models:
+            raise UnknownModelError(target, list(models), "policy unfamiliar=")
+        return target
+
+
+@POLICIES.register("threshold")
 @dataclass
-class ThresholdPolicy:
+class ThresholdPolicy(Policy):
     """Pair routing on the predicted gain of the strong model over the weak one."""
 
     threshold: float = 0.0
-    costs: dict[str, float] | None = None
-    kind: str = field(default="threshold", init=False)
+    kind: ClassVar[str] = "threshold"
 
     def choose(self, q: np.ndarray, models: Sequence[str], weak: str, strong: str, max_cost: float | None = None,
                gain: float | None = None) -> tuple[str, str]:
         if gain is None:
             gain = float(q[models.index(strong)] - q[models.index(weak)])
-        ok = _affordable(models, self.costs, max_cost)
+        ok = affordable(models, self.costs, max_cost)
         if gain >= self.threshold:
             if ok[models.index(strong)]:
                 return strong, f"predicted gain of {strong} over {weak} is {gain:+.3f} >= threshold {self.threshold:+.3f}"
@@ -61,32 +83,34 @@ class ThresholdPolicy:
         return weak, f"predicted gain of {strong} over {weak} is {gain:+.3f} < threshold {self.threshold:+.3f}"
 
 
+@POLICIES.register("cost")
 @dataclass
-class CostPolicy:
+class CostPolicy(Policy):
     """``argmax(predicted quality - lam * expected cost)``; ``lam = 0`` is the best predicted model."""
 
     lam: float = 0.0
-    costs: dict[str, float] | None = None
-    kind: str = field(default="cost", init=False)
+    kind: ClassVar[str] = "cost"
 
-    def choose(self, q: np.ndarray, models: Sequence[str], weak: str, strong: str, max_cost: float | None = None) -> tuple[str, str]:
+    def choose(self, q: np.ndarray, models: Sequence[str], weak: str, strong: str, max_cost: float | None = None,
+               gain: float | None = None) -> tuple[str, str]:
         c = np.array([(self.costs or {}).get(m, 0.0) for m in models])
-        util = np.where(_affordable(models, self.costs, max_cost), q - self.lam * c, -np.inf)
+        util = np.where(affordable(models, self.costs, max_cost), q - self.lam * c, -np.inf)
         j = int(np.argmax(util))
         return models[j], f"highest quality - {self.lam:g}*cost ({q[j]:.3f} - {self.lam:g}*{c[j]:.6g})"
 
 
+@POLICIES.register("target")
 @dataclass
-class TargetQualityPolicy:
+class TargetQualityPolicy(Policy):
     """The cheapest model predicted to reach ``target`` quality, else the best predicted."""
 
     target: float = 0.8
-    costs: dict[str, float] | None = None
-    kind: str = field(default="target", init=False)
+    kind: ClassVar[str] = "target"
 
-    def choose(self, q: np.ndarray, models: Sequence[str], weak: str, strong: str, max_cost: float | None = None) -> tuple[str, str]:
+    def choose(self, q: np.ndarray, models: Sequence[str], weak: str, strong: str, max_cost: float | None = None,
+               gain: float | None = None) -> tuple[str, str]:
         c = np.array([(self.costs or {}).get(m, 0.0) for m in models])
-        ok = _affordable(models, self.costs, max_cost)
+        ok = affordable(models, self.costs, max_cost)
         good = np.flatnonzero((q >= self.target) & ok)
         if len(good):
             j = int(good[np.argmin(c[good])])
@@ -95,17 +119,9 @@ class TargetQualityPolicy:
         return models[j], f"no model predicted to reach {self.target:.3f}; best predicted {q[j]:.3f}"
 
 
-POLICIES = {"threshold": ThresholdPolicy, "cost": CostPolicy, "target": TargetQualityPolicy}
-Policy = ThresholdPolicy | CostPolicy | TargetQualityPolicy
-
-
 def policy_to_dict(policy: Policy) -> dict[str, Any]:
-    return asdict(policy)
+    return {"kind": policy.kind, **asdict(policy)}
 
 
 def policy_from_dict(d: dict[str, Any]) -> Policy:
-    d = dict(d)
-    kind = d.pop("kind", "threshold")
-    if kind not in POLICIES:
-        raise ValueError(f"unknown policy kind {kind!r}")
-    return POLICIES[kind](**d)
+    return POLICIES.make(dict(d))

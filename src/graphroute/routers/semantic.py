@@ -5,7 +5,9 @@ A route's score for a query is the cosine similarity of its most similar utteran
 (``"mean_top"``, steadier for routes with many utterances). Routes whose score clears their own
 threshold are returned best first; when none does, the decision is "no route" and the
 ``fallback`` model (if any) is chosen. ``fit`` sets each route's threshold from labelled examples
-(the threshold maximising that route's F1), ``evaluate`` reports accuracy and per-route recall.
+(the threshold maximising that route's F1); ``evaluate`` reports accuracy and per-route recall.
+Routes are added and removed with :meth:`SemanticRouter.add_route` / :meth:`remove_route` (only the
+changed utterances are embedded); the index follows any change of the routes.
 
 Routes come from Python or from YAML::
 
@@ -23,21 +25,23 @@ Routes come from Python or from YAML::
 
 from __future__ import annotations
 
-import json
+import warnings
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from graphroute.errors import PersistenceError
-from graphroute.persist import read_json, read_npz, write_folder
+from graphroute.encoders import EncoderMixin
+from graphroute.errors import ConfigError, PersistenceError
 from graphroute.index import VectorIndex
-from graphroute.routers.base import check_prompts
-from graphroute.routers.embedding import resolve_encoder
-from graphroute.routers.policy import Decision
+from graphroute.persist import read_folder, save_folder
+from graphroute.prompts import check_prompts
+from graphroute.routers.familiarity import Familiarity
+from graphroute.types import Decision
+from graphroute.yamlconf import load_yaml_model
 
-FORMAT_VERSION = 1
+KIND = "semantic router"
 
 
 class Route(BaseModel):
@@ -79,10 +83,10 @@ class RouteSet(BaseModel):
         return v
 
 
-class SemanticRouter:
+class SemanticRouter(EncoderMixin):
     """Route queries to declared routes by embedding similarity.
 
-    Example:
+    Examples:
         >>> from graphroute.routers.semantic import Route, SemanticRouter
         >>> r = SemanticRouter([Route(name="maths", model="big", utterances=["solve 2x + 3 = 7", "integrate x squared"]),
         ...                     Route(name="greeting", model="small", utterances=["hello there", "good morning"])],
@@ -90,6 +94,9 @@ class SemanticRouter:
         >>> d = r.decide("please solve 3x + 1 = 10")[0]
         >>> d.route, d.model
         ('maths', 'big')
+        >>> r.add_route(Route(name="code", model="big", utterances=["write a python function"]))
+        >>> r.decide("write a python function that sorts a list")[0].route
+        'code'
     """
 
     def __init__(self, routes: Sequence[Route | dict], *, default_threshold: float = 0.3, fallback: str | None = None,
@@ -98,106 +105,173 @@ class SemanticRouter:
                              default_threshold=default_threshold, fallback=fallback, aggregation=aggregation, top_n=top_n)
         self.encoder = encoder
         self._index: VectorIndex | None = None
+        self._built_for: tuple | None = None
 
-    # ------------------------------------------------------------------ building
     @classmethod
     def from_yaml(cls, path: str | Path, encoder: Any = None) -> "SemanticRouter":
         """Read routes from YAML; errors name file:line:column and the field."""
-        from graphroute.yamlconf import load_yaml_model
-
         spec = load_yaml_model(path, RouteSet)
         return cls(spec.routes, default_threshold=spec.default_threshold, fallback=spec.fallback,
                    aggregation=spec.aggregation, top_n=spec.top_n, encoder=encoder)
 
+    # ------------------------------------------------------------------ routes and the index
     @property
-    def routes(self) -> list[Route]:
-        return self.spec.routes
+    def routes(self) -> tuple[Route, ...]:
+        """The routes, in order (a tuple: change them with :meth:`add_route` / :meth:`remove_route`)."""
+        return tuple(self.spec.routes)
 
-    @property
-    def encoder_(self):
-        if getattr(self, "_encoder", None) is None:
-            self._encoder = resolve_encoder(self.encoder)
-        return self._encoder
+    def _fingerprint(self) -> tuple:
+        return tuple((r.name, tuple(r.utterances)) for r in self.spec.routes)
 
-    def _build(self) -> None:
-        texts = [u for r in self.routes for u in r.utterances]
-        self._owner = np.array([i for i, r in enumerate(self.routes) for _ in r.utterances])
-        V = self.encoder_.encode(texts)
+    def build(self) -> "SemanticRouter":
+        """Embed every utterance and index them (done on first use and after any change of the routes)."""
+        texts = [u for r in self.spec.routes for u in r.utterances]
+        owner = [i for i, r in enumerate(self.spec.routes) for _ in r.utterances]
+        V = self.embed_texts(texts)
         self._index = VectorIndex(V.shape[1])
-        self._index.add(V)
+        ids = self._index.add(V)
+        self._owner = dict(zip(ids.tolist(), (self.spec.routes[i].name for i in owner)))
+        self._after_change()
+        return self
+
+    def _after_change(self) -> None:
+        self._built_for = self._fingerprint()
+        V = self._index.vectors()
+        self._familiarity = Familiarity.fit(V, k=3) if len(V) > 1 else None
+
+    def _ready(self) -> VectorIndex:
+        if self._index is None or self._built_for != self._fingerprint():
+            self.build()
+        return self._index  # type: ignore[return-value]
+
+    def add_route(self, route: Route | dict) -> None:
+        """Add a route (its utterances are embedded now; the others are not embedded again)."""
+        route = route if isinstance(route, Route) else Route(**route)
+        index = self._ready()
+        self.spec = RouteSet(**{**self.spec.model_dump(), "routes": [*self.spec.routes, route]})
+        ids = index.add(self.embed_texts(route.utterances))
+        self._owner.update({int(i): route.name for i in ids})
+        self._after_change()
+
+    def remove_route(self, name: str) -> Route:
+        """Remove a route by name; returns it."""
+        names = [r.name for r in self.spec.routes]
+        if name not in names:
+            raise ConfigError(f"no route {name!r}; routes: {', '.join(names)}", field="routes")
+        index = self._ready()
+        if len(names) == 1:
+            raise ConfigError("a semantic router needs at least one route", field="routes")
+        route = self.spec.routes[names.index(name)]
+        self.spec = RouteSet(**{**self.spec.model_dump(), "routes": [r for r in self.spec.routes if r.name != name]})
+        gone = [i for i, owner in self._owner.items() if owner == name]
+        index.remove(np.asarray(gone, dtype=np.int64))
+        for i in gone:
+            del self._owner[i]
+        self._after_change()
+        return route
 
     # ------------------------------------------------------------------ scoring
+    def _search(self, prompts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Similarities and ids of every utterance for each prompt (best first), and the prompts' vectors."""
+        index = self._ready()
+        V = self.embed_texts(prompts, store=False)
+        sims, ids = index.search(V, len(index))
+        return sims, ids, V
+
     def scores(self, X: Sequence[str] | str) -> np.ndarray:
         """(n, routes) similarity of each query to each route."""
-        if self._index is None:
-            self._build()
-        from graphroute.encoders import encode_queries
+        return self._route_scores(*self._search(check_prompts(X))[:2])
 
-        prompts = check_prompts(X)
-        V = encode_queries(self.encoder_, prompts)
-        sims, ids = self._index.search(V, len(self._index))
-        out = np.full((len(prompts), len(self.routes)), -1.0)
+    def _route_scores(self, sims: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        names = [r.name for r in self.spec.routes]
+        col = {n: j for j, n in enumerate(names)}
         n_top = 1 if self.spec.aggregation == "max" else self.spec.top_n
-        for i in range(len(prompts)):
-            owners = self._owner[ids[i]]
-            for r in range(len(self.routes)):
-                s = sims[i][owners == r][:n_top]  # search results are sorted, best first
-                out[i, r] = float(s.mean())
+        out = np.full((len(sims), len(names)), -1.0)
+        for i in range(len(sims)):
+            taken = np.zeros(len(names), dtype=int)
+            total = np.zeros(len(names))
+            for s, u in zip(sims[i], ids[i]):  # search results are sorted, best first
+                j = col.get(self._owner.get(int(u), ""), -1)
+                if j >= 0 and taken[j] < n_top:
+                    taken[j] += 1
+                    total[j] += s
+            has = taken > 0
+            out[i, has] = total[has] / taken[has]
         return out
 
     def thresholds(self) -> np.ndarray:
-        return np.array([r.threshold if r.threshold is not None else self.spec.default_threshold for r in self.routes])
+        return np.array([r.threshold if r.threshold is not None else self.spec.default_threshold for r in self.spec.routes])
 
     def query(self, text: str, top_k: int = 3) -> list[tuple[str, float]]:
         """Routes above their thresholds, best first, at most ``top_k``."""
         s = self.scores([text])[0]
         ok = np.flatnonzero(s >= self.thresholds())
         ranked = ok[np.argsort(-s[ok])][:top_k]
-        return [(self.routes[i].name, float(s[i])) for i in ranked]
+        return [(self.spec.routes[i].name, float(s[i])) for i in ranked]
 
     def decide(self, X: Sequence[str] | str, **_: Any) -> list[Decision]:
         """The best route above its threshold per query, or "no route" and the fallback model."""
-        S = self.scores(X)
-        th = self.thresholds()
+        sims, ids, V = self._search(check_prompts(X))
+        S, th = self._route_scores(sims, ids), self.thresholds()
+        fam = self._familiarity.score(V) if self._familiarity is not None else None
         out = []
-        for s in S:
+        for i, s in enumerate(S):
             ok = np.flatnonzero(s >= th)
-            scores = {r.name: float(v) for r, v in zip(self.routes, s)}
+            extra = {} if fam is None else {"familiarity": float(fam[0][i]), "nearest_similarity": float(fam[1][i])}
+            scores = {r.name: float(v) for r, v in zip(self.spec.routes, s)}
             if len(ok):
-                i = int(ok[np.argmax(s[ok])])
-                r = self.routes[i]
-                out.append(Decision(model=r.model or self.spec.fallback, scores=scores, threshold=float(th[i]),
-                                    reason=f"route {r.name!r}: similarity {s[i]:.3f} >= {th[i]:.3f}", policy="semantic",
-                                    route=r.name))
+                j = int(ok[np.argmax(s[ok])])
+                r = self.spec.routes[j]
+                out.append(Decision(model=r.model or self.spec.fallback, scores=scores, threshold=float(th[j]),
+                                    reason=f"route {r.name!r}: similarity {s[j]:.3f} >= {th[j]:.3f}", policy="semantic",
+                                    route=r.name, **extra))
             else:
                 best = int(np.argmax(s))
                 out.append(Decision(model=self.spec.fallback, scores=scores, threshold=None, policy="semantic", route=None,
-                                    reason=f"no route: best {self.routes[best].name!r} at {s[best]:.3f} is below its "
-                                           f"threshold {th[best]:.3f}; fallback {self.spec.fallback!r}"))
+                                    unfamiliar=True, reason=f"no route: best {self.spec.routes[best].name!r} at "
+                                    f"{s[best]:.3f} is below its threshold {th[best]:.3f}; fallback {self.spec.fallback!r}",
+                                    **extra))
         return out
 
     # ------------------------------------------------------------------ learning thresholds
     def fit(self, X: Sequence[str], y: Sequence[str | None]) -> "SemanticRouter":
-        """Set each route's threshold to the value maximising its F1 on labelled queries
-        (``y``: the right route name, or None for queries that match no route). Thresholds sit
-        halfway between observed scores; among equally good ones the middle is taken."""
-        names = [r.name for r in self.routes]
+        """Set each route's threshold to the value maximising its F1 on labelled queries (``y``: the
+        right route name, or None for queries that match no route). Thresholds sit halfway between
+        observed scores; among equally good ones the middle is taken.
+
+        A route with no labelled query gets the threshold that keeps every labelled query out of it
+        (just above their highest score for it: none of them belongs there), with a warning naming
+        it; all labels None therefore rejects every labelled query.
+        """
+        names = [r.name for r in self.spec.routes]
+        y = list(y)
+        if len(y) != len(check_prompts(X)):
+            raise ValueError(f"{len(check_prompts(X))} queries but {len(y)} labels")
         for label in y:
             if label is not None and label not in names:
                 raise ValueError(f"label {label!r} is not a route; routes: {names}")
         S = self.scores(X)
-        y = np.array([names.index(v) if v is not None else -1 for v in y])
-        for r, route in enumerate(self.routes):
+        labels = np.array([names.index(v) if v is not None else -1 for v in y])
+        unlabelled = []
+        for r, route in enumerate(self.spec.routes):
+            if not (labels == r).any():
+                unlabelled.append(route.name)
+                route.threshold = float(np.clip(S[:, r].max() + 1e-3, -1.0, 1.0))
+                continue
             vals = np.unique(S[:, r])
             # candidate thresholds halfway between observed scores, so that a margin remains
             cands = np.r_[vals[0] - 1e-3, (vals[1:] + vals[:-1]) / 2, vals[-1] + 1e-3]
             f1s = []
             for t in cands:
                 pred = S[:, r] >= t
-                tp = np.sum(pred & (y == r))
-                f1s.append(2 * tp / max(pred.sum() + np.sum(y == r), 1))
+                tp = np.sum(pred & (labels == r))
+                f1s.append(2 * tp / max(pred.sum() + np.sum(labels == r), 1))
             best = np.flatnonzero(np.isclose(f1s, max(f1s)))
             route.threshold = float(np.clip(cands[best[len(best) // 2]], -1.0, 1.0))
+        if unlabelled:
+            warnings.warn(f"routes with no labelled query: {', '.join(unlabelled)}; their thresholds keep all "
+                          f"{len(y)} labelled queries out (label examples of them to learn better ones)",
+                          UserWarning, stacklevel=2)
         return self
 
     def evaluate(self, X: Sequence[str], y: Sequence[str | None]) -> dict[str, Any]:
@@ -205,41 +279,34 @@ class SemanticRouter:
         got = [d.route for d in self.decide(X)]
         acc = float(np.mean([g == t for g, t in zip(got, y)]))
         recall = {}
-        for r in self.routes:
+        for r in self.spec.routes:
             idx = [i for i, t in enumerate(y) if t == r.name]
             recall[r.name] = float(np.mean([got[i] == r.name for i in idx])) if idx else None
         return {"accuracy": acc, "recall": recall, "n": len(got)}
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
-        """Routes, thresholds and the utterance vectors, to a directory (replaced atomically)."""
-        if self._index is None:
-            self._build()
-        meta = {"format_version": FORMAT_VERSION, "encoder_id": self.encoder_.id, "spec": self.spec.model_dump()}
-
-        def write(tmp: Path) -> None:
-            (tmp / "semantic.json").write_text(json.dumps(meta, indent=2))
-            ids = self._index.ids()
-            np.savez(tmp / "vectors.npz", vectors=np.stack([self._index._store[int(i)] for i in ids]), owner=self._owner[ids])
-
-        return write_folder(path, write)
+        """Routes, thresholds, the encoder spec and the utterance vectors, to a folder (replaced atomically)."""
+        index = self._ready()
+        ids = index.ids()
+        meta = {"spec": self.spec.model_dump(), "encoder": self.encoder_spec(),
+                "owners": [self._owner[int(i)] for i in ids]}
+        return save_folder(path, KIND, meta, arrays={"vectors": index.vectors(ids)}, encoder_id=self.encoder_.id)
 
     @classmethod
     def load(cls, path: str | Path, encoder: Any = None) -> "SemanticRouter":
-        path = Path(path)
-        meta = read_json(path / "semantic.json", "semantic router")
-        z = read_npz(path / "vectors.npz")
-        if "vectors" not in z or "owner" not in z:
-            raise PersistenceError("vectors.npz lacks vectors/owner arrays", path=path)
-        vecs, owner = z["vectors"], z["owner"]
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise PersistenceError(f"format_version {meta.get('format_version')!r} is not {FORMAT_VERSION}", path=path)
-        spec = RouteSet.model_validate(meta["spec"])
+        """Load a saved router; ``encoder`` defaults to the saved encoder spec."""
+        saved = read_folder(path, KIND)
+        spec = RouteSet.model_validate(saved.meta["spec"])
         r = cls(spec.routes, default_threshold=spec.default_threshold, fallback=spec.fallback,
-                aggregation=spec.aggregation, top_n=spec.top_n, encoder=encoder)
-        if r.encoder_.id != meta["encoder_id"]:
-            raise PersistenceError(f"saved with encoder {meta['encoder_id']!r}, loaded with {r.encoder_.id!r}", path=path)
+                aggregation=spec.aggregation, top_n=spec.top_n,
+                encoder=encoder if encoder is not None else saved.meta.get("encoder"))
+        saved.check_encoder(r.encoder_.id)
+        vecs, owners = saved.array("vectors"), saved.meta.get("owners") or []
+        if len(vecs) != len(owners) or set(owners) != {x.name for x in spec.routes}:
+            raise PersistenceError("the saved vectors do not match the routes", path=path)
         r._index = VectorIndex(vecs.shape[1])
-        r._index.add(vecs)
-        r._owner = owner
+        ids = r._index.add(np.ascontiguousarray(vecs, dtype=np.float32))
+        r._owner = dict(zip(ids.tolist(), owners))
+        r._after_change()
         return r

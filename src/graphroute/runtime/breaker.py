@@ -3,7 +3,7 @@ lets one probe through after ``cooldown_s`` (half-open), closes when the probe s
 again when it fails. One breaker object per model is shared by retries, fallbacks and all
 concurrent requests.
 
-Example:
+Examples:
     >>> from graphroute.runtime import CircuitBreaker
     >>> t = [0.0]
     >>> b = CircuitBreaker(failures=3, window_s=10, cooldown_s=5, clock=lambda: t[0])

@@ -3,7 +3,7 @@ case (prompt tokens at the input price + max output tokens at the output price) 
 the reservation is replaced by the actual cost when the call returns, or released when it fails.
 Concurrent calls therefore cannot jointly overrun a limit.
 
-Example:
+Examples:
     >>> from graphroute.runtime import BudgetManager
     >>> b = BudgetManager(global_limit=1.0, session_limit=0.5)
     >>> r = b.reserve(0.4, session="s1"); b.commit(r, 0.3)

@@ -1,6 +1,6 @@
 """Typed provider failures, how to recognise them in any provider's exceptions, and secret redaction.
 
-Example:
+Examples:
     >>> from graphroute.runtime.failures import classify, redact
     >>> classify(TimeoutError("read timed out")).kind
     'timeout'

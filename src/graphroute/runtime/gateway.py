@@ -5,11 +5,14 @@ each call, a semantic cache, context-window checks, privacy limits and telemetry
 Every request ends with an answer or a typed error (:class:`ProviderError`,
 :class:`BudgetExceededError`, :class:`NoModelAvailableError`), never a hang or a silent loss.
 
-Example (fake providers; the first one is down):
+In the example, fake providers stand in and the first one is down.
+
+Examples:
     >>> import asyncio
     >>> from langchain_core.language_models import FakeListChatModel
     >>> from langchain_core.runnables import RunnableLambda
-    >>> from graphroute.runtime import Gateway, RoundRobinRouter
+    >>> from graphroute.runtime import Gateway
+    >>> from graphroute.strategies import RoundRobinRouter
     >>> def down(_): raise ConnectionError("HTTP 503 service unavailable")
     >>> gw = Gateway({"a": RunnableLambda(down), "b": FakeListChatModel(responses=["fine"])},
     ...              RoundRobinRouter(["a"]) , fallbacks={"a": ["b"]}, retries=1, backoff_s=0.001)
@@ -23,26 +26,17 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_attempt, wait_random_exponential
+
 from graphroute.costs import CostModel, count_tokens
-from graphroute.routers.base import check_prompts
+from graphroute.errors import GraphRouteError
+from graphroute.prompts import check_prompts
 from graphroute.runtime.breaker import CircuitBreaker
 from graphroute.runtime.budgets import BudgetManager
 from graphroute.runtime.failures import BudgetExceededError, NoModelAvailableError, ProviderError, classify
-
-
-@dataclass
-class GatewayResult:
-    text: str
-    model: str
-    cost: float
-    latency_ms: float
-    provider_ms: float  # time inside provider calls (the rest is graphroute's and backoff)
-    cached: bool
-    reason: str
-    attempts: list[dict[str, Any]] = field(default_factory=list)
+from graphroute.types import GatewayResult
 
 
 class Gateway:
@@ -113,7 +107,6 @@ class Gateway:
 
     async def _try_model(self, model: str, prompt: str, tokens: int, request: dict[str, Any], attempts: list[dict]):
         """Retries on one model (tenacity), guarded by its breaker and the budgets."""
-        from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_attempt, wait_random_exponential
 
         breaker = self.breakers[model]
 
@@ -215,7 +208,6 @@ class Gateway:
              session_key: str = "session", user_key: str = "user"):
         """An async LangGraph node: answers ``state[input_key]``; a typed failure is written to
         ``state[error_key]`` (kind and message, secrets redacted) instead of raising."""
-        from graphroute.errors import GraphRouteError
 
         async def answer(state: dict) -> dict:
             try:

@@ -2,7 +2,7 @@
 error) plus graphroute's decisions, to a JSONL sink; ``summarise`` (``graphroute stats FILE``)
 gives cost, latency percentiles, model mix and errors. Every string is redacted of secrets.
 
-Example:
+Examples:
     >>> import tempfile, pathlib
     >>> from langchain_core.language_models import FakeListChatModel
     >>> from graphroute.runtime import JsonlSink, TelemetryHandler, summarise

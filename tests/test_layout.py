@@ -1,0 +1,123 @@
+"""The package's shape, checked: files small enough to read, one name per role, layers that import
+downwards only (no graphroute import placed inside a function), a short README."""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src" / "graphroute"
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for p in SRC.rglob("*.py"):
+        parts = p.relative_to(SRC.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = p
+    return out
+
+
+def _targets(mod: str, path: Path, node: ast.AST, mods: dict[str, Path]) -> set[str]:
+    """graphroute modules an import statement loads (the deepest module each name resolves to)."""
+    if isinstance(node, ast.ImportFrom):
+        base = mod.split(".") if path.name == "__init__.py" else mod.split(".")[:-1]
+        if node.level:
+            base = base[: len(base) - node.level + 1]
+            target = ".".join(base + ([node.module] if node.module else []))
+        else:
+            target = node.module or ""
+        names = [target] + [f"{target}.{a.name}" for a in node.names]
+    else:
+        names = [a.name for a in node.names]
+    out = set()
+    for n in names:
+        while n and n not in mods:
+            n = n.rpartition(".")[0]
+        if n.startswith("graphroute"):
+            out.add(n)
+    return out
+
+
+def _imports() -> tuple[dict[str, set[str]], list[str]]:
+    mods = _modules()
+    edges: dict[str, set[str]] = defaultdict(set)
+    inside: list[str] = []
+    for mod, path in mods.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        in_func = {id(x) for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                   for x in ast.walk(f)}
+        typing_only = {id(x) for n in ast.walk(tree) if isinstance(n, ast.If) and "TYPE_CHECKING" in ast.unparse(n.test)
+                       for x in ast.walk(n)}  # annotations only: never imported at run time
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in typing_only:
+                targets = _targets(mod, path, node, mods) - {mod}
+                edges[mod] |= targets
+                if id(node) in in_func and targets:
+                    inside.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {', '.join(sorted(targets))}")
+    return edges, inside
+
+
+def test_no_file_under_src_is_over_400_lines():
+    long = {str(p.relative_to(ROOT)): n for p in SRC.rglob("*.py") if (n := len(p.read_text().splitlines())) > 400}
+    assert not long, long
+
+
+def test_no_graphroute_import_inside_a_function():
+    _, inside = _imports()
+    assert not inside, "\n".join(inside)
+
+
+def test_no_import_cycles_between_modules_or_packages():
+    edges, _ = _imports()
+    mods = _modules()
+
+    def cycle(graph: dict[str, set[str]]) -> list[str] | None:
+        state: dict[str, int] = {}
+        stack: list[str] = []
+
+        def visit(v: str) -> list[str] | None:
+            state[v] = 1
+            stack.append(v)
+            for w in sorted(graph.get(v, ())):
+                if state.get(w) == 1:
+                    return stack[stack.index(w):] + [w]
+                if not state.get(w) and (found := visit(w)):
+                    return found
+            state[v] = 2
+            stack.pop()
+            return None
+
+        for v in sorted(graph):
+            if not state.get(v) and (found := visit(v)):
+                return found
+        return None
+
+    # a package's __init__ re-exporting its own submodules is not a cycle between roles
+    def is_reexport(a: str, b: str) -> bool:
+        return mods[b].name == "__init__.py" and a.startswith(b + ".")
+
+    assert cycle({a: {b for b in bs if not is_reexport(a, b)} for a, bs in edges.items()}) is None
+
+    def package(m: str) -> str:
+        return ".".join(m.split(".")[:2])
+
+    packages: dict[str, set[str]] = defaultdict(set)
+    for a, bs in edges.items():
+        packages[package(a)] |= {package(b) for b in bs if package(b) != package(a)}
+    assert cycle(packages) is None
+
+
+def test_file_names_name_one_role():
+    names = Counter(p.name for p in SRC.rglob("*.py"))
+    shared = {n for n, c in names.items() if c > 1} - {"__init__.py", "base.py"}  # base.py: each folder's protocol
+    assert not shared, shared
+
+
+def test_readme_is_short_and_keeps_its_two_commands():
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 150
+    assert "python3 -m pip install torch==2.13.0 && python3 -m pip install -e . && graphroute eval" in text
+    assert "python3 -m pip install -e '.[test,docs]' && python3 -m pytest" in text

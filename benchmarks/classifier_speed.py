@@ -43,19 +43,26 @@ def pct(xs, q):
     return float(np.percentile(np.asarray(xs) * 1000, q))
 
 
-def trees_member_times(router, prompts) -> tuple[float, float] | None:
+def trees_member_times(router, train, prompts) -> tuple[float, float] | None:
+    """The trees member's flat walk against scikit-learn's own predict on the same models (refitted here)."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
     trees = next((m for m in getattr(router, "_members", []) if isinstance(m, FeatureRouter)), None)
     if trees is None:
         return None
+    F = feature_matrix(trees.features, train.prompts)
+    models = [HistGradientBoostingRegressor(max_iter=trees.max_iter, learning_rate=trees.learning_rate,
+                                            min_samples_leaf=trees.min_samples_leaf, random_state=trees.seed).fit(F, y)
+              for y in train.scores.T]
     flat, sk = [], []
     for p in prompts:
         t0 = time.perf_counter()
         trees._predict_vectors(None, [p])
         flat.append(time.perf_counter() - t0)
-        F = feature_matrix(trees.features, [p])
+        row = feature_matrix(trees.features, [p])
         t0 = time.perf_counter()
-        for est in trees.estimators_:
-            est.predict(F)
+        for m in models:
+            m.predict(row)
         sk.append(time.perf_counter() - t0)
     return pct(flat, 50), pct(sk, 50)
 
@@ -98,7 +105,7 @@ def main() -> None:
         rest.append(time.perf_counter() - t0)
     print(f"route one MMLU prompt, embedding included ({args.backend}): p50 {pct(lat, 50):.1f} ms, p99 {pct(lat, 99):.1f} ms")
     print(f"beyond the encoder at {len(train)} examples: p50 {pct(rest, 50):.2f} ms, p99 {pct(rest, 99):.2f} ms")
-    trees = trees_member_times(router, test.prompts)
+    trees = trees_member_times(router, train, test.prompts)
     if trees:
         print(f"trees member, one prompt: flat walk p50 {trees[0]:.3f} ms, scikit-learn predict p50 {trees[1]:.3f} ms")
 

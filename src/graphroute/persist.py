@@ -2,9 +2,12 @@
 
 A saved folder holds ``graphroute.json`` (the kind of object, the format version, the encoder id
 when vectors are involved, and the object's own metadata), optionally ``arrays.npz`` (plain
-arrays, read without pickle), ``<name>.skops`` files (fitted scikit-learn estimators, through
-``skops.io``: no pickle, and only scikit-learn, NumPy and SciPy types are trusted on load) and
-sub-folders of nested objects. :func:`write_folder` fills a temporary sibling and swaps it in, so
+arrays, read without pickle), ``<name>.skops`` files (fitted scikit-learn estimators kept whole —
+the MLP head, the cascade's learned scorer — through ``skops.io``: no pickle, and only
+scikit-learn, NumPy and SciPy types are trusted on load) and sub-folders of nested objects. The
+classifier's members keep their fitted state as arrays instead (linear weights, flat trees, a
+vocabulary), because a saved router must route within seconds of a cold start and importing
+``skops.io`` alone took longer than that here (the docs' benchmarks page). :func:`write_folder` fills a temporary sibling and swaps it in, so
 a failed or interrupted save never leaves a half-written folder behind; :func:`read_folder`
 checks the kind and format version, and :meth:`Saved.check_encoder` is the one check that a
 folder saved with one encoder is not used with another.

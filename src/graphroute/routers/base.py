@@ -205,13 +205,7 @@ class Router(ABC):
             f, near = (None, None) if fam is None else (float(fam[0][i]), float(fam[1][i]))
             strange = f is not None and f < policy.min_familiarity
             if strange:
-                note = f"unfamiliar prompt: familiarity {f:.3f} < {policy.min_familiarity:g}"
-                if fallback is not None and fallback != model and \
-                        _fits(policy, fallback, max_cost):
-                    reason = f"{note}, sent to {fallback} (the router alone: {model}, {reason})"
-                    model = fallback
-                else:
-                    reason = f"{reason} ({note})"
+                model, reason = _unfamiliar(policy, f, model, reason, fallback, max_cost)
             out.append(Decision(model=model, scores={m: float(v) for m, v in zip(self.models_, row)},
                                 threshold=getattr(policy, "threshold", None), reason=reason, policy=policy.kind,
                                 familiarity=f, nearest_similarity=near, unfamiliar=strange))
@@ -316,6 +310,13 @@ class Router(ABC):
         return router
 
 
-def _fits(policy: Policy, model: str, max_cost: float | None) -> bool:
-    return not (policy.costs and max_cost is not None and policy.costs.get(model, 0.0) > max_cost)
+def _unfamiliar(policy: Policy, familiarity: float, model: str, reason: str, fallback: str | None,
+                max_cost: float | None) -> tuple[str, str]:
+    """An unfamiliar prompt's model and reason: the policy's ``unfamiliar`` model when it is set and
+    affordable, else the router's own choice, noted as unfamiliar."""
+    note = f"unfamiliar prompt: familiarity {familiarity:.3f} < {policy.min_familiarity:g}"
+    over_budget = bool(policy.costs and max_cost is not None and fallback and policy.costs.get(fallback, 0.0) > max_cost)
+    if fallback is None or fallback == model or over_budget:
+        return model, f"{reason} ({note})"
+    return fallback, f"{note}, sent to {fallback} (the router alone: {model}, {reason})"
 

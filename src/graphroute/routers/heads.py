@@ -2,9 +2,11 @@
 
 Scores are first scaled to 0-1 by the dataset's score range. Binary outcomes get a logistic
 regression per model (predicted probability of success); graded ones a ridge regression. The MLP
-is one multi-output regressor. The fitted estimators are saved with ``skops.io``
-(:mod:`graphroute.persist`); a linear head predicts with one matrix product of the estimators'
-own ``coef_`` and ``intercept_`` (a query costs microseconds, not scikit-learn's per-call checks).
+is one multi-output regressor, saved with ``skops.io``. A linear head's fitted state is its
+weights, ``coef_`` (features x models) and ``intercept_``, as scikit-learn's linear models expose
+them: it predicts with one matrix product and is saved as those arrays, because a saved router
+must load in a cold process within seconds and importing ``skops.io`` alone takes longer than that
+here (``benchmarks/classifier_speed.py``, the docs' benchmarks page).
 """
 
 from __future__ import annotations
@@ -85,71 +87,56 @@ class HeadRouter(EmbeddingRouter):
         Y = (data.scores - lo) / ((hi - lo) or 1.0)
         binary = bool(np.isin(Y, (0.0, 1.0)).all())
         self._link = "sigmoid" if self.head == "logistic" and binary else "identity"
-        self._constant = np.full(Y.shape[1], np.nan)  # a model whose training outcomes are all alike
         if self.head == "mlp":
             self._link = "mlp"
-            self.estimators_ = [MLPRegressor(hidden_layer_sizes=(self.hidden,), alpha=self.alpha / len(Y),
-                                             max_iter=self.max_iter, early_stopping=len(Y) >= 200,
-                                             random_state=self.seed).fit(V, Y)]
+            self.mlp_ = MLPRegressor(hidden_layer_sizes=(self.hidden,), alpha=self.alpha / len(Y), max_iter=self.max_iter,
+                                     early_stopping=len(Y) >= 200, random_state=self.seed).fit(V, Y)
             return
-        self.estimators_ = []
+        self.coef_, self.intercept_ = np.zeros((V.shape[1], Y.shape[1])), np.zeros(Y.shape[1])
         for j in range(Y.shape[1]):
             y = Y[:, j]
-            if self._link == "sigmoid" and not 0 < y.sum() < len(y):
-                self._constant[j] = 40.0 if y.mean() > 0.5 else -40.0
+            if self._link == "sigmoid" and not 0 < y.sum() < len(y):  # one outcome only: a constant
+                self.intercept_[j] = 40.0 if y.mean() > 0.5 else -40.0
                 continue
-            est = LogisticRegression(C=self.C, max_iter=self.max_iter) if self._link == "sigmoid" else Ridge(alpha=self.alpha)
-            self.estimators_.append(est.fit(V, y.astype(int) if self._link == "sigmoid" else y))
-        self._linear()
-
-    def _linear(self) -> None:
-        """The linear heads' weights, read from the fitted estimators, as one (dim, models) product."""
-        if self._link == "mlp":
-            return
-        fitted = iter(self.estimators_)
-        cols, bias = [], []
-        dim = next((np.ravel(e.coef_).shape[0] for e in self.estimators_), 0)
-        for c in self._constant:
-            if np.isnan(c):
-                e = next(fitted)
-                cols.append(np.ravel(e.coef_))
-                bias.append(float(np.ravel(e.intercept_)[0]))
-            else:
-                cols.append(np.zeros(dim))
-                bias.append(float(c))
-        self._W = np.stack(cols, axis=1) if dim else np.zeros((0, len(bias)))
-        self._b = np.asarray(bias)
+            est = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(V, y.astype(int)) if self._link == "sigmoid" \
+                else Ridge(alpha=self.alpha).fit(V, y)
+            self.coef_[:, j], self.intercept_[j] = np.ravel(est.coef_), float(np.ravel(est.intercept_)[0])
 
     def _predict_vectors(self, V: np.ndarray, prompts: Sequence[str] = ()) -> np.ndarray:
         V = self._with_features(V, prompts)
         if self._link == "mlp":
-            q = np.clip(self.estimators_[0].predict(V).reshape(len(V), -1), 0.0, 1.0)
+            q = np.clip(self.mlp_.predict(V).reshape(len(V), -1), 0.0, 1.0)
         else:
-            z = V.astype(np.float64) @ self._W + self._b if self._W.shape[0] else np.tile(self._b, (len(V), 1))
+            z = V.astype(np.float64) @ self.coef_ + self.intercept_
             q = _sigmoid(z) if self._link == "sigmoid" else np.clip(z, 0.0, 1.0)
         lo, hi = self._range
         return lo + q * (hi - lo)
 
     # ------------------------------------------------------------------ persistence
     def _estimators(self) -> dict[str, Any]:
-        return {f"head{i}": e for i, e in enumerate(self.estimators_)}
+        return {"mlp": self.mlp_} if self._link == "mlp" else {}
 
     def _vector_state(self) -> dict[str, np.ndarray]:
-        out = {"range": self._range, "link": np.asarray(self._link), "constant": self._constant,
-               "n_estimators": np.asarray(len(self.estimators_))}
+        out = {"range": self._range, "link": np.asarray(self._link)}
+        if self._link != "mlp":
+            out.update({"coef": self.coef_, "intercept": self.intercept_})
         if self.prompt_features != "none":
             out.update({"fmean": self._fmean, "fstd": self._fstd})
         return out
 
     def _set_vector_state(self, state: dict[str, np.ndarray], saved: Saved) -> None:
-        self._range, self._link, self._constant = state["range"], str(state["link"]), state["constant"]
+        self._range, self._link = state["range"], str(state["link"])
         if self.prompt_features != "none":
             self._fmean, self._fstd = state["fmean"], state["fstd"]
             if len(self._fmean) != len(MATH_FEATURE_NAMES):
                 raise ValueError(f"saved with {len(self._fmean)} word-problem features, this version computes "
                                  f"{len(MATH_FEATURE_NAMES)}: fit the router again")
-        self.estimators_ = [saved.estimator(f"head{i}") for i in range(int(state["n_estimators"]))]
-        self._linear()
+        if self._link == "mlp":
+            self.mlp_ = saved.estimator("mlp")
+        else:
+            self.coef_, self.intercept_ = state["coef"], state["intercept"]
+            if self.coef_.shape[1:] != (len(self.models_),):
+                raise ValueError(f"coefficients {self.coef_.shape} do not match {len(self.models_)} models")
 
 
 ROUTERS.add("ridge", HeadRouter, "Ridge regressions on prompt embeddings, one per model", head="ridge", alpha=100.0)

@@ -3,10 +3,11 @@
 Lexical cues that an embedding blurs ("EXCEPT", "NOT", "Statement", a subject's jargon) carry
 routing signal of their own; as a member of the stacked classifier this router adds them.
 
-Fitting uses scikit-learn's ``TfidfVectorizer`` and ``Ridge``, saved with ``skops.io``. Prediction
-reads the fitted vocabulary, idf weights and coefficients directly: a dictionary lookup per n-gram
-of the prompt (one prompt in tens of microseconds; the vectorizer's own ``transform`` costs a
-fraction of a millisecond more per call), and no encoder.
+Fitting uses scikit-learn's ``TfidfVectorizer`` and ``Ridge``. The fitted state is their arrays:
+``vocabulary_`` (n-gram -> column), ``idf_``, ``coef_`` (columns x models) and ``intercept_``;
+prediction is a dictionary lookup per n-gram of the prompt and needs neither scikit-learn nor the
+encoder, and saving writes those arrays (``skops.io`` took 736 s to save and 25 s to load a
+vectorizer fitted on 10,000 MMLU prompts, 97k n-grams; the arrays take under a second).
 """
 
 from __future__ import annotations
@@ -75,50 +76,41 @@ class TextRouter(PromptOnlyRouter):
         try:
             X = vec.fit_transform(data.prompts)
         except ValueError:  # no prompt has a word of two letters: nothing to learn but the means
-            self.estimators_ = {}
-            self._mean = Y.mean(axis=0)
-            self._set_vocabulary()
+            self.vocabulary_, self.idf_ = {}, np.zeros(0, np.float32)
+            self.coef_, self.intercept_ = np.zeros((0, Y.shape[1]), np.float32), Y.mean(axis=0)
             return
-        self.estimators_ = {"tfidf": vec, "ridge": Ridge(alpha=self.alpha).fit(X, Y)}
-        self._set_vocabulary()
-
-    def _set_vocabulary(self) -> None:
-        """The fast path's tables, read from the fitted vectorizer and ridge."""
-        if not self.estimators_:
-            self._index, self._idf = {}, np.zeros(0)
-            self._coef, self._intercept = np.zeros((0, len(self._mean))), np.asarray(self._mean, np.float64)
-            return
-        vec, ridge = self.estimators_["tfidf"], self.estimators_["ridge"]
-        self._index = vec.vocabulary_
-        self._idf = vec.idf_.astype(np.float32)
-        self._coef = np.asarray(ridge.coef_.T, dtype=np.float32)
-        self._intercept = np.atleast_1d(np.asarray(ridge.intercept_, dtype=np.float64))
+        ridge = Ridge(alpha=self.alpha).fit(X, Y)
+        self.vocabulary_, self.idf_ = dict(vec.vocabulary_), vec.idf_.astype(np.float32)
+        self.coef_ = np.asarray(ridge.coef_.T, dtype=np.float32)
+        self.intercept_ = np.atleast_1d(np.asarray(ridge.intercept_, dtype=np.float64))
 
     def transform_one(self, prompt: str) -> tuple[np.ndarray, np.ndarray]:
         """Column indices and TF-IDF weights (unit length) of one prompt's known n-grams."""
-        ids = [i for i in map(self._index.get, word_ngrams(prompt, self.ngrams)) if i is not None]
+        ids = [i for i in map(self.vocabulary_.get, word_ngrams(prompt, self.ngrams)) if i is not None]
         if not ids:
             return np.zeros(0, np.int64), np.zeros(0, np.float64)
         idx, counts = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
-        w = (1.0 + np.log(counts)) * self._idf[idx]
+        w = (1.0 + np.log(counts)) * self.idf_[idx]
         return idx, w / np.sqrt(w @ w)
 
     def _predict_vectors(self, V: np.ndarray, prompts: Sequence[str] = ()) -> np.ndarray:
-        Z = np.empty((len(prompts), len(self._intercept)))
+        Z = np.empty((len(prompts), len(self.intercept_)))
         for r, p in enumerate(prompts):
             idx, w = self.transform_one(p)
-            Z[r] = w @ self._coef[idx] + self._intercept
+            Z[r] = w @ self.coef_[idx] + self.intercept_
         lo, hi = self._range
         return lo + np.clip(Z, 0.0, 1.0) * (hi - lo)
 
-    def _estimators(self) -> dict[str, Any]:
-        return dict(self.estimators_)
-
     def _vector_state(self) -> dict[str, np.ndarray]:
-        return {"range": self._range, "mean": getattr(self, "_mean", np.zeros(len(self.models_)))}
+        terms = sorted(self.vocabulary_, key=self.vocabulary_.get)
+        return {"range": self._range, "terms": np.frombuffer("\n".join(terms).encode("utf-8"), dtype=np.uint8),
+                "idf": self.idf_, "coef": self.coef_, "intercept": self.intercept_}
 
     def _set_vector_state(self, state: dict[str, np.ndarray], saved: Saved) -> None:
-        self._range, self._mean = state["range"], state["mean"]
-        has = (saved.path / "tfidf.skops").is_file()
-        self.estimators_ = {"tfidf": saved.estimator("tfidf"), "ridge": saved.estimator("ridge")} if has else {}
-        self._set_vocabulary()
+        blob = state["terms"].tobytes().decode("utf-8")
+        terms = blob.split("\n") if blob else []
+        idf, coef = state["idf"], state["coef"]
+        if not (len(terms) == len(idf) == len(coef)) or coef.shape[1:] != (len(self.models_),):
+            raise ValueError(f"{len(terms)} terms, {len(idf)} idf weights and coefficients {coef.shape} do not match")
+        self._range, self.idf_, self.coef_, self.intercept_ = state["range"], idf, coef, state["intercept"]
+        self.vocabulary_ = {t: i for i, t in enumerate(terms)}

@@ -6,12 +6,12 @@ is where hard items differ from easy ones within a topic. Feature sets are named
 ``+``: ``form`` (these), ``options`` (a multiple-choice item's answer options,
 :mod:`graphroute.tasks.multiple_choice`), ``math`` (word problems, :mod:`graphroute.tasks.word_problems`).
 
-The boosted trees are scikit-learn's ``HistGradientBoostingRegressor``, saved with ``skops.io``.
-For prediction they are also read into flat arrays (feature, threshold, children, leaf value) that
-one vectorised walk covers for all trees of all models at once: the stacked classifier's latency
-target (everything beyond the encoder within 1.5 ms) needs it, since scikit-learn's ``predict``
-costs about a millisecond per model and call on one prompt (``benchmarks/classifier_speed.py``
-prints both).
+The boosted trees are fitted with scikit-learn's ``HistGradientBoostingRegressor`` and read into
+flat arrays (feature, threshold, children, leaf value), the router's fitted and saved state
+(``forest_``): one vectorised walk covers all trees of all models at once. Two speed targets need
+it: everything beyond the encoder within 1.5 ms per prompt, where scikit-learn's own ``predict``
+costs several milliseconds per call on one prompt (``benchmarks/classifier_speed.py`` prints both),
+and a saved router that loads within seconds, where importing ``skops.io`` alone takes longer.
 """
 
 from __future__ import annotations
@@ -181,17 +181,19 @@ class FeatureRouter(PromptOnlyRouter):
         from sklearn.ensemble import HistGradientBoostingRegressor
 
         F = feature_matrix(self.features, data.prompts)
-        self.estimators_ = [HistGradientBoostingRegressor(max_iter=self.max_iter, learning_rate=self.learning_rate,
-                                                          min_samples_leaf=self.min_samples_leaf,
-                                                          random_state=self.seed).fit(F, y) for y in data.scores.T]
-        self._forest = merge_forests([flatten_trees(m) for m in self.estimators_])
+        self._trees = [flatten_trees(HistGradientBoostingRegressor(max_iter=self.max_iter, learning_rate=self.learning_rate,
+                                                                   min_samples_leaf=self.min_samples_leaf,
+                                                                   random_state=self.seed).fit(F, y))
+                       for y in data.scores.T]
+        self.forest_ = merge_forests(self._trees)
 
     def _predict_vectors(self, V: np.ndarray, prompts: Sequence[str] = ()) -> np.ndarray:
-        return predict_forests(self._forest, feature_matrix(self.features, prompts))
+        return predict_forests(self.forest_, feature_matrix(self.features, prompts))
 
-    def _estimators(self) -> dict[str, Any]:
-        return {f"trees{j}": m for j, m in enumerate(self.estimators_)}
+    def _vector_state(self) -> dict[str, np.ndarray]:
+        return {f"m{j}_{k}": v for j, t in enumerate(self._trees) for k, v in t.items()}
 
     def _set_vector_state(self, state: dict[str, np.ndarray], saved: Saved) -> None:
-        self.estimators_ = [saved.estimator(f"trees{j}") for j in range(len(self.models_))]
-        self._forest = merge_forests([flatten_trees(m) for m in self.estimators_])
+        self._trees = [{k.split("_", 1)[1]: v for k, v in state.items() if k.startswith(f"m{j}_")}
+                       for j in range(len(self.models_))]
+        self.forest_ = merge_forests(self._trees)

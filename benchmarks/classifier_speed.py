@@ -14,11 +14,12 @@ package), then measures with an *uncached* encoder of the same pooling:
   and the rest;
 * ``import graphroute``, and a cold process that loads the saved router and routes one prompt.
 
-``--backend onnx-int8`` queries the router (fitted on fp32 vectors) through the int8 variant of its
-encoder, the documented opt-in for speed (``with_query_encoder``); ``--backend static`` fits *and*
+``--backend onnx-int8`` / ``torch-bf16`` query the router (fitted on fp32 vectors) through the int8
+ONNX / bfloat16 PyTorch variant of its encoder, the documented opt-ins for speed
+(``with_query_encoder``); ``--backend static`` fits *and*
 queries the stack on the distilled static encoder (``classifier:encoder=static``).
 
-Run: python benchmarks/classifier_speed.py [--backend onnx|onnx-int8|static] [--router SPEC]
+Run: python benchmarks/classifier_speed.py [--backend onnx|onnx-int8|torch-bf16|static] [--router SPEC]
 The last line reads: ``route_p50_ms=… route_p99_ms=… overhead_p50_ms=… batch_per_s=… import_s=… cold_first_route_s=…``
 """
 
@@ -69,7 +70,7 @@ def trees_member_times(router, train, prompts) -> tuple[float, float] | None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--backend", default="onnx", choices=["onnx", "onnx-int8", "static"])
+    ap.add_argument("--backend", default="onnx", choices=["onnx", "onnx-int8", "torch-bf16", "static"])
     ap.add_argument("--router", default="classifier")
     args = ap.parse_args()
 
@@ -85,8 +86,8 @@ def main() -> None:
         enc = make_encoder(None, "onnx", layers=layers)
         enc.encode(["warm up"])
         router.use_encoder(enc)
-    elif args.backend == "onnx-int8":
-        enc = make_encoder(None, "onnx-int8", layers=layers)
+    elif args.backend in ("onnx-int8", "torch-bf16"):
+        enc = make_encoder(None, args.backend, layers=layers)
         enc.encode(["warm up"])
         router.with_query_encoder(enc)
     router.decide(test.prompts[:5])

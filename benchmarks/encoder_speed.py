@@ -12,7 +12,8 @@ import time
 import numpy as np
 
 from graphroute.datasets import load_dataset
-from graphroute.encoders import DEFAULT_LAYERS, OnnxEncoder, SentenceTransformerEncoder, StaticEncoder
+from graphroute.encoders import (DEFAULT_LAYERS, OnnxEncoder, SentenceTransformerEncoder, StaticEncoder,
+                                 TorchBf16Encoder)
 
 
 def main() -> None:
@@ -22,6 +23,8 @@ def main() -> None:
     backends = [("sentence-transformers", ref), ("onnx fp32", OnnxEncoder()), ("onnx int8", OnnxEncoder(quantize=True)),
                 ("onnx fp32 layers 1-6", OnnxEncoder(layers=DEFAULT_LAYERS)),
                 ("onnx int8 layers 1-6", OnnxEncoder(quantize=True, layers=DEFAULT_LAYERS)),
+                ("torch bf16 (opt-in)", TorchBf16Encoder()),
+                ("torch bf16 layers 1-6 (opt-in)", TorchBf16Encoder(layers=DEFAULT_LAYERS)),
                 ("static (distilled table)", StaticEncoder())]
     for name, enc in backends:
         enc.encode(prompts[:10])

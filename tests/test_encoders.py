@@ -196,6 +196,31 @@ def test_multi_layer_pooling_blocks_ids_and_variants(minilm):
         plain.with_query_encoder(enc)
 
 
+def test_torch_bf16_backend_is_a_close_variant_with_its_own_id(minilm):
+    from graphroute.encoders import DEFAULT_LAYERS, make_encoder
+    from graphroute.routers import HeadRouter
+
+    texts = ["short", "a somewhat longer sentence about routing language models in LangGraph workflows", "x " * 3000]
+    bf = make_encoder(backend="torch-bf16")
+    assert bf.id == minilm.id + "/torch-bf16"
+    v = bf.encode(texts)
+    assert v.shape == (3, 384) and v.dtype == np.float32 and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    assert np.min(np.sum(v * minilm.encode(texts), axis=1)) > 0.995  # bf16 forward, pooled in fp32
+    fp32 = make_encoder(layers=DEFAULT_LAYERS)
+    bfl = make_encoder(backend="torch-bf16", layers=DEFAULT_LAYERS)
+    assert bfl.id == fp32.id + "/torch-bf16" and bfl.encode([]).shape == (0, 2304)
+    vl = bfl.encode(texts)
+    assert np.min(np.sum(vl.reshape(3, 6, 384) * fp32.encode(texts).reshape(3, 6, 384), axis=2) * 6) > 0.99
+    prompts = ["add 2 and 3", "sum of 4 and 9", "write a sonnet", "compose a haiku about rain"]
+    r = HeadRouter(C=10, encoder=fp32).fit(prompts, [[1, 1], [1, 1], [0, 1], [0, 1]], models=["small", "big"])
+    r.with_query_encoder(bfl)
+    assert r.encoder_.id.endswith("/torch-bf16")
+    assert r.route(["add 7 and 8", "a poem about snow"], 0.5) == ["small", "big"]
+    with pytest.raises(EncoderError, match="not a variant"):
+        HeadRouter(C=10, encoder=minilm).fit(prompts, [[1, 1]] * 2 + [[0, 1]] * 2,
+                                             models=["small", "big"]).with_query_encoder(bfl)
+
+
 @pytest.mark.parametrize("layers", [[3, 2], [], [0, 7], [-1, 2]])
 def test_multi_layer_pooling_rejects_bad_layer_lists(layers):
     from graphroute.encoders import OnnxEncoder

@@ -1,5 +1,5 @@
 """Encoders: texts in, L2-normalised vectors out. The offline MiniLM (ONNX Runtime or
-sentence-transformers), a static token table distilled from it, any LangChain ``Embeddings``, and
+sentence-transformers; PyTorch bf16 as an opt-in), a static token table distilled from it, any LangChain ``Embeddings``, and
 an on-disk cache that holds the built-in datasets' vectors. Heavy libraries load on first ``encode``.
 
 Examples:
@@ -17,6 +17,7 @@ from graphroute.encoders.select import (BACKENDS, DEFAULT_LAYERS, SPECS, builtin
                                         make_encoder, resolve_encoder)
 from graphroute.encoders.sentence_transformers import SentenceTransformerEncoder, default_model_path
 from graphroute.encoders.static import StaticEncoder
+from graphroute.encoders.torch_bf16 import TorchBf16Encoder
 
 __all__ = [
     "BACKENDS",
@@ -29,6 +30,7 @@ __all__ = [
     "OnnxEncoder",
     "SentenceTransformerEncoder",
     "StaticEncoder",
+    "TorchBf16Encoder",
     "builtin_embeddings_dir",
     "default_cache_dir",
     "default_encoder",

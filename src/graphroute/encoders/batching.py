@@ -86,6 +86,23 @@ def sorted_batches(tok, texts: Sequence[str], batch_size: int,
         yield rows, ids, mask
 
 
+def encode_sorted(tok, texts: Sequence[str], batch_size: int, forward, layers: Sequence[int] | None) -> np.ndarray:
+    """Run ``forward(input_ids, attention_mask)`` over length-sorted batches of ``texts`` and pool.
+
+    ``forward`` returns the top layer's token vectors (batch, seq, dim), mean-pooled here, or with
+    ``layers`` the layers already mean-pooled and concatenated (batch, len(layers)*dim), whose blocks
+    are normalised here. Rows come back in the order of ``texts``.
+    """
+    out = None
+    for rows, ids, mask in sorted_batches(tok, texts, batch_size):
+        hidden = forward(ids, mask)
+        vecs = normalise_blocks(hidden, len(layers)) if layers else mean_pool(hidden, mask)
+        if out is None:
+            out = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)
+        out[rows] = vecs
+    return out
+
+
 def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Average of the token vectors ``hidden`` (batch, seq, dim) where ``mask`` is 1."""
     m = mask[..., None].astype(np.float32)

@@ -27,8 +27,8 @@ from typing import Sequence
 import numpy as np
 
 from graphroute.encoders.base import normalise
-from graphroute.encoders.batching import (check_layers, layers_tag, load_tokenizer, mean_pool, mean_pooling_dir,
-                                          normalise_blocks, pool_layers, sorted_batches)
+from graphroute.encoders.batching import (check_layers, encode_sorted, layers_tag, load_tokenizer, mean_pooling_dir,
+                                          pool_layers)
 from graphroute.encoders.sentence_transformers import model_id, model_name, quiet_transformers
 from graphroute.errors import EncoderError
 
@@ -150,7 +150,8 @@ class OnnxEncoder:
                 opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
                 # ONNX Runtime's threads spin after each run by default, holding the cores that the
                 # router's own products need right after the forward; turned off for this session
-                # only (no process-wide setting changes). Its effect: the docs' benchmarks page.
+                # only (no process-wide setting changes): with spinning, route p50 was about 60 ms
+                # instead of 31 ms on a 2-core AVX2 machine (benchmarks/classifier_speed.py).
                 opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 try:
                     self._session = ort.InferenceSession(str(onnx_file), opts, providers=["CPUExecutionProvider"])
@@ -165,11 +166,6 @@ class OnnxEncoder:
         session = self._load()
         if not texts:
             return np.zeros((0, 384 * len(self.layers or (0,))), dtype=np.float32)
-        out = None
-        for rows, ids, mask in sorted_batches(self._tok, texts, self.batch_size):
-            hidden = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
-            vecs = normalise_blocks(hidden, len(self.layers)) if self.layers else mean_pool(hidden, mask)
-            if out is None:
-                out = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)
-            out[rows] = vecs
+        out = encode_sorted(self._tok, texts, self.batch_size, lambda ids, mask: session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0], self.layers)
         return normalise(out, len(texts), self.id)

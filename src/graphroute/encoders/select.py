@@ -28,6 +28,7 @@ from graphroute.encoders.disk_cache import CachedEncoder
 from graphroute.encoders.onnx import OnnxEncoder
 from graphroute.encoders.sentence_transformers import SentenceTransformerEncoder
 from graphroute.encoders.static import StaticEncoder
+from graphroute.encoders.torch_bf16 import TorchBf16Encoder
 from graphroute.errors import EncoderError
 from graphroute.registry import Registry
 
@@ -41,6 +42,8 @@ BACKENDS.add("onnx-int8", lambda model=None, layers=None: OnnxEncoder(model, qua
              "ONNX Runtime with dynamic int8 weights: faster, cosine about 0.95 to fp32 (its own id)")
 BACKENDS.add("sentence-transformers", lambda model=None: SentenceTransformerEncoder(model),
              "the sentence-transformers library itself (any model it loads)")
+BACKENDS.add("torch-bf16", lambda model=None, layers=None: TorchBf16Encoder(model, layers=layers),
+             "PyTorch in bfloat16 (opt-in): about twice fp32 in bulk on CPUs with bf16 units; its own id")
 BACKENDS.add("static", lambda model=None: StaticEncoder(model), "a token table distilled from the model")
 
 
@@ -54,7 +57,7 @@ def make_encoder(model: str | None = None, backend: str = "auto", *, layers=None
 
     ``auto`` is ONNX Runtime fp32 when onnxruntime is installed and the model is a local
     mean-pooling folder, else sentence-transformers. ``layers`` pools several transformer layers
-    into one vector (ONNX backends only).
+    into one vector (the ONNX and torch-bf16 backends).
     """
     if backend == "auto":
         if importlib.util.find_spec("onnxruntime") is not None:
@@ -66,8 +69,8 @@ def make_encoder(model: str | None = None, backend: str = "auto", *, layers=None
                 if layers is not None:
                     raise
         backend = "sentence-transformers"
-    if layers is not None and not backend.startswith("onnx"):
-        raise EncoderError(f"multi-layer pooling needs the onnx or onnx-int8 backend, not {backend!r}")
+    if layers is not None and backend not in ("onnx", "onnx-int8", "torch-bf16"):
+        raise EncoderError(f"multi-layer pooling needs the onnx, onnx-int8 or torch-bf16 backend, not {backend!r}")
     return BACKENDS.make(backend, model=model, **({"layers": layers} if layers is not None else {}))
 
 

@@ -1,4 +1,5 @@
-"""The ``graphroute`` command line (typer): ``eval``, ``run``, ``validate``, ``datasets``, ``stats``."""
+"""The ``graphroute`` command line (typer): ``eval``, ``collect``, ``fit``, ``route``, ``run``, ``validate``,
+``datasets``, ``stats``."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ import typer
 
 from graphroute.cli.eval import eval_command
 from graphroute.cli.graphs import run_command, validate_command
+from graphroute.cli.own import collect_command, fit_command, route_command
 from graphroute.datasets import BUILTINS, load_dataset
 from graphroute.errors import ConfigError, GraphRouteError
 from graphroute.runtime.telemetry import summarise
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Model routing for LangGraph workflows.")
 app.command("eval")(eval_command)
+app.command("collect")(collect_command)
+app.command("fit")(fit_command)
+app.command("route")(route_command)
 app.command("run")(run_command)
 app.command("validate")(validate_command)
 
@@ -51,7 +56,7 @@ def stats_command(path: str = typer.Argument(..., help="A telemetry JSONL file (
 def main() -> None:
     """Entry point: typed graphroute errors print one line and exit 2, without a traceback."""
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)  # a command's typer.Exit(code) comes back as its return value
     except GraphRouteError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(2)
@@ -62,6 +67,8 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    if isinstance(rc, int) and rc:
+        sys.exit(rc)
 
 
 if __name__ == "__main__":

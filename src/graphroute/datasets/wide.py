@@ -7,7 +7,8 @@ Columns (any number of models):
   score such as a 1-10 judge rating;
 * optional ``<model>|cost`` (dollars), ``<model>|input_tokens``, ``<model>|output_tokens``,
   ``<model>|response`` (or RouteLLM's ``<model>_response``);
-* optional group column (``group``, ``subject`` or ``category``; or name it) and ``id`` columns.
+* optional ``<model>|latency_ms``; optional group column (``group``, ``subject`` or ``category``; or name
+  it), ``id`` and ``reference`` columns (what `graphroute collect` writes).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from graphroute.datasets.base import RoutingDataset
 from graphroute.errors import DatasetError, UnknownModelError
 
 ScoreType = Literal["auto", "bool", "unit", "graded"]
-EXTRA_SUFFIXES = ("cost", "input_tokens", "output_tokens", "response")
-META_COLUMNS = {"id", "question_id", "idx", "index"}
+EXTRA_SUFFIXES = ("cost", "input_tokens", "output_tokens", "response", "latency_ms")
+META_COLUMNS = {"id", "question_id", "idx", "index", "reference"}
 GROUP_COLUMNS = ("group", "subject", "category")
 _TRUE = {"true", "1", "1.0", "yes"}
 _FALSE = {"false", "0", "0.0", "no"}

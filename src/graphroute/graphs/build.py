@@ -26,7 +26,7 @@ from graphroute.encoders import encode_queries, resolve_encoder
 from graphroute.errors import ConfigError
 from graphroute.graphs.schema import AllocatorBlock, CascadeBlock, ClassifierBlock, GraphSpec, RulesBlock, StrategyBlock
 from graphroute.index import VectorIndex
-from graphroute.models import ReplayChatModel
+from graphroute.models import ReplayChatModel, chat_model
 from graphroute.routers import Router, make_router
 from graphroute.scorers import LearnedScorer, make_scorer
 from graphroute.strategies import RulesRouter, make_strategy
@@ -66,7 +66,8 @@ def graph_costs(spec: GraphSpec) -> CostModel:
 
 def make_models(spec: GraphSpec, *, offline: bool, data: RoutingDataset | None = None) -> dict[str, Any]:
     """Graph model id -> chat model. Offline: a replay of ``replay`` from ``data`` when both exist,
-    else a fake model answering ``offline_response``. Live: LangChain's ``init_chat_model``."""
+    else a fake model answering ``offline_response``. Live: :func:`~graphroute.models.chat_model`
+    (``base_url`` endpoints through ``ChatOpenAI``, else LangChain's ``init_chat_model``)."""
     out = {}
     for mid, m in spec.models.items():
         if offline:
@@ -75,15 +76,8 @@ def make_models(spec: GraphSpec, *, offline: bool, data: RoutingDataset | None =
             else:
                 out[mid] = FakeListChatModel(responses=[m.offline_response or f"[{mid}] offline answer"])
             continue
-        try:
-            from langchain.chat_models import init_chat_model
-        except ImportError:
-            raise ConfigError("running live needs the 'langchain' package and the provider's package "
-                              f"(for {m.model!r}); or run offline", field=f"models.{mid}.model") from None
-        try:
-            out[mid] = init_chat_model(m.model, max_tokens=m.max_output_tokens)
-        except Exception as exc:  # provider package missing, bad name, missing credentials
-            raise ConfigError(f"cannot create {m.model!r}: {exc}", field=f"models.{mid}.model") from None
+        out[mid] = chat_model(m.model, base_url=m.base_url, api_key_env=m.api_key_env, max_tokens=m.max_output_tokens,
+                              temperature=m.temperature, field=f"models.{mid}")
     return out
 
 

@@ -3,8 +3,10 @@
 .. code-block:: yaml
 
     name: qa
-    models:                      # id -> provider:model for init_chat_model, prices per 1M tokens
-      small: {model: "openai:gpt-4o-mini", input_price: 0.15, output_price: 0.6, replay: <recorded model>}
+    models:                      # id -> provider:model (or base_url + served name), prices per 1M tokens
+      small: {model: "openai:gpt-4o-mini", api_key_env: OPENAI_API_KEY, input_price: 0.15, output_price: 0.6,
+              replay: <recorded model>}
+      local: {model: gemma-3-270m, base_url: "http://127.0.0.1:8080/v1", input_price: 0, output_price: 0}
     routers:                     # named routing blocks: classifier | cascade | allocator | rules
       pick: {type: classifier, fit: {data: routellm-mmlu, router: logistic}, models: {<router model>: small}}
     state: {question: str, answer: str}
@@ -30,7 +32,10 @@ class _Strict(BaseModel):
 class ModelBlock(_Strict):
     """A chat model the graph may call."""
 
-    model: str = Field(description="provider:model, as LangChain's init_chat_model takes it")
+    model: str = Field(description="provider:model for LangChain's init_chat_model, or the model name served at base_url")
+    base_url: str | None = Field(None, description="an OpenAI-compatible endpoint (e.g. http://127.0.0.1:8080/v1)")
+    api_key_env: str | None = Field(None, description="name of the environment variable holding the key (never the key)")
+    temperature: float | None = Field(0.0, ge=0)
     input_price: float = Field(ge=0, description="dollars per 1M input tokens")
     output_price: float = Field(ge=0, description="dollars per 1M output tokens")
     context_window: int = Field(128_000, gt=0)

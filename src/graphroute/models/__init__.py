@@ -1,7 +1,9 @@
 """Chat models graphroute provides: :class:`ReplayChatModel` answers from recorded outcomes;
-:class:`RoutedChatModel` routes every call through a router or cascade (a drop-in chat model)."""
+:class:`RoutedChatModel` routes every call through a router or cascade (a drop-in chat model);
+:func:`chat_model` makes a real one (an OpenAI-compatible endpoint or a LangChain provider)."""
 
+from graphroute.models.endpoints import api_key, chat_model
 from graphroute.models.replay import ReplayChatModel, ReplayMissError
 from graphroute.models.routed import RoutedChatModel
 
-__all__ = ["ReplayChatModel", "ReplayMissError", "RoutedChatModel"]
+__all__ = ["api_key", "chat_model", "ReplayChatModel", "ReplayMissError", "RoutedChatModel"]

@@ -36,6 +36,7 @@ from graphroute.prompts import check_prompts
 from graphroute.runtime.breaker import CircuitBreaker
 from graphroute.runtime.budgets import BudgetManager
 from graphroute.runtime.failures import BudgetExceededError, NoModelAvailableError, ProviderError, classify
+from graphroute.runtime.loop import run_sync
 from graphroute.types import GatewayResult
 
 
@@ -145,7 +146,8 @@ class Gateway:
                     request["provider_ms"] += provider_ms
                     if self.tracker is not None:
                         self.tracker.observe(model, latency_ms=provider_ms, ttft_ms=ttft, output_tokens=tout or None)
-                    attempts.append({"model": model, "error": None, "cost": cost, "latency_ms": provider_ms})
+                    attempts.append({"model": model, "error": None, "cost": cost, "latency_ms": provider_ms,
+                                     "input_tokens": tin, "output_tokens": tout})
                     return text, cost
         except RetryError as exc:  # pragma: no cover - reraise=True makes tenacity raise the last error
             raise exc.last_attempt.exception() from None
@@ -202,7 +204,7 @@ class Gateway:
 
     def invoke(self, prompt: str, **kwargs: Any) -> GatewayResult:
         """Sync :meth:`ainvoke`."""
-        return asyncio.run(self.ainvoke(prompt, **kwargs))
+        return run_sync(self.ainvoke(prompt, **kwargs))
 
     def node(self, *, input_key: str = "question", output_key: str = "answer", error_key: str = "error",
              session_key: str = "session", user_key: str = "user"):

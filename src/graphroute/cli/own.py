@@ -1,0 +1,95 @@
+"""Your own models on the command line: ``collect`` outcomes, ``fit`` a router on them, ``route`` a prompt."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from graphroute.collect import collect, load_models
+from graphroute.datasets import load_dataset
+from graphroute.errors import ConfigError
+from graphroute.registry import parse_value
+from graphroute.routers import Router, make_router
+
+
+def collect_command(
+    models: Path = typer.Option(..., "--models", help="The models file (YAML: models, optional judges)."),
+    prompts: Path = typer.Option(..., "--prompts", help="CSV or JSONL with a prompt column (and a reference column)."),
+    grader: str = typer.Option(..., "--grader", help="exact | numeric | choice | regex[:pattern=...] | judge:<model> | pairwise:<model>"),
+    out: Path = typer.Option(..., "--out", help="The dataset to write (CSV), readable by load_dataset and graphroute eval."),
+    prompt_column: str = typer.Option("prompt", "--prompt-column"),
+    reference_column: str = typer.Option("reference", "--reference-column"),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, help="Calls in flight at once."),
+    budget: float = typer.Option(None, "--budget", min=0, help="Dollars; the collection stops before exceeding it."),
+    cache: Path = typer.Option(None, "--cache", help="The call cache (JSONL; default <out>.calls.jsonl)."),
+    timeout_s: float = typer.Option(120.0, "--timeout", help="Seconds per call."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Run every model on every prompt, grade the answers and write a routing dataset."""
+    spec = load_models(models)
+    res = collect(spec.models, prompts, grader, out, judges=spec.judges, prompt_column=prompt_column,
+                  reference_column=reference_column, concurrency=concurrency, budget=budget,
+                  cost_model=spec.cost_model, cache=cache, timeout_s=timeout_s,
+                  max_output_tokens=spec.max_output_tokens, progress=progress)
+    typer.echo(f"wrote {res.path}: {res.rows} prompts x {len(spec.models)} models; {res.calls} calls "
+               f"(+{res.cached} from the cache), ${res.cost:.6f}")
+    if res.ungraded:
+        typer.echo(f"{res.ungraded} prompts left out: the judge's verdict could not be read")
+    for m, n in res.failed.items():
+        typer.echo(f"{n} prompts left out: {m} did not answer (after retries)")
+    if res.stopped == "budget":
+        typer.echo(f"stopped: the budget of ${budget} would have been exceeded; rerun with a larger --budget "
+                   "to continue (cached calls are not repeated)")
+        raise typer.Exit(3)
+
+
+def _target(text: str) -> dict[str, float]:
+    key, sep, value = text.partition("=")
+    if not sep or key not in ("strong_share", "quality", "budget"):
+        raise ConfigError(f"--calibrate takes strong_share=X, quality=X or budget=X, not {text!r}", field="--calibrate")
+    return {key: float(parse_value(value))}
+
+
+def fit_command(
+    data: str = typer.Argument(..., help="A dataset: a built-in name, a CSV/JSONL file (e.g. from graphroute collect)."),
+    router: str = typer.Option("classifier", "--router", help="A router spec, e.g. 'knn:k=50'."),
+    out: Path = typer.Option(..., "--out", help="The folder to save the router to."),
+    calibrate: str = typer.Option(None, "--calibrate", help="strong_share=X | quality=X | budget=X"),
+    holdout: float = typer.Option(0.2, "--holdout", min=0.0, max=0.9,
+                                  help="Share of prompts kept out of the fit to calibrate on (with --calibrate)."),
+    prompt_column: str = typer.Option(None, "--prompt-column"),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Fit a router on a dataset, calibrate it on held-out prompts, and save it."""
+    ds = load_dataset(data, **({"prompt_column": prompt_column} if prompt_column else {}))
+    target = _target(calibrate) if calibrate else None
+    fit_on, cal_on = ds, ds
+    if target is not None and holdout > 0:
+        order = np.random.default_rng(seed).permutation(len(ds))
+        n_cal = max(1, int(round(holdout * len(ds))))
+        fit_on, cal_on = ds.subset(np.sort(order[n_cal:])), ds.subset(np.sort(order[:n_cal]))
+    r = make_router(router).fit(fit_on)
+    typer.echo(f"fitted {r.name} on {len(fit_on)} prompts, models {list(r.models_)}")
+    if target is not None:
+        cal = r.calibrate(cal_on, **target)
+        typer.echo(f"calibrated on {len(cal_on)} held-out prompts: {cal.explanation}")
+    r.save(out)
+    typer.echo(f"saved to {out}")
+
+
+def route_command(
+    path: Path = typer.Argument(..., help="A saved router folder (graphroute fit --out)."),
+    prompts: list[str] = typer.Argument(..., help="One or more prompts."),
+    as_json: bool = typer.Option(False, "--json", help="Print each decision as JSON."),
+) -> None:
+    """Print the router's decision for each prompt, with its reason."""
+    r = Router.load(path)
+    for p, d in zip(prompts, r.decide(prompts)):
+        if as_json:
+            typer.echo(json.dumps({"prompt": p, **d.to_dict()}))
+        else:
+            fam = "" if d.familiarity is None else f"  familiarity {d.familiarity:.3f}{' (unfamiliar)' if d.unfamiliar else ''}"
+            typer.echo(f"{d.model}  <- {p[:60]!r}\n  {d.reason}{fam}")

@@ -31,6 +31,8 @@ class Decision:
     *less* typical of the training data than this query (0 = less typical than any training
     prompt, 0.5 = a median training prompt); ``nearest_similarity`` the mean cosine similarity of
     the query's nearest training prompts. None for routers that do not embed prompts.
+    ``probability``: the chance this model had of being chosen (1.0 without exploration), which
+    learning from logged feedback needs (inverse-propensity weights).
     """
 
     model: str | None
@@ -42,6 +44,7 @@ class Decision:
     familiarity: float | None = None
     nearest_similarity: float | None = None
     unfamiliar: bool = False
+    probability: float | None = None  # chance the policy had of choosing this model (exploration); log it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -240,6 +243,7 @@ class GatewayResult:
     cached: bool
     reason: str
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    run_id: str = ""  # the id telemetry and feedback(run_id, score) use
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

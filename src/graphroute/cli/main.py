@@ -12,7 +12,7 @@ import typer
 
 from graphroute.cli.eval import eval_command
 from graphroute.cli.graphs import run_command, validate_command
-from graphroute.cli.own import collect_command, fit_command, route_command
+from graphroute.cli.own import collect_command, fit_command, from_logs_command, route_command
 from graphroute.datasets import BUILTINS, load_dataset
 from graphroute.errors import ConfigError, GraphRouteError
 from graphroute.runtime.telemetry import summarise
@@ -20,6 +20,9 @@ from graphroute.runtime.telemetry import summarise
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Model routing for LangGraph workflows.")
 app.command("eval")(eval_command)
 app.command("collect")(collect_command)
+dataset_app = typer.Typer(no_args_is_help=True, help="Make datasets: from production logs.")
+app.add_typer(dataset_app, name="dataset")
+dataset_app.command("from-logs")(from_logs_command)
 app.command("fit")(fit_command)
 app.command("route")(route_command)
 app.command("run")(run_command)

@@ -9,7 +9,7 @@ import numpy as np
 import typer
 
 from graphroute.collect import collect, load_models
-from graphroute.datasets import load_dataset
+from graphroute.datasets import from_logs, load_dataset, write_logged
 from graphroute.errors import ConfigError
 from graphroute.registry import parse_value
 from graphroute.routers import Router, make_router
@@ -46,6 +46,17 @@ def collect_command(
         raise typer.Exit(3)
 
 
+def from_logs_command(
+    path: Path = typer.Argument(..., help="A telemetry JSONL file with decision and feedback events."),
+    out: Path = typer.Option(..., "--out", help="The logged table to write (CSV): one row per request with feedback."),
+) -> None:
+    """Turn logged decisions and feedback into partial-label training data (``graphroute fit`` reads it)."""
+    rows, counts = from_logs(path)
+    write_logged(rows, out)
+    typer.echo(f"wrote {out}: {counts['joined']} requests with feedback ({counts['without_feedback']} decisions "
+               f"without feedback, {counts['orphan_feedback']} feedback events without a decision left out)")
+
+
 def _target(text: str) -> dict[str, float]:
     key, sep, value = text.partition("=")
     if not sep or key not in ("strong_share", "quality", "budget"):
@@ -66,6 +77,9 @@ def fit_command(
     """Fit a router on a dataset, calibrate it on held-out prompts, and save it."""
     ds = load_dataset(data, **({"prompt_column": prompt_column} if prompt_column else {}))
     target = _target(calibrate) if calibrate else None
+    if target is not None and ds.meta.get("partial") and "strong_share" not in target:
+        raise ConfigError("logged feedback knows one model's outcome per prompt: calibrate it with strong_share=X",
+                          field="--calibrate")
     fit_on, cal_on = ds, ds
     if target is not None and holdout > 0:
         order = np.random.default_rng(seed).permutation(len(ds))

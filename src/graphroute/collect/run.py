@@ -101,6 +101,9 @@ class _Cache:
 def _identity(model: Any) -> str:
     """What makes two calls the same call: the chat model's class and configuration (never its key)."""
     params = {k: v for k, v in getattr(model, "_identifying_params", {}).items() if "key" not in k.lower()}
+    for attr in ("openai_api_base", "extra_body", "max_tokens", "temperature"):  # endpoint and output bound
+        if getattr(model, attr, None) is not None:
+            params[attr] = getattr(model, attr)
     return f"{type(model).__name__}:{json.dumps(params, sort_keys=True, default=str)}"
 
 

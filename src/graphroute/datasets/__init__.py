@@ -12,17 +12,23 @@ Examples:
 
 from __future__ import annotations
 
+import csv
 import inspect
+import json
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from graphroute.datasets.base import RoutingDataset
+from graphroute.datasets.logged import from_logs, load_logged, looks_logged, write_logged
 from graphroute.datasets.routellm import load_mtbench, load_routellm
 from graphroute.datasets.wide import load_wide
 from graphroute.errors import DatasetError
 
 __all__ = [
+    "from_logs",
+    "load_logged",
+    "write_logged",
     "RoutingDataset",
     "BUILTINS",
     "builtin_path",
@@ -70,7 +76,22 @@ def load_dataset(spec: str | Path, **kwargs: Any) -> RoutingDataset:
         return _call(load_routellm, path, kwargs)
     if path.suffix.lower() in (".jsonl", ".ndjson") and path.stat().st_size and _looks_like_judgements(path):
         return _call(load_mtbench, path, kwargs)
+    if path.stat().st_size and looks_logged(_header(path)):
+        return _call(load_logged, path, kwargs)
     return _call(load_wide, path, kwargs)
+
+
+def _header(path: Path) -> list[str]:
+    """Column names of a CSV file (its first line) or a JSONL file (its first object's keys)."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        first = fh.readline()
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        try:
+            obj = json.loads(first)
+        except json.JSONDecodeError:
+            return []
+        return list(obj) if isinstance(obj, dict) else []
+    return next(csv.reader([first]), [])
 
 
 def _call(loader, path: Path, kwargs: dict[str, Any], *args: Any, **fixed: Any) -> RoutingDataset:
@@ -79,6 +100,6 @@ def _call(loader, path: Path, kwargs: dict[str, Any], *args: Any, **fixed: Any) 
     bad = sorted(set(kwargs) - allowed)
     if bad:
         kind = {"load_routellm": "a RouteLLM folder", "load_mtbench": "MT-Bench judgements",
-                "load_wide": "a wide CSV/JSONL file"}.get(loader.__name__, loader.__name__)
+                "load_wide": "a wide CSV/JSONL file", "load_logged": "a logged feedback table"}.get(loader.__name__, loader.__name__)
         raise DatasetError(f"{', '.join(bad)} does not apply to {kind}", path=path)
     return loader(path, *args, **{**kwargs, **fixed})

@@ -126,7 +126,8 @@ class RoutingDataset:
             groups=take(self.groups),
             score_range=self.score_range,
             source=self.source,
-            meta=dict(self.meta),
+            meta={k: (v[idx] if isinstance(v, np.ndarray) and v.shape[:1] == (len(self),) else v)
+                  for k, v in self.meta.items()},  # per-row arrays (logged weights) follow the rows
             weak_model=self.weak_model,
             strong_model=self.strong_model,
         )

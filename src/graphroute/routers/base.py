@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from graphroute.datasets import RoutingDataset
-from graphroute.errors import NotFittedError, PersistenceError, UnknownModelError, UnknownRouterError
+from graphroute.errors import DatasetError, NotFittedError, PersistenceError, UnknownModelError, UnknownRouterError
 from graphroute.persist import Saved, read_folder, save_folder
 from graphroute.prompts import check_prompts
 from graphroute.registry import Registry
@@ -100,6 +100,8 @@ class Router(ABC):
     #: The decision policy; set by :meth:`calibrate` or :meth:`set_policy` (default: the strong
     #: model where it is predicted strictly better, for two models; the best predicted model for more).
     policy_: Policy | None = None
+    #: Whether ``fit`` accepts partial labels (NaN outcomes, e.g. logged feedback).
+    learns_partial: bool = False
 
     @property
     def name(self) -> str:
@@ -110,6 +112,9 @@ class Router(ABC):
     def fit(self, X: Any, y: Any = None, *, models: Sequence[str] | None = None) -> "Router":
         """Learn from a :class:`RoutingDataset` (or prompts ``X`` and scores ``y``)."""
         data = as_dataset(X, y, models)
+        if not self.learns_partial and np.isnan(data.scores).any():
+            raise DatasetError(f"{self.name} needs every model's outcome for every prompt, and {data.name!r} has unknown "
+                               "ones (logged feedback): fit 'logistic' or 'ridge' on it", path=data.source)
         self.models_ = list(data.models)
         self.weak_, self.strong_ = data.weak, data.strong
         self._fit(data)
@@ -206,10 +211,18 @@ class Router(ABC):
             strange = f is not None and f < policy.min_familiarity
             if strange:
                 model, reason = _unfamiliar(policy, f, model, reason, fallback, max_cost)
+            model, prob, explored = policy.explored(model, self.models_, self._explore_rng(), max_cost)
+            if explored:
+                reason = f"exploring (epsilon {policy.explore:g}): {model} instead of the policy's choice; {reason}"
             out.append(Decision(model=model, scores={m: float(v) for m, v in zip(self.models_, row)},
                                 threshold=getattr(policy, "threshold", None), reason=reason, policy=policy.kind,
-                                familiarity=f, nearest_similarity=near, unfamiliar=strange))
+                                familiarity=f, nearest_similarity=near, unfamiliar=strange, probability=prob))
         return out
+
+    def _explore_rng(self) -> np.random.Generator:
+        if getattr(self, "_rng", None) is None:
+            self._rng = np.random.default_rng(getattr(self, "seed", None))
+        return self._rng
 
     async def adecide(self, X: Sequence[str] | str, *, max_cost: float | None = None) -> list[Decision]:
         """Async :meth:`decide` (runs in a worker thread so the event loop keeps going)."""

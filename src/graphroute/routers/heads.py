@@ -34,7 +34,9 @@ class HeadRouter(EmbeddingRouter):
 
     ``C`` is the inverse regularisation of the logistic head, ``alpha`` the ridge/MLP penalty;
     ``prompt_features="math"`` adds standardised word-problem features
-    (:mod:`graphroute.tasks.word_problems`), scaled by ``feature_scale``.
+    (:mod:`graphroute.tasks.word_problems`), scaled by ``feature_scale``. The linear heads also learn
+    from partial labels (NaN where a model's outcome is unknown, as in logged feedback; see
+    :mod:`graphroute.datasets.logged`), weighting each row by ``meta["weights"]``.
 
     Examples:
         >>> from graphroute.routers import HeadRouter
@@ -44,6 +46,8 @@ class HeadRouter(EmbeddingRouter):
         >>> r.route(["a poem about rain"], threshold=0.5)
         ['big']
     """
+
+    learns_partial = True
 
     def __init__(self, head: str = "logistic", C: float = 0.3, alpha: float = 10.0, hidden: int = 64,
                  max_iter: int = 300, seed: int = 0, encoder: Any = None, prompt_features: str = "none",
@@ -85,8 +89,12 @@ class HeadRouter(EmbeddingRouter):
         lo, hi = data.score_range
         self._range = np.array([lo, hi], dtype=np.float64)
         Y = (data.scores - lo) / ((hi - lo) or 1.0)
-        binary = bool(np.isin(Y, (0.0, 1.0)).all())
+        known = ~np.isnan(Y)  # partial labels (logged feedback): only the called model's outcome
+        W = data.meta.get("weights") if not known.all() else None
+        binary = bool(np.isin(Y[known], (0.0, 1.0)).all())
         self._link = "sigmoid" if self.head == "logistic" and binary else "identity"
+        if not known.all() and self.head == "mlp":
+            raise ValueError("the mlp head needs every model's outcome; logistic and ridge learn from partial feedback")
         if self.head == "mlp":
             self._link = "mlp"
             self.mlp_ = MLPRegressor(hidden_layer_sizes=(self.hidden,), alpha=self.alpha / len(Y), max_iter=self.max_iter,
@@ -94,12 +102,15 @@ class HeadRouter(EmbeddingRouter):
             return
         self.coef_, self.intercept_ = np.zeros((V.shape[1], Y.shape[1])), np.zeros(Y.shape[1])
         for j in range(Y.shape[1]):
-            y = Y[:, j]
+            rows = known[:, j]
+            y, Vj, w = Y[rows, j], V[rows], (None if W is None else W[rows, j])
+            if not len(y):  # no feedback for this model yet: an uninformed 0.5
+                continue
             if self._link == "sigmoid" and not 0 < y.sum() < len(y):  # one outcome only: a constant
                 self.intercept_[j] = 40.0 if y.mean() > 0.5 else -40.0
                 continue
-            est = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(V, y.astype(int)) if self._link == "sigmoid" \
-                else Ridge(alpha=self.alpha).fit(V, y)
+            est = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(Vj, y.astype(int), sample_weight=w) \
+                if self._link == "sigmoid" else Ridge(alpha=self.alpha).fit(Vj, y, sample_weight=w)
             self.coef_[:, j], self.intercept_[j] = np.ravel(est.coef_), float(np.ravel(est.intercept_)[0])
 
     def _predict_vectors(self, V: np.ndarray, prompts: Sequence[str] = ()) -> np.ndarray:

@@ -9,7 +9,9 @@ Every policy also honours a per-call ``max_cost`` (a remaining budget): models w
 cost exceeds it are not chosen while a cheaper one exists. And every policy says what a prompt
 unlike the router's training data gets (``unfamiliar``: ``None`` for the normal decision,
 ``"strong"``, ``"weak"`` or a model name), below ``min_familiarity`` (see
-:class:`~graphroute.types.Decision`).
+:class:`~graphroute.types.Decision`). ``explore`` (epsilon) sends that share of decisions to a
+uniformly random model and reports each decision's probability, so logged feedback can train a
+router without the bias of its own past choices.
 
 Examples:
     >>> import numpy as np
@@ -51,7 +53,21 @@ class Policy:
     costs: dict[str, float] | None = None
     unfamiliar: str | None = None
     min_familiarity: float = 0.05
+    explore: float = 0.0  # epsilon-greedy: this share of decisions goes to a uniformly random model
     kind: ClassVar[str] = ""
+
+    def explored(self, model: str, models: Sequence[str], rng: np.random.Generator,
+                 max_cost: float | None = None) -> tuple[str, float, bool]:
+        """Epsilon-greedy over a decision, among the models within ``max_cost``:
+        ``(model, the probability it had, explored?)``."""
+        if self.explore <= 0:
+            return model, 1.0, False
+        pool = [m for m, ok in zip(models, affordable(models, self.costs, max_cost)) if ok]
+        if model not in pool:
+            pool.append(model)
+        pick = pool[int(rng.integers(len(pool)))] if rng.random() < self.explore else model
+        p = self.explore / len(pool) + (1.0 - self.explore) * (pick == model)
+        return pick, float(p), pick != model
 
     def target_for_unfamiliar(self, models: Sequence[str], weak: str, strong: str) -> str | None:
         """The model an unfamiliar prompt is sent to (None: the normal decision)."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
+import uuid
 from typing import Any, Callable
 
 from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_attempt, wait_random_exponential
@@ -166,7 +167,9 @@ class Gateway:
         if decision.model is None or decision.model not in allowed:
             raise NoModelAvailableError(f"no allowed model for this request ({decision.reason})")
         tokens = int(count_tokens([prompt])[0])
-        request = {"session": session, "budget": budget, "spent": 0.0, "provider_ms": 0.0}
+        request = {"session": session, "budget": budget, "spent": 0.0, "provider_ms": 0.0, "prompt": prompt,
+                   "run_id": str(ctx.get("run_id") or uuid.uuid4().hex), "chosen": decision.model,
+                   "probability": getattr(decision, "probability", None)}
         attempts: list[dict[str, Any]] = []
         last: Exception | None = None
         for model in [m for m in self._chain(decision.model) if m in allowed]:
@@ -196,11 +199,24 @@ class Gateway:
         raise NoModelAvailableError(f"every model failed or was refused: {[(a['model'], a['error']) for a in attempts]}")
 
     def _done(self, text, model, cost, t0, request, cached, reason, attempts) -> GatewayResult:
-        r = GatewayResult(text, model, cost, (time.perf_counter() - t0) * 1000, request["provider_ms"], cached, reason, attempts)
+        r = GatewayResult(text, model, cost, (time.perf_counter() - t0) * 1000, request["provider_ms"], cached, reason,
+                          attempts, run_id=request["run_id"])
         if self.telemetry is not None:
-            self.telemetry.decision(model=model, reason=reason, cost=cost, latency_ms=r.latency_ms, cached=cached,
+            # what learning from feedback needs: the prompt, who answered and the chance the router had
+            # of choosing it (unknown when a fallback answered: such rows are left out of training data)
+            chosen = model == request["chosen"]
+            p = request["probability"]
+            self.telemetry.decision(run_id=r.run_id, prompt=request["prompt"], model=model, reason=reason, cost=cost,
+                                    latency_ms=r.latency_ms, cached=cached, fallback=not chosen,
+                                    probability=(1.0 if p is None else p) if chosen else None,
                                     attempts=[(a["model"], a["error"]) for a in attempts])
         return r
+
+    def feedback(self, run_id: str, score: float) -> None:
+        """Record the outcome of request ``run_id`` in the telemetry (see ``graphroute dataset from-logs``)."""
+        if self.telemetry is None:
+            raise ValueError("feedback needs the gateway's telemetry (Gateway(..., telemetry=TelemetryHandler(sink)))")
+        self.telemetry.sink.write({"event": "feedback", "ts": time.time(), "run_id": str(run_id), "score": float(score)})
 
     def invoke(self, prompt: str, **kwargs: Any) -> GatewayResult:
         """Sync :meth:`ainvoke`."""

@@ -109,6 +109,30 @@ class TelemetryHandler(BaseCallbackHandler):
         self.sink.write({"event": "decision", "ts": time.time(), **fields})
 
 
+def log_decision(sink: Any, run_id: str, prompt: str, decision: Any, *, cost: float | None = None,
+                 latency_ms: float | None = None) -> None:
+    """Record what learning from production needs of a routed request: the prompt, the model called
+    and the probability it had (``Decision.probability``), and what it cost.
+
+    Examples:
+        >>> from graphroute.runtime.telemetry import MemorySink, log_decision, log_feedback
+        >>> from graphroute.types import Decision
+        >>> sink = MemorySink()
+        >>> log_decision(sink, "r1", "2+2?", Decision(model="small", scores={}, probability=0.95), cost=0.0001)
+        >>> log_feedback(sink, "r1", 1.0)
+        >>> [(r["event"], r.get("model"), r.get("score")) for r in sink.records]
+        [('decision', 'small', None), ('feedback', None, 1.0)]
+    """
+    sink.write({"event": "decision", "ts": time.time(), "run_id": str(run_id), "prompt": prompt, "model": decision.model,
+                "probability": 1.0 if decision.probability is None else decision.probability, "reason": decision.reason,
+                "cost": cost, "latency_ms": latency_ms})
+
+
+def log_feedback(sink: Any, run_id: str, score: float) -> None:
+    """Record the outcome of request ``run_id`` (a user rating, a grader's verdict, a test result)."""
+    sink.write({"event": "feedback", "ts": time.time(), "run_id": str(run_id), "score": float(score)})
+
+
 def summarise(path: str | Path) -> dict[str, Any]:
     """Cost, latency percentiles, model mix and errors of a telemetry JSONL file."""
     calls, decisions = [], []

@@ -37,7 +37,8 @@ class LogprobScorer(Scorer):
     ``aggregate``: ``mean`` (mean token probability), ``min`` (least likely token) or
     ``geometric`` (exp of the mean log-prob: the sequence's per-token likelihood). ``last_n`` scores
     only the last n tokens (where the final answer usually is). Answers without log-probs score
-    ``missing``.
+    ``missing``. Ask the model for them: ``Stage(llm, options={"logprobs": True, "top_logprobs": 1})``
+    (llama.cpp's server returns log-probs only with ``top_logprobs`` of at least 1).
     """
 
     name = "logprob"

@@ -33,7 +33,6 @@ Examples:
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 import tempfile
@@ -43,7 +42,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from graphroute.datasets.base import RoutingDataset
-from graphroute.datasets.wide import read_table
+from graphroute.datasets.wide import iter_jsonl, read_table
 from graphroute.errors import DatasetError
 
 COLUMNS = ["run_id", "prompt", "model", "score", "propensity", "cost", "latency_ms"]
@@ -64,31 +63,24 @@ def from_logs(path: str | Path) -> tuple[list[dict[str, Any]], dict[str, int]]:
     decisions: dict[str, dict[str, Any]] = {}
     scores: dict[str, float] = {}
     fallbacks = 0
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(f"line {lineno} is not valid JSON: {exc.msg}", path=path, row=lineno) from None
-            event = rec.get("event") if isinstance(rec, dict) else None
-            if event == "decision" and rec.get("fallback"):
-                fallbacks += 1  # a fallback answered, not the router's choice: no propensity
-            elif event == "decision" and "run_id" in rec and "prompt" in rec:
-                for key in ("model", "probability"):
-                    if rec.get(key) is None:
-                        raise DatasetError(f"decision without {key!r} (routers that explore must log it)",
-                                           path=path, row=lineno)
-                p = float(rec["probability"])
-                if not 0.0 < p <= 1.0:
-                    raise DatasetError(f"probability {p} is not in (0, 1]", path=path, row=lineno)
-                decisions[str(rec["run_id"])] = rec
-            elif event == "feedback":
-                score = rec.get("score")
-                if not isinstance(score, (int, float)) or isinstance(score, bool) or not math.isfinite(score):
-                    raise DatasetError(f"feedback score {score!r} is not a finite number", path=path, row=lineno)
-                scores[str(rec.get("run_id"))] = float(score)
+    for lineno, rec in iter_jsonl(path, objects=False):
+        event = rec.get("event") if isinstance(rec, dict) else None
+        if event == "decision" and rec.get("fallback"):
+            fallbacks += 1  # a fallback answered, not the router's choice: no propensity
+        elif event == "decision" and "run_id" in rec and "prompt" in rec:
+            for key in ("model", "probability"):
+                if rec.get(key) is None:
+                    raise DatasetError(f"decision without {key!r} (routers that explore must log it)",
+                                       path=path, row=lineno)
+            p = float(rec["probability"])
+            if not 0.0 < p <= 1.0:
+                raise DatasetError(f"probability {p} is not in (0, 1]", path=path, row=lineno)
+            decisions[str(rec["run_id"])] = rec
+        elif event == "feedback":
+            score = rec.get("score")
+            if not isinstance(score, (int, float)) or isinstance(score, bool) or not math.isfinite(score):
+                raise DatasetError(f"feedback score {score!r} is not a finite number", path=path, row=lineno)
+            scores[str(rec.get("run_id"))] = float(score)
     rows = [{"run_id": rid, "prompt": d["prompt"], "model": d["model"], "score": scores[rid],
              "propensity": float(d["probability"]), "cost": d.get("cost"), "latency_ms": d.get("latency_ms")}
             for rid, d in decisions.items() if rid in scores]

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from graphroute.datasets.base import RoutingDataset
-from graphroute.datasets.wide import read_table, table_to_dataset
+from graphroute.datasets.wide import iter_jsonl, read_table, table_to_dataset
 from graphroute.errors import DatasetError
 
 BENCHMARKS = ("mmlu", "gsm8k", "mt_bench")
@@ -31,13 +30,7 @@ def contaminated_prompts(path: Path) -> set[str]:
     if not path.is_file():
         return set()
     out = set()
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"invalid JSON: {exc.msg}", path=path, row=lineno) from None
+    for lineno, obj in iter_jsonl(path, objects=False):
         if isinstance(obj, dict):
             if "eval_prompt" not in obj:
                 raise DatasetError("object has no 'eval_prompt'", path=path, row=lineno, column="eval_prompt")

@@ -17,7 +17,7 @@ import csv
 import json
 import math
 from pathlib import Path
-from typing import Any, Iterable, Literal, Sequence
+from typing import Any, Iterable, Iterator, Literal, Sequence
 
 import numpy as np
 
@@ -34,6 +34,23 @@ _FALSE = {"false", "0", "0.0", "no"}
 csv.field_size_limit(1 << 30)
 
 
+def iter_jsonl(path: str | Path, *, objects: bool = True) -> Iterator[tuple[int, Any]]:
+    """``(line number, value)`` of each non-blank line of a JSONL file; a line that is not JSON (or,
+    with ``objects``, not a JSON object) raises :class:`DatasetError` naming the file and line."""
+    path = Path(path)
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DatasetError(f"line {lineno} is not valid JSON: {exc.msg}", path=path, row=lineno) from None
+            if objects and not isinstance(obj, dict):
+                raise DatasetError(f"line {lineno} is not a JSON object", path=path, row=lineno)
+            yield lineno, obj
+
+
 def read_table(path: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
     """Read a CSV or JSONL file into (columns, rows); raises :class:`DatasetError` on bad input."""
     path = Path(path)
@@ -42,18 +59,7 @@ def read_table(path: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
     if path.stat().st_size == 0:
         raise DatasetError("file is empty", path=path)
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-        rows: list[dict[str, Any]] = []
-        with path.open(encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DatasetError(f"line {lineno} is not valid JSON: {exc.msg}", path=path, row=lineno) from None
-                if not isinstance(obj, dict):
-                    raise DatasetError(f"line {lineno} is not a JSON object", path=path, row=lineno)
-                rows.append(obj)
+        rows = [obj for _, obj in iter_jsonl(path)]
         columns = list(dict.fromkeys(k for r in rows for k in r))
     else:
         with path.open(encoding="utf-8", newline="") as fh:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 import string
+from abc import ABC, abstractmethod
 from typing import Any
 
 from graphroute.registry import Registry
@@ -27,18 +28,27 @@ _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _LETTER = re.compile(r"(?:answer\s*(?:is|:)?\s*\(?|^\(?|\()([A-J])\b\)?", re.IGNORECASE | re.MULTILINE)
 
 
-class Grader:
-    """``grade(prompt, response, reference) -> score``; ``needs_reference``: the reference column is required."""
+class Grader(ABC):
+    """Scores every model's response to one prompt; ``needs_reference``: the reference column is required."""
 
     needs_reference = True
     scale = "bool"  # or "graded" (judge scores 1-10), "unit" (0-1)
 
-    def grade(self, prompt: str, response: str, reference: Any) -> float:  # pragma: no cover - protocol
-        raise NotImplementedError
-
+    @abstractmethod
     async def grade_all(self, prompt: str, responses: dict[str, str], reference: Any,
                         call: Any = None) -> dict[str, float] | None:
         """Every model's score for one prompt (``None``: the prompt could not be graded)."""
+
+
+class ReferenceGrader(Grader):
+    """A grader that scores each response on its own against the reference: ``grade``."""
+
+    @abstractmethod
+    def grade(self, prompt: str, response: str, reference: Any) -> float:
+        """The score of one response."""
+
+    async def grade_all(self, prompt: str, responses: dict[str, str], reference: Any,
+                        call: Any = None) -> dict[str, float] | None:
         return {name: self.grade(prompt, text, reference) for name, text in responses.items()}
 
 
@@ -58,12 +68,12 @@ def final_number(text: str) -> float | None:
         return None
 
 
-class ExactGrader(Grader):
+class ExactGrader(ReferenceGrader):
     def grade(self, prompt: str, response: str, reference: Any) -> float:
         return float(normalise_text(response) == normalise_text(reference))
 
 
-class NumericGrader(Grader):
+class NumericGrader(ReferenceGrader):
     """The response's final number equals the reference's within ``tolerance`` (relative)."""
 
     def __init__(self, tolerance: float = 1e-6) -> None:
@@ -76,7 +86,7 @@ class NumericGrader(Grader):
         return float(math.isclose(got, want, rel_tol=self.tolerance, abs_tol=self.tolerance))
 
 
-class ChoiceGrader(Grader):
+class ChoiceGrader(ReferenceGrader):
     """The first option letter the response commits to (``answer is B``, ``(B)``, a leading ``B``)."""
 
     def grade(self, prompt: str, response: str, reference: Any) -> float:
@@ -84,7 +94,7 @@ class ChoiceGrader(Grader):
         return float(m is not None and m.group(1).upper() == str(reference).strip().upper()[:1])
 
 
-class RegexGrader(Grader):
+class RegexGrader(ReferenceGrader):
     """``pattern`` (else the reference, as a regular expression) is found in the response."""
 
     def __init__(self, pattern: str | None = None, ignore_case: bool = True) -> None:

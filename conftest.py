@@ -48,3 +48,139 @@ def live_server():
     server = LocalServer(n_threads=2).start()
     yield server
     server.stop()
+
+
+# ---------------------------------------------------------------- graphroute serve over real HTTP
+def start_process(cmd: list[str], url: str, *, env: dict | None = None, timeout_s: float = 240.0, log=None):
+    """Start ``cmd`` and wait until ``url`` answers (any HTTP status); the process is returned."""
+    import subprocess
+    import time
+    import urllib.error
+    import urllib.request
+
+    proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=log or subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT if log else subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{cmd} exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return proc
+        except urllib.error.HTTPError:
+            return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"{cmd} did not answer {url} within {timeout_s} s")
+
+
+def stop_process(proc) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except Exception:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def serve_cache(tmp_path_factory):
+    """One router/scorer cache for every server the tests start (each fit happens once)."""
+    return tmp_path_factory.mktemp("serve-cache")
+
+
+@pytest.fixture(scope="session")
+def replay_upstream():
+    """``graphroute replay-server routellm-gsm8k``: recorded GPT-4 and Mixtral answers over real HTTP."""
+    from graphroute.models.local import free_port
+
+    port = free_port()
+    proc = start_process([sys.executable, "-m", "graphroute.cli.main", "replay-server", "routellm-gsm8k", "--port", str(port)],
+                         f"http://127.0.0.1:{port}/v1/models")
+    yield f"http://127.0.0.1:{port}/v1"
+    stop_process(proc)
+
+
+@pytest.fixture(scope="session")
+def fake_provider():
+    """benchmarks/fake_upstream.py: stands in for a remote paid provider (failures, tools, slow streams)."""
+    from graphroute.models.local import free_port
+
+    port = free_port()
+    proc = start_process([sys.executable, str(ROOT / "benchmarks" / "fake_upstream.py"), "--port", str(port),
+                          "--latency-ms", "0"], f"http://127.0.0.1:{port}/stats")
+    yield f"http://127.0.0.1:{port}"
+    stop_process(proc)
+
+
+#: API keys of the test server: name -> (key, serve.keys entry without the digest)
+SERVE_KEYS = {
+    "full": ("gr-test-full-0123456789", {"models": ["*"]}),
+    "narrow": ("gr-test-narrow-0123456789", {"models": ["mixtral", "router-*"]}),
+    "poor": ("gr-test-poor-0123456789", {"models": ["*"], "budget": 0.0001}),
+    "limited": ("gr-test-limited-0123456789", {"models": ["*"], "rate_limit": "2/minute"}),
+}
+UPSTREAM_SECRET = "sk-upstreamsecret0123456789abcdef"
+
+
+def serve_config(folder: Path, replay_url: str, fake_url: str, extra_models: dict | None = None) -> Path:
+    """A serve config over the replay upstream and the fake provider (keys of SERVE_KEYS)."""
+    import yaml
+
+    from graphroute.serve import hash_key
+
+    gsm = {"gpt4": ("gpt-4-1106-preview", 10.0, 30.0), "mixtral": ("mistralai/Mixtral-8x7B-Instruct-v0.1", 0.6, 0.6)}
+    models = {k: {"model": m, "base_url": replay_url, "input_price": i, "output_price": o} for k, (m, i, o) in gsm.items()}
+    for name in ("dead", "midstream", "slow", "tools", "ok"):
+        models[name] = {"model": name, "base_url": f"{fake_url}/v1", "input_price": 1.0, "output_price": 2.0,
+                        "api_key_env": "GR_TEST_UPSTREAM_KEY"}
+    models.update(extra_models or {})
+    cfg = {
+        "models": models,
+        "routers": {
+            "pick": {"type": "classifier", "fit": {"data": "routellm-gsm8k", "router": "logistic"},
+                     "models": {"gpt-4-1106-preview": "gpt4", "mistralai/Mixtral-8x7B-Instruct-v0.1": "mixtral"}},
+            "bandit": {"type": "strategy", "kind": "thompson", "params": {"models": ["gpt4", "mixtral"], "seed": 0}},
+        },
+        "graphs": {"qa": str(ROOT / "graphs" / "qa_cascade.yaml")},
+        "serve": {
+            "replay": ["routellm-gsm8k"],
+            "aliases": {"auto": "router-pick", "cheap-first": "router-bandit"},
+            "fallbacks": {"dead": ["mixtral"], "midstream": ["mixtral"], "gpt4": ["mixtral"]},
+            "keys": [{"name": n, "sha256": hash_key(k), **e} for n, (k, e) in SERVE_KEYS.items()],
+            "max_body_bytes": 20000,
+            "breaker": {"failures": 3, "window_s": 30, "cooldown_s": 60},
+            "retries": 1,
+            "timeout_s": 30,
+            "telemetry": "telemetry.jsonl",
+        },
+    }
+    path = folder / "serve.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def serve_server(tmp_path_factory, serve_cache, replay_upstream, fake_provider):
+    """``graphroute serve`` (a real process on a loopback port) over the replay upstream and the fake provider."""
+    from graphroute.models.local import free_port
+
+    folder = tmp_path_factory.mktemp("serve")
+    path = serve_config(folder, replay_upstream, fake_provider)
+    port = free_port()
+    log = (folder / "server.log").open("w")
+    proc = start_process([sys.executable, "-m", "graphroute.cli.main", "serve", str(path), "--port", str(port)],
+                         f"http://127.0.0.1:{port}/health", log=log,
+                         env={"GRAPHROUTE_CACHE": str(serve_cache), "GR_TEST_UPSTREAM_KEY": UPSTREAM_SECRET})
+    yield {"url": f"http://127.0.0.1:{port}", "folder": folder, "log": folder / "server.log", "fake": fake_provider,
+           "keys": {n: k for n, (k, _) in SERVE_KEYS.items()}, "secret": UPSTREAM_SECRET}
+    stop_process(proc)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def processes():
+    """The helpers that start a server process and wait for it (``start``), and stop it (``stop``)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(start=start_process, stop=stop_process)

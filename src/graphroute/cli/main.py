@@ -1,5 +1,5 @@
 """The ``graphroute`` command line (typer): ``eval``, ``collect``, ``fit``, ``route``, ``run``, ``validate``,
-``datasets``, ``stats``."""
+``serve``, ``replay-server``, ``keys new``, ``datasets``, ``stats``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import typer
 from graphroute.cli.eval import eval_command
 from graphroute.cli.graphs import run_command, validate_command
 from graphroute.cli.own import collect_command, fit_command, from_logs_command, route_command
+from graphroute.cli.serve import keys_new_command, replay_server_command, serve_command
 from graphroute.datasets import BUILTINS, load_dataset
 from graphroute.errors import ConfigError, GraphRouteError
 from graphroute.runtime.telemetry import summarise
@@ -27,6 +28,11 @@ app.command("fit")(fit_command)
 app.command("route")(route_command)
 app.command("run")(run_command)
 app.command("validate")(validate_command)
+app.command("serve")(serve_command)
+app.command("replay-server")(replay_server_command)
+keys_app = typer.Typer(no_args_is_help=True, help="API keys for graphroute serve.")
+app.add_typer(keys_app, name="keys")
+keys_app.command("new")(keys_new_command)
 
 
 @app.command("datasets")

@@ -171,6 +171,38 @@ class RoutingDataset:
             weak_model=None if self.weak_model is None else new(self.weak_model),
             strong_model=None if self.strong_model is None else new(self.strong_model))
 
+    @classmethod
+    def concat(cls, parts: Sequence["RoutingDataset"], name: str | None = None) -> "RoutingDataset":
+        """One dataset holding the rows of ``parts`` (which must record the same models on the same
+        scale); responses a part lacks are empty strings, per-row extras are kept only if every part has them.
+
+        Examples:
+            >>> from graphroute.datasets import RoutingDataset, load_dataset
+            >>> both = RoutingDataset.concat([load_dataset("routellm-mmlu"), load_dataset("routellm-gsm8k")])
+            >>> len(both), both.models == load_dataset("routellm-gsm8k").models
+            (15439, True)
+        """
+        if not parts:
+            raise DatasetError("concat needs at least one dataset")
+        first = parts[0]
+        for p in parts[1:]:
+            if p.models != first.models or p.score_range != first.score_range:
+                raise DatasetError(f"{p.name!r} records {p.models} on {p.score_range}, {first.name!r} {first.models} "
+                                   f"on {first.score_range}: only datasets of the same models and scale concatenate")
+
+        def stack(attr: str):
+            arrays = [getattr(p, attr) for p in parts]
+            return None if any(a is None for a in arrays) else np.concatenate(arrays)
+
+        responses = None
+        if any(p.responses for p in parts):
+            responses = {m: [r for p in parts for r in ((p.responses or {}).get(m) or [""] * len(p))] for m in first.models}
+        return cls(name=name or "+".join(p.name for p in parts), prompts=[q for p in parts for q in p.prompts],
+                   models=list(first.models), scores=np.concatenate([p.scores for p in parts]), costs=stack("costs"),
+                   input_tokens=stack("input_tokens"), output_tokens=stack("output_tokens"), responses=responses,
+                   groups=stack("groups"), score_range=first.score_range, source=",".join(p.source for p in parts),
+                   weak_model=first.weak_model, strong_model=first.strong_model)
+
     def summary(self) -> dict[str, Any]:
         """Size, models and per-model mean score, for printing."""
         return {

@@ -27,6 +27,7 @@ from graphroute.errors import ConfigError
 from graphroute.graphs.schema import AllocatorBlock, CascadeBlock, ClassifierBlock, GraphSpec, RulesBlock, StrategyBlock
 from graphroute.index import VectorIndex
 from graphroute.models import ReplayChatModel, chat_model
+from graphroute.persist import META
 from graphroute.routers import Router, make_router
 from graphroute.scorers import LearnedScorer, make_scorer
 from graphroute.strategies import RulesRouter, make_strategy
@@ -114,7 +115,7 @@ def _classifier(block: ClassifierBlock, base: Path, data: RoutingDataset | None)
     assert block.fit is not None
     folder = _cache_dir("router", {"block": block.model_dump(),
                                    "data": _data_key(data) if data is not None else _source_key(block.fit.data, base)})
-    if (folder / "router.json").is_file():
+    if (folder / META).is_file():
         try:
             return Router.load(folder)
         except Exception:  # a stale or corrupt cache entry is refitted
@@ -206,10 +207,11 @@ def _corpus(path: Path) -> Corpus:
 
 
 def build_runtime(spec: GraphSpec, base: Path, *, offline: bool = False, data: RoutingDataset | None = None,
-                  fit_data: RoutingDataset | None = None) -> Runtime:
+                  fit_data: RoutingDataset | None = None, models: dict[str, Any] | None = None) -> Runtime:
     """Create every model, router and corpus of ``spec``. ``data``: recorded outcomes for offline replay;
-    ``fit_data``: fit routers/scorers on it instead of their blocks' data (evaluation folds)."""
-    models = make_models(spec, offline=offline, data=data)
+    ``fit_data``: fit routers/scorers on it instead of their blocks' data (evaluation folds); ``models``:
+    chat models already made (graph model id -> model), instead of making them from the spec."""
+    models = make_models(spec, offline=offline, data=data) if models is None else models
     rt = Runtime(spec, base, models, graph_costs(spec))
     for name, block in spec.routers.items():
         if isinstance(block, ClassifierBlock):

@@ -235,11 +235,14 @@ def _checkpointer(spec: Any):
     raise ValueError(f"checkpointer must be 'memory' or 'sqlite:PATH', got {spec!r}")
 
 
-def compile_file(path: str | Path, *, offline: bool = False, data: Any = None, checkpointer: Any = None):
-    """Validate, build and compile a graph file; the app carries ``.spec`` and ``.runtime``."""
+def compile_file(path: str | Path, *, offline: bool = False, data: Any = None, checkpointer: Any = None,
+                 chat_models: Any = None):
+    """Validate, build and compile a graph file; the app carries ``.spec`` and ``.runtime``.
+    ``chat_models(spec)``: makes the graph's chat models (graph model id -> model) instead."""
     path = Path(path)
     spec = load_graph(path)
-    rt = build_runtime(spec, path.parent, offline=offline, data=data)
+    rt = build_runtime(spec, path.parent, offline=offline, data=data,
+                       models=chat_models(spec) if chat_models is not None else None)
     app = compile_graph(spec, rt, checkpointer=checkpointer)
     app.graphroute_spec, app.graphroute_runtime = spec, rt  # type: ignore[attr-defined]
     return app

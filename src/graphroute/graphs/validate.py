@@ -47,17 +47,16 @@ def _outputs(spec: GraphSpec) -> set[str]:
     return {n.output for n in spec.nodes.values() if hasattr(n, "output")}
 
 
-def check(spec: GraphSpec, base: Path | None = None) -> list[tuple[tuple, str]]:
-    """Cross-reference and shape problems of a schema-valid spec: (location, message) pairs."""
+def check_routers(models: Any, routers: dict[str, Any], base: Path | None = None) -> list[tuple[tuple, str]]:
+    """Problems of router blocks over the model ids ``models`` (a graph's or a served config's)."""
     issues: list[tuple[tuple, str]] = []
-    models = set(spec.models)
-    known_keys = set(spec.state) | _outputs(spec) | BUILTIN_KEYS
+    models = set(models)
 
     def need_model(loc: tuple, name: str) -> None:
         if name not in models:
             issues.append((loc, f"unknown model {name!r}; models: {', '.join(sorted(models))}"))
 
-    for rname, block in spec.routers.items():
+    for rname, block in routers.items():
         loc = ("routers", rname)
         if isinstance(block, ClassifierBlock):
             if (block.path is None) == (block.fit is None):
@@ -88,7 +87,7 @@ def check(spec: GraphSpec, base: Path | None = None) -> list[tuple[tuple, str]]:
         elif isinstance(block, StrategyBlock):
             if block.kind == "hybrid":
                 learned = block.params.get("learned")
-                if not isinstance(spec.routers.get(str(learned)), ClassifierBlock):
+                if not isinstance(routers.get(str(learned)), ClassifierBlock):
                     issues.append((loc + ("params",), f"hybrid: 'learned' must name a classifier router, got {learned!r}"))
                 rules = block.params.get("rules") or []
                 for m in [r.get("model") for r in rules if isinstance(r, dict)] + [block.params.get("default")]:
@@ -101,6 +100,18 @@ def check(spec: GraphSpec, base: Path | None = None) -> list[tuple[tuple, str]]:
             else:
                 for m in strategy.models_:
                     need_model(loc + ("params",), m)
+    return issues
+
+
+def check(spec: GraphSpec, base: Path | None = None) -> list[tuple[tuple, str]]:
+    """Cross-reference and shape problems of a schema-valid spec: (location, message) pairs."""
+    issues = check_routers(spec.models, spec.routers, base)
+    models = set(spec.models)
+    known_keys = set(spec.state) | _outputs(spec) | BUILTIN_KEYS
+
+    def need_model(loc: tuple, name: str) -> None:
+        if name not in models:
+            issues.append((loc, f"unknown model {name!r}; models: {', '.join(sorted(models))}"))
 
     want = {LLMNode: None, RouterStep: (ClassifierBlock, RulesBlock, StrategyBlock), CascadeNodeSpec: (CascadeBlock,),
             AllocatorNodeSpec: (AllocatorBlock,)}

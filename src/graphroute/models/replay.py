@@ -81,22 +81,26 @@ class ReplayChatModel(BaseChatModel):
     def row_of(self, prompt: str) -> int | None:
         return self._rows.get(prompt, self._rows.get(prompt.strip()))
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
-                  **kwargs: Any) -> ChatResult:
-        human = [m for m in messages if m.type == "human"]
-        prompt = _text(human[-1]) if human else (_text(messages[-1]) if messages else "")
+    def lookup(self, prompt: str) -> tuple[str, float | None, int | None]:
+        """``(recorded response, recorded score, row)`` of ``prompt`` (``default`` and no score for a
+        prompt the dataset lacks; :class:`ReplayMissError` without a default)."""
         row = self.row_of(prompt)
-        if self.latency_ms:
-            time.sleep(self.latency_ms / 1000)
         if row is None:
             if self.default is None:
                 raise ReplayMissError(f"replay of {self.model_name!r}: prompt not in dataset {self.data.name!r}: "
                                       f"{prompt[:80]!r}")
-            text, score = self.default, None
-        else:
-            responses = (self.data.responses or {}).get(self.model_name)
-            text = responses[row] if responses is not None else ""
-            score = float(self.data.scores[row, self.data.index(self.model_name)])
+            return self.default, None, None
+        responses = (self.data.responses or {}).get(self.model_name)
+        text = responses[row] if responses is not None else ""
+        return text, float(self.data.scores[row, self.data.index(self.model_name)]), row
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
+                  **kwargs: Any) -> ChatResult:
+        human = [m for m in messages if m.type == "human"]
+        prompt = _text(human[-1]) if human else (_text(messages[-1]) if messages else "")
+        if self.latency_ms:
+            time.sleep(self.latency_ms / 1000)
+        text, score, row = self.lookup(prompt)
         tin, tout = (int(x) for x in count_tokens([prompt, text]))
         msg = AIMessage(content=text,
                         response_metadata={"model_name": self.model_name, "finish_reason": "stop",

@@ -31,10 +31,13 @@ class Reservation:
 
 
 class BudgetManager:
-    """``global_limit`` and ``session_limit`` (each session) in dollars; ``None`` = unlimited."""
+    """``global_limit`` and ``session_limit`` (each session) in dollars; ``None`` = unlimited.
+    ``session_limits``: a different limit for named sessions (e.g. one per API key)."""
 
-    def __init__(self, global_limit: float | None = None, session_limit: float | None = None) -> None:
+    def __init__(self, global_limit: float | None = None, session_limit: float | None = None,
+                 session_limits: dict[str, float | None] | None = None) -> None:
         self.global_limit, self.session_limit = global_limit, session_limit
+        self.session_limits = dict(session_limits or {})
         self._spent_global = 0.0
         self._reserved_global = 0.0
         self._spent: dict[str, float] = {}
@@ -45,11 +48,18 @@ class BudgetManager:
     def _fits(self, amount: float, session: str | None) -> str | None:
         if self.global_limit is not None and self._spent_global + self._reserved_global + amount > self.global_limit + 1e-15:
             return f"global budget ${self.global_limit:g} (spent ${self._spent_global:.6f})"
-        if session is not None and self.session_limit is not None:
+        limit = self.limit_of(session)
+        if session is not None and limit is not None:
             used = self._spent.get(session, 0.0) + self._reserved.get(session, 0.0)
-            if used + amount > self.session_limit + 1e-15:
-                return f"session {session!r} budget ${self.session_limit:g} (spent ${self._spent.get(session, 0.0):.6f})"
+            if used + amount > limit + 1e-15:
+                return f"session {session!r} budget ${limit:g} (spent ${self._spent.get(session, 0.0):.6f})"
         return None
+
+    def limit_of(self, session: str | None) -> float | None:
+        """The limit that applies to ``session`` (None: unlimited)."""
+        if session is None:
+            return None
+        return self.session_limits[session] if session in self.session_limits else self.session_limit
 
     def can_afford(self, amount: float, session: str | None = None) -> bool:
         with self._lock:
@@ -96,6 +106,6 @@ class BudgetManager:
         """How many limits are exceeded right now (0 unless a provider returned more than its max tokens)."""
         with self._lock:
             n = int(self.global_limit is not None and self._spent_global > self.global_limit + 1e-12)
-            if self.session_limit is not None:
-                n += sum(1 for v in self._spent.values() if v > self.session_limit + 1e-12)
+            n += sum(1 for k, v in self._spent.items()
+                     if self.limit_of(k) is not None and v > self.limit_of(k) + 1e-12)  # type: ignore[operator]
             return n

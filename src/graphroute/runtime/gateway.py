@@ -27,7 +27,8 @@ import asyncio
 import inspect
 import time
 import uuid
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
 
 from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_attempt, wait_random_exponential
 
@@ -35,10 +36,23 @@ from graphroute.costs import CostModel, count_tokens
 from graphroute.errors import GraphRouteError
 from graphroute.prompts import check_prompts
 from graphroute.runtime.breaker import CircuitBreaker
-from graphroute.runtime.budgets import BudgetManager
+from graphroute.runtime.budgets import BudgetManager, Reservation
 from graphroute.runtime.failures import BudgetExceededError, NoModelAvailableError, ProviderError, classify
 from graphroute.runtime.loop import run_sync
 from graphroute.types import GatewayResult
+
+
+@dataclass
+class Reply:
+    """One successful model call: the answer text, token counts, provider time and (for an HTTP
+    upstream) the raw response ``payload``."""
+
+    text: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    provider_ms: float = 0.0
+    ttft_ms: float | None = None
+    payload: Any = None
 
 
 class Gateway:
@@ -61,10 +75,11 @@ class Gateway:
         self.timeout_s, self.budgets, self.cache, self.telemetry, self.tracker = timeout_s, budgets, cache, telemetry, tracker
         self.validate, self.stream = validate, stream
         self.breakers = {m: CircuitBreaker(**(breaker or {})) for m in models}
-        self._takes_context = "context" in inspect.signature(router.decide).parameters
+        self._takes_context = router is not None and "context" in inspect.signature(router.decide).parameters
 
     # ------------------------------------------------------------------ helpers
-    def _chain(self, first: str) -> list[str]:
+    def chain(self, first: str) -> list[str]:
+        """``first`` and its fallbacks, in order, among the gateway's models."""
         alts = self.fallbacks.get(first, []) if isinstance(self.fallbacks, dict) else list(self.fallbacks)
         order = [first] + [m for m in alts if m != first]
         return [m for m in dict.fromkeys(order) if m in self.models]
@@ -74,10 +89,10 @@ class Gateway:
             return self.router.allowed_models(prompt, context)
         return list(self.models)
 
-    def _worst(self, model: str, tokens: int) -> float:
+    def _worst(self, model: str, tokens: int, max_output_tokens: int | None = None) -> float:
         if not self.cost_model.has(model):
             return 0.0
-        return float(self.cost_model.cost(model, tokens, self.max_output_tokens))
+        return float(self.cost_model.cost(model, tokens, max_output_tokens or self.max_output_tokens))
 
     async def _stream(self, model: str, prompt: str, t0: float) -> tuple[Any, float]:
         """Stream the answer, noting the time to the first token."""
@@ -88,7 +103,7 @@ class Gateway:
             merged = chunk if merged is None else merged + chunk
         return merged, (first if first is not None else (time.perf_counter() - t0) * 1000)
 
-    async def _call(self, model: str, prompt: str) -> tuple[str, int, int, float, float | None]:
+    async def _call(self, model: str, prompt: str) -> Reply:
         t0 = time.perf_counter()
         ttft = None
         if self.stream:
@@ -105,11 +120,14 @@ class Gateway:
             except Exception as exc:
                 raise ProviderError("malformed", f"answer failed validation: {exc}", model) from None
         usage = getattr(msg, "usage_metadata", None) or {}
-        return text, int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)), provider_ms, ttft
+        return Reply(text, int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)), provider_ms, ttft)
 
-    async def _try_model(self, model: str, prompt: str, tokens: int, request: dict[str, Any], attempts: list[dict]):
-        """Retries on one model (tenacity), guarded by its breaker and the budgets."""
-
+    async def attempt(self, model: str, call: Callable[[], Awaitable[Reply]], *, tokens: int, request: dict[str, Any],
+                      attempts: list[dict], defer: bool = False) -> tuple[Reply, Reservation | None]:
+        """Call ``model`` through its breaker, the budgets and retries (tenacity): ``call()`` makes one
+        try and returns a :class:`Reply`. The budget reservation is the worst case of ``tokens`` in and
+        ``request["max_output_tokens"]`` (default: the gateway's) out. ``defer=True`` (a stream still running): the budget
+        reservation is returned and :meth:`settle` must be called with the final reply."""
         breaker = self.breakers[model]
 
         def retryable(exc: BaseException) -> bool:
@@ -122,15 +140,16 @@ class Gateway:
                 with attempt:
                     if not breaker.allow():
                         raise ProviderError("other", "circuit open", model)
-                    worst = self._worst(model, tokens)
-                    res = self.budgets.reserve(worst, request.get("session"), request.get("budget"), request["spent"]) \
-                        if self.budgets is not None else None
+                    res = self.budgets.reserve(self._worst(model, tokens, request.get("max_output_tokens")), request.get("session"), request.get("budget"),
+                                               request["spent"]) if self.budgets is not None else None
                     t0 = time.perf_counter()
                     try:
-                        text, tin, tout, provider_ms, ttft = await self._call(model, prompt)
+                        reply = await call()
                     except BaseException as exc:
                         if res is not None:
                             self.budgets.release(res)
+                        if isinstance(exc, asyncio.CancelledError) or getattr(exc, "client_fault", False):
+                            raise  # the client went away or sent what no model accepts: not the provider's fault
                         err = classify(exc if not isinstance(exc, asyncio.TimeoutError) else TimeoutError("timed out"), model)
                         breaker.record_failure()
                         request["provider_ms"] += (time.perf_counter() - t0) * 1000
@@ -139,20 +158,28 @@ class Gateway:
                         attempts.append({"model": model, "error": err.kind, "message": str(err)})
                         raise err from None
                     breaker.record_success()
-                    cost = float(self.cost_model.cost(model, tin or tokens, tout or int(count_tokens([text])[0]))) \
-                        if self.cost_model.has(model) else 0.0
-                    if res is not None:
-                        self.budgets.commit(res, cost)
-                    request["spent"] += cost
-                    request["provider_ms"] += provider_ms
-                    if self.tracker is not None:
-                        self.tracker.observe(model, latency_ms=provider_ms, ttft_ms=ttft, output_tokens=tout or None)
-                    attempts.append({"model": model, "error": None, "cost": cost, "latency_ms": provider_ms,
-                                     "input_tokens": tin, "output_tokens": tout})
-                    return text, cost
+                    if defer:
+                        return reply, res
+                    self.settle(model, res, reply, request, attempts, tokens=tokens)
+                    return reply, None
         except RetryError as exc:  # pragma: no cover - reraise=True makes tenacity raise the last error
             raise exc.last_attempt.exception() from None
         raise ProviderError("other", "no attempt made", model)
+
+    def settle(self, model: str, res: Reservation | None, reply: Reply, request: dict[str, Any], attempts: list[dict], *,
+               tokens: int = 0) -> float:
+        """Replace a call's reservation by its actual cost (from the reply's token counts); returns the cost."""
+        tout = reply.output_tokens or (int(count_tokens([reply.text])[0]) if reply.text else 0)
+        cost = float(self.cost_model.cost(model, reply.input_tokens or tokens, tout)) if self.cost_model.has(model) else 0.0
+        if res is not None:
+            self.budgets.commit(res, cost)
+        request["spent"] += cost
+        request["provider_ms"] += reply.provider_ms
+        if self.tracker is not None:
+            self.tracker.observe(model, latency_ms=reply.provider_ms, ttft_ms=reply.ttft_ms, output_tokens=tout or None)
+        attempts.append({"model": model, "error": None, "cost": cost, "latency_ms": reply.provider_ms,
+                         "input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens})
+        return cost
 
     # ------------------------------------------------------------------ requests
     async def ainvoke(self, prompt: str, *, session: str | None = None, user: str | None = None, private: bool = False,
@@ -172,7 +199,7 @@ class Gateway:
                    "probability": getattr(decision, "probability", None)}
         attempts: list[dict[str, Any]] = []
         last: Exception | None = None
-        for model in [m for m in self._chain(decision.model) if m in allowed]:
+        for model in [m for m in self.chain(decision.model) if m in allowed]:
             window = self.context_windows.get(model)
             if window is not None and tokens + self.max_output_tokens > window:
                 attempts.append({"model": model, "error": "context_length", "message": f"{tokens} tokens > window {window}"})
@@ -183,7 +210,9 @@ class Gateway:
                 if hit is not None:
                     return self._done(hit, model, 0.0, t0, request, True, decision.reason, attempts)
             try:
-                text, cost = await self._try_model(model, prompt, tokens, request, attempts)
+                reply, _ = await self.attempt(model, lambda m=model: self._call(m, prompt), tokens=tokens, request=request,
+                                              attempts=attempts)
+                text = reply.text
             except BudgetExceededError as exc:
                 last = exc
                 attempts.append({"model": model, "error": "budget", "message": str(exc)})

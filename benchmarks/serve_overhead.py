@@ -1,0 +1,168 @@
+"""What graphroute serve adds to a request, side by side with the LiteLLM proxy, in one run.
+
+Processes on this machine (loopback only): the fake upstream (benchmarks/fake_upstream.py, fixed
+20 ms latency), ``graphroute serve`` (one worker; a static route = a model id passed through, and
+the recommended classifier router over two fake models), the LiteLLM proxy (one worker,
+simple-shuffle, same upstream) and this load generator: K concurrent clients, each sending its next
+request when the last one is answered, for a fixed time per (path, K). Reported per path and K:
+latency p50/p99, added p50/p99 over calling the upstream directly, and requests per second.
+
+The LiteLLM proxy runs from its own virtual environment so that its pinned dependencies do not
+touch graphroute's::
+
+    python3 -m venv /tmp/litellm-venv && /tmp/litellm-venv/bin/pip install 'litellm[proxy]'
+    python benchmarks/serve_overhead.py --litellm /tmp/litellm-venv/bin/litellm
+
+Last line: ``static_p50_ms=A classifier_p50_ms=B litellm_p50_ms=C graphroute_rps=D litellm_rps=E``
+(added p50 over direct, and requests per second, at K = 64).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from conftest import start_process, stop_process  # noqa: E402  (the tests' process helpers)
+
+from graphroute.datasets import load_dataset  # noqa: E402
+from graphroute.models.local import free_port  # noqa: E402
+from graphroute.serve import hash_key  # noqa: E402
+
+KEY = "sk-bench-" + "0" * 48
+
+
+async def _request(reader, writer, host: str, path: str, body: bytes, auth: str) -> int:
+    """One HTTP/1.1 keep-alive POST; returns the status. Written by hand: the load generator's own
+    cost must be small and the same for every path (httpx costs ~0.5 ms of CPU per request here)."""
+    writer.write(f"POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
+                 f"authorization: Bearer {auth}\r\ncontent-length: {len(body)}\r\n\r\n".encode() + body)
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)}
+    if "content-length" in headers:
+        await reader.readexactly(int(headers["content-length"]))
+    elif headers.get("transfer-encoding") == "chunked":
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    return status
+
+
+async def _load(port: int, path: str, bodies: list[bytes], k: int, seconds: float, auth: str) -> dict:
+    lat: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+
+    async def worker(i: int) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        n = i
+        while time.perf_counter() < stop:
+            t0 = time.perf_counter()
+            try:
+                status = await _request(reader, writer, f"127.0.0.1:{port}", path, bodies[n % len(bodies)], auth)
+            except (OSError, asyncio.IncompleteReadError):
+                errors += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                continue
+            if status != 200:
+                errors += 1
+            else:
+                lat.append((time.perf_counter() - t0) * 1000)
+            n += k
+        writer.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(k)))
+    wall = time.perf_counter() - t0
+    a = np.array(lat)
+    return {"n": len(lat), "errors": errors, "rps": len(lat) / wall,
+            "p50": float(np.percentile(a, 50)) if len(a) else float("nan"),
+            "p99": float(np.percentile(a, 99)) if len(a) else float("nan")}
+
+
+def _bodies(model: str, prompts: list[str], stream: bool = False) -> list[bytes]:
+    return [json.dumps({"model": model, "messages": [{"role": "user", "content": p}], "max_tokens": 16,
+                        "stream": stream}).encode() for p in prompts]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--litellm", default="/tmp/litellm-venv/bin/litellm", help="the LiteLLM proxy's executable")
+    ap.add_argument("--seconds", type=float, default=6.0, help="load time per (path, K)")
+    ap.add_argument("--ks", default="1,16,64,256")
+    args = ap.parse_args()
+    ks = [int(x) for x in args.ks.split(",")]
+    # numbered so that no prompt is one whose embedding ships with the package: the encoder really runs
+    prompts = [f"Question {i}: {p}" for i, p in enumerate(load_dataset("routellm-mmlu").prompts[:400])]
+    work = Path(tempfile.mkdtemp(prefix="serve-bench-"))
+    up_port, gr_port, ll_port = free_port(), free_port(), free_port()
+    up_url = f"http://127.0.0.1:{up_port}/v1"
+    fake = {"input_price": 0.0, "output_price": 0.0, "max_output_tokens": 16, "base_url": up_url}
+    cfg = {"models": {"fake": {"model": "ok", **fake}, "fake-b": {"model": "ok", **fake}},
+           "routers": {"clf": {"type": "classifier", "fit": {"data": "routellm-mmlu", "router": "classifier"},
+                               "models": {"mistralai/Mixtral-8x7B-Instruct-v0.1": "fake", "gpt-4-1106-preview": "fake-b"}}},
+           "serve": {"aliases": {"classifier": "router-clf"}, "keys": [{"name": "bench", "sha256": hash_key(KEY)}]}}
+    (work / "serve.yaml").write_text(yaml.safe_dump(cfg))
+    (work / "litellm.yaml").write_text(yaml.safe_dump({
+        "model_list": [{"model_name": "fake", "litellm_params": {"model": "openai/ok", "api_base": up_url, "api_key": "none"}}],
+        "router_settings": {"routing_strategy": "simple-shuffle"}, "litellm_settings": {"telemetry": False}}))
+    quiet = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False",
+             "LITELLM_MASTER_KEY": KEY}  # both servers authenticate every request with one key
+    procs = []
+    try:
+        procs.append(start_process([sys.executable, str(ROOT / "benchmarks" / "fake_upstream.py"), "--port", str(up_port),
+                                    "--latency-ms", "20"], f"http://127.0.0.1:{up_port}/stats"))
+        procs.append(start_process([sys.executable, "-m", "graphroute.cli.main", "serve", str(work / "serve.yaml"),
+                                    "--port", str(gr_port), "--log-level", "warning"], f"http://127.0.0.1:{gr_port}/health",
+                                   timeout_s=600))
+        procs.append(start_process([args.litellm, "--config", str(work / "litellm.yaml"), "--port", str(ll_port),
+                                    "--num_workers", "1"], f"http://127.0.0.1:{ll_port}/health/liveliness",
+                                   env=quiet, timeout_s=300, log=(work / "litellm.log").open("w")))
+        paths = {"direct": (up_port, "/v1/chat/completions", _bodies("ok", prompts)),
+                 "graphroute-static": (gr_port, "/v1/chat/completions", _bodies("fake", prompts)),
+                 "graphroute-classifier": (gr_port, "/v1/chat/completions", _bodies("classifier", prompts)),
+                 "litellm": (ll_port, "/chat/completions", _bodies("fake", prompts))}
+        for name, (port, path, bodies) in paths.items():  # warm up: connections, first-call costs
+            asyncio.run(_load(port, path, bodies, 4, 1.5, KEY))
+        res: dict[tuple[str, int], dict] = {}
+        for k in ks:
+            for name, (port, path, bodies) in paths.items():
+                res[name, k] = r = asyncio.run(_load(port, path, bodies, k, args.seconds, KEY))
+                print(f"K={k:<4d} {name:<22s} n={r['n']:<6d} errors={r['errors']:<4d} rps={r['rps']:8.1f} "
+                      f"p50={r['p50']:7.2f} ms p99={r['p99']:7.2f} ms", flush=True)
+        print("\nadded over direct (p50 / p99 ms) and requests per second:")
+        for k in ks:
+            d = res["direct", k]
+            row = [f"K={k}: direct {d['rps']:.0f}/s"]
+            for name in ("graphroute-static", "graphroute-classifier", "litellm"):
+                r = res[name, k]
+                row.append(f"{name} +{r['p50'] - d['p50']:.2f}/+{r['p99'] - d['p99']:.2f} ms {r['rps']:.0f}/s")
+            print("  " + "; ".join(row))
+        k = 64 if 64 in ks else ks[-1]
+        d = res["direct", k]
+        print(f"static_p50_ms={res['graphroute-static', k]['p50'] - d['p50']:.2f} "
+              f"classifier_p50_ms={res['graphroute-classifier', k]['p50'] - d['p50']:.2f} "
+              f"litellm_p50_ms={res['litellm', k]['p50'] - d['p50']:.2f} "
+              f"graphroute_rps={res['graphroute-static', k]['rps']:.1f} litellm_rps={res['litellm', k]['rps']:.1f}")
+    finally:
+        for p in procs:
+            stop_process(p)
+
+
+if __name__ == "__main__":
+    main()

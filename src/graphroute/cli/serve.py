@@ -1,0 +1,82 @@
+"""``graphroute serve``, ``graphroute replay-server`` and ``graphroute keys new``."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+
+import typer
+
+from graphroute.datasets import load_dataset
+from graphroute.errors import ConfigError
+from graphroute.serve import create_app, create_replay_app, hash_key, load_serve_config
+from graphroute.serve.config import load_keys
+
+#: the environment variable worker processes read the config path from
+CONFIG_ENV = "GRAPHROUTE_SERVE_CONFIG"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve_command(config: str = typer.Argument(..., help="A serve YAML (models, routers, graphs, serve block)."),
+                  host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+                  port: int = typer.Option(8000, help="Port to listen on."),
+                  workers: int = typer.Option(1, min=1, help="Worker processes (each holds its own state in this release)."),
+                  log_level: str = typer.Option("info", help="uvicorn's log level.")) -> None:
+    """Serve an OpenAI-compatible routing API: real models, router-<router>-<threshold>, aliases, graph:<name>."""
+    import uvicorn
+
+    cfg = load_serve_config(config)
+    if load_keys(cfg) is None and not _loopback(host) and not cfg.serve.open:
+        raise ConfigError(f"refusing to serve without API keys on {host}: add serve.keys (graphroute keys new) "
+                          f"or set serve.open: true", path=config, field="serve.keys")
+    if workers == 1:
+        uvicorn.run(create_app(cfg), host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+        return
+    create_app(cfg)  # fit and cache every router once, before the workers load them
+    os.environ[CONFIG_ENV] = os.path.abspath(config)
+    uvicorn.run("graphroute.cli.serve:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level, timeout_graceful_shutdown=5)
+
+
+def app_from_env():
+    """A worker's app (``uvicorn --factory graphroute.cli.serve:app_from_env``, config path in $GRAPHROUTE_SERVE_CONFIG)."""
+    path = os.environ.get(CONFIG_ENV)
+    if not path:
+        raise ConfigError(f"environment variable {CONFIG_ENV} (the serve config path) is not set")
+    return create_app(path)
+
+
+def replay_server_command(data: str = typer.Argument(..., help="A built-in dataset name or a path with responses."),
+                          host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8100),
+                          latency_ms: float = typer.Option(0.0, help="Wait per call (replayed timing)."),
+                          log_level: str = typer.Option("warning")) -> None:
+    """Serve a dataset's recorded outcomes as an OpenAI-compatible API (one model per recorded model)."""
+    import uvicorn
+
+    uvicorn.run(create_replay_app(load_dataset(data), latency_ms=latency_ms), host=host, port=port, log_level=log_level)
+
+
+def keys_new_command(name: str = typer.Option(..., help="The key's name (shown in errors and metrics)."),
+                     models: str = typer.Option("*", help="Comma-separated virtual models it may use (fnmatch patterns)."),
+                     budget: float = typer.Option(None, help="Dollars it may spend."),
+                     rate_limit: str = typer.Option(None, help="e.g. 600/minute")) -> None:
+    """Make a new API key: prints the key once, and the entry (its SHA-256, never the key) for serve.keys."""
+    key = "gr-" + secrets.token_urlsafe(32)
+    entry = {"name": name, "sha256": hash_key(key), "models": [m.strip() for m in models.split(",") if m.strip()]}
+    if budget is not None:
+        entry["budget"] = budget
+    if rate_limit:
+        entry["rate_limit"] = rate_limit
+    typer.echo(f"key (shown once, give it to the client): {key}")
+    typer.echo("add to serve.keys:")
+    typer.echo("  - " + "{" + ", ".join(f"{k}: {v!r}" if isinstance(v, str) else f"{k}: {v}" for k, v in entry.items())
+               .replace("'", '"') + "}")

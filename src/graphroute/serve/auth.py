@@ -1,0 +1,96 @@
+"""API keys: stored as SHA-256 digests, each with the virtual models it may use, a budget (the
+gateway's budget manager, one session per key) and a rate limit (``limits``' sliding window).
+
+Examples:
+    >>> import asyncio
+    >>> from graphroute.serve.auth import KeyStore
+    >>> from graphroute.serve.config import KeyBlock, hash_key
+    >>> store = KeyStore([(hash_key("gr-a"), KeyBlock(name="a", sha256=hash_key("gr-a"), models=["auto", "router-*"],
+    ...                                                  rate_limit="2/minute"))])
+    >>> key = store.authenticate("Bearer gr-a")
+    >>> key.name, key.may_use("router-mmlu-0.2"), key.may_use("gpt4")
+    ('a', True, False)
+    >>> [asyncio.run(store.admit(key)) for _ in range(3)][-1] is not None   # the third request waits
+    True
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from dataclasses import dataclass
+
+from limits import parse_many
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+
+from graphroute.errors import GraphRouteError
+from graphroute.serve.config import KeyBlock, hash_key
+
+
+class AuthError(GraphRouteError, PermissionError):
+    """A request without a valid key (401) or for a model its key may not use (403)."""
+
+    def __init__(self, message: str, status: int, code: str) -> None:
+        self.status, self.code = status, code
+        super().__init__(message)
+
+
+@dataclass
+class Key:
+    name: str
+    models: list[str]
+    budget: float | None
+    limits: list
+
+    @property
+    def session(self) -> str:
+        """The budget session this key spends from."""
+        return f"key:{self.name}"
+
+    def may_use(self, virtual_model: str) -> bool:
+        return any(fnmatch.fnmatchcase(virtual_model, p) for p in self.models)
+
+
+class KeyStore:
+    """``keys``: ``(sha256 digest, KeyBlock)`` pairs; None: no authentication (every request is anonymous)."""
+
+    def __init__(self, keys: list[tuple[str, KeyBlock]] | None) -> None:
+        self.enabled = keys is not None
+        self._by_digest = {d: Key(k.name, list(k.models), k.budget, parse_many(k.rate_limit) if k.rate_limit else [])
+                           for d, k in (keys or [])}
+        # a sliding-window counter per key: memory stays O(keys), whatever the request rate
+        self._limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+
+    @property
+    def budgets(self) -> dict[str, float | None]:
+        """Budget session -> dollars, for the gateway's budget manager."""
+        return {k.session: k.budget for k in self._by_digest.values() if k.budget is not None}
+
+    def authenticate(self, authorization: str | None) -> Key | None:
+        """The key of an ``Authorization: Bearer <key>`` header; None when authentication is off."""
+        if not self.enabled:
+            return None
+        if not authorization:
+            raise AuthError("You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'.", 401, "missing_api_key")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthError("The Authorization header must be 'Bearer YOUR_KEY'.", 401, "invalid_api_key")
+        key = self._by_digest.get(hash_key(token.strip()))
+        if key is None:
+            raise AuthError("Incorrect API key provided.", 401, "invalid_api_key")
+        return key
+
+    def check_model(self, key: Key | None, virtual_model: str) -> None:
+        if key is not None and not key.may_use(virtual_model):
+            raise AuthError(f"Key {key.name!r} may not use model `{virtual_model}`.", 403, "model_not_allowed")
+
+    async def admit(self, key: Key | None) -> float | None:
+        """None if the request may go now, else the seconds until the key's window allows one."""
+        if key is None or not key.limits:
+            return None
+        for item in key.limits:
+            if not await self._limiter.hit(item, key.name):
+                stats = await self._limiter.get_window_stats(item, key.name)
+                return max(1.0, float(stats.reset_time) - time.time())
+        return None

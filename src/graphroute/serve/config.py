@@ -1,0 +1,210 @@
+"""The configuration ``graphroute serve`` reads: the graph schema's ``models`` and ``routers``, the
+YAML graphs it serves, and a ``serve`` block (virtual models, fallbacks, API keys and limits).
+
+.. code-block:: yaml
+
+    models:                      # as in a graph file; served over the OpenAI API at base_url,
+      small: {model: gemma-3-270m, base_url: "http://127.0.0.1:8080/v1", input_price: 0, output_price: 0}
+      big: {model: gpt-4o, base_url: "https://api.openai.com/v1", api_key_env: OPENAI_API_KEY,
+            input_price: 2.5, output_price: 10}
+      # ... or, without base_url, answered from recorded outcomes (replay: <recorded model>)
+    routers: {pick: {type: classifier, fit: {data: routellm-mmlu}, models: {<recorded>: small, ...}}}
+    graphs: {qa: qa_cascade.yaml}          # graph:<name> runs this file (relative to this one)
+    serve:
+      aliases: {auto: router-pick-0.1, cheap-first: router-escalate}
+      fallbacks: {big: [small]}
+      replay: [routellm-mmlu, routellm-gsm8k]
+      keys:                                # none: no authentication (loopback only unless open: true)
+        - {name: team-a, sha256: "<graphroute keys new>", models: ["auto", "router-*"], budget: 5.0,
+           rate_limit: "600/minute"}
+        - {name: ci, key_env: GRAPHROUTE_CI_KEY}
+      budget: 100.0                        # dollars across every key
+      max_body_bytes: 1048576
+
+Examples:
+    >>> import pathlib
+    >>> from graphroute.serve import load_serve_config
+    >>> cfg = load_serve_config(pathlib.Path("graphs/serve.yaml"))
+    >>> sorted(cfg.serve.aliases), sorted(cfg.graphs)
+    (['auto', 'cheap-first'], ['qa_cascade'])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from limits import parse_many
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from graphroute.errors import ConfigError
+from graphroute.graphs.schema import ModelBlock, RouterBlock
+from graphroute.graphs.validate import check_routers
+from graphroute.yamlconf import located, read_yaml
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def hash_key(key: str) -> str:
+    """The stored form of an API key: its SHA-256 hex digest (keys are random 256-bit tokens, so a
+    fast unsalted digest is as safe as a slow one and costs microseconds per request).
+
+    Examples:
+        >>> hash_key("gr-test")[:16]
+        '527e467ae34b2c42'
+    """
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class KeyBlock(_Strict):
+    """One API key: stored as its ``sha256`` digest, or read from ``key_env`` at start and hashed."""
+
+    name: str
+    sha256: str | None = Field(None, description="hex SHA-256 of the key (graphroute keys new prints it)")
+    key_env: str | None = Field(None, description="environment variable holding the key (never the key)")
+    models: list[str] = Field(default_factory=lambda: ["*"], description="virtual models it may use (fnmatch patterns)")
+    budget: float | None = Field(None, ge=0, description="dollars this key may spend")
+    rate_limit: str | None = Field(None, description="requests per window, e.g. '600/minute' or '10/second'")
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[0-9a-f]{64}", v):
+            raise ValueError("sha256 must be 64 lowercase hex digits (graphroute keys new prints it)")
+        return v
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                parse_many(v)
+            except ValueError:
+                raise ValueError(f"rate_limit {v!r} is not like '600/minute' or '10/second'") from None
+        return v
+
+    def digest(self, path: Any = None, index: int = 0) -> str:
+        if (self.sha256 is None) == (self.key_env is None):
+            raise ConfigError("a key needs exactly one of sha256 or key_env", path=path, field=f"serve.keys[{index}]")
+        if self.sha256 is not None:
+            return self.sha256
+        value = os.environ.get(str(self.key_env))
+        if not value:
+            raise ConfigError(f"environment variable {self.key_env} (key_env) is not set", path=path,
+                              field=f"serve.keys[{index}].key_env")
+        return hash_key(value)
+
+
+class BreakerBlock(_Strict):
+    failures: int = Field(3, ge=1)
+    window_s: float = Field(30.0, gt=0)
+    cooldown_s: float = Field(10.0, gt=0)
+
+
+class ServeBlock(_Strict):
+    """What the server exposes and enforces."""
+
+    aliases: dict[str, str] = Field(default_factory=dict, description="virtual model name -> what it serves")
+    fallbacks: dict[str, list[str]] = Field(default_factory=dict, description="model id -> alternatives, in order")
+    replay: list[str] = Field(default_factory=list, description="datasets that models without base_url replay")
+    replay_latency_ms: float = Field(0.0, ge=0)
+    keys: list[KeyBlock] | None = None
+    keys_file: str | None = Field(None, description="a YAML list of keys (relative to this file)")
+    open: bool = Field(False, description="serve without keys on a non-loopback address")
+    budget: float | None = Field(None, ge=0, description="dollars across every key")
+    max_body_bytes: int = Field(1_048_576, gt=0)
+    max_prompt_tokens: int | None = Field(None, gt=0, description="refuse longer prompts (default: the model's window)")
+    retries: int = Field(2, ge=0)
+    timeout_s: float = Field(60.0, gt=0)
+    breaker: BreakerBlock = Field(default_factory=BreakerBlock)
+    telemetry: str | None = Field(None, description="JSONL file for decisions and feedback (relative to this file)")
+    max_connections: int = Field(512, gt=0, description="connections to each upstream")
+
+
+class ServeFile(_Strict):
+    """A whole ``graphroute serve`` configuration."""
+
+    name: str = "serve"
+    description: str = ""
+    models: dict[str, ModelBlock]
+    routers: dict[str, RouterBlock] = Field(default_factory=dict)
+    graphs: dict[str, str] = Field(default_factory=dict, description="name -> graph YAML file (relative to this file)")
+    serve: ServeBlock = Field(default_factory=ServeBlock)
+    base: Path = Field(Path("."), exclude=True, description="the folder the file is in (set when loaded)")
+
+
+def _check(cfg: ServeFile) -> list[tuple[tuple, str]]:
+    issues = check_routers(cfg.models, cfg.routers, cfg.base)
+    s = cfg.serve
+    for name, path in cfg.graphs.items():
+        if not (cfg.base / path).is_file():
+            issues.append((("graphs", name), f"graph file {path!r} not found"))
+    for model, alts in s.fallbacks.items():
+        for m in [model, *alts]:
+            if m not in cfg.models:
+                issues.append((("serve", "fallbacks", model), f"unknown model {m!r}; models: {', '.join(cfg.models)}"))
+    for name, target in s.aliases.items():
+        if name in cfg.models or name.startswith(("graph:", "router-")):
+            issues.append((("serve", "aliases", name), f"alias {name!r} hides a model or a virtual model name"))
+        if target in s.aliases:
+            issues.append((("serve", "aliases", name), f"alias {name!r} names another alias ({target!r})"))
+    for mid, m in cfg.models.items():
+        if m.base_url is None and m.replay is None:
+            issues.append((("models", mid), "graphroute serve calls models over the OpenAI API: give base_url "
+                                            "(e.g. https://api.openai.com/v1), or replay: <recorded model> with serve.replay"))
+        if m.base_url is None and m.replay is not None and not s.replay:
+            issues.append((("models", mid, "replay"), "replay needs serve.replay: [<dataset>, ...]"))
+    if s.keys is not None and s.keys_file is not None:
+        issues.append((("serve", "keys_file"), "give keys or keys_file, not both"))
+    if s.keys_file is not None and not (cfg.base / s.keys_file).is_file():
+        issues.append((("serve", "keys_file"), f"keys file {s.keys_file!r} not found"))
+    return issues
+
+
+def load_serve_config(path: str | Path) -> ServeFile:
+    """Parse and validate a serve configuration; every problem raises :class:`ConfigError` as
+    ``file:line:column: field.path: message``."""
+    path = Path(path)
+    root, data = read_yaml(path)
+    try:
+        cfg = ServeFile.model_validate(data)
+    except ValidationError as exc:
+        raise located(path, root, [(tuple(e["loc"]), e["msg"]) for e in exc.errors()]) from None
+    cfg.base = path.parent
+    issues = _check(cfg)
+    if issues:
+        raise located(path, root, issues)
+    return cfg
+
+
+def load_keys(cfg: ServeFile, path: Any = None) -> list[tuple[str, KeyBlock]] | None:
+    """``(digest, key)`` for every configured key; None when no keys are configured."""
+    blocks = cfg.serve.keys
+    where = path
+    if cfg.serve.keys_file is not None:
+        where = cfg.base / cfg.serve.keys_file
+        try:
+            raw = yaml.safe_load(where.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read keys: {exc}", path=where) from None
+        raw = raw.get("keys") if isinstance(raw, dict) else raw
+        if not isinstance(raw, list):
+            raise ConfigError("a keys file is a list of keys (or {keys: [...]})", path=where)
+        try:
+            blocks = [KeyBlock.model_validate(k) for k in raw]
+        except ValidationError as exc:
+            e = exc.errors()[0]
+            raise ConfigError(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}", path=where) from None
+    if blocks is None:
+        return None
+    out = [(k.digest(where, i), k) for i, k in enumerate(blocks)]
+    names = [k.name for _, k in out]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"duplicate key names: {names}", path=where, field="serve.keys")
+    return out

@@ -1,0 +1,201 @@
+"""Calling upstreams for one request through the gateway: the chosen model, then its fallbacks, each
+with retries, its circuit breaker and a budget reservation of the worst case.
+
+Streams fall back only before the first token: a stream is opened, and it counts as answered by a
+model once a chunk with content (or a tool call) arrives; failures before that try the next
+model. After it, a failure ends the stream with an error event (:class:`Stream`), never another
+model's text spliced in. Closing a :class:`Stream` (the client went away) closes the upstream call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, AsyncIterator
+
+from graphroute.costs import count_tokens
+from graphroute.runtime.budgets import Reservation
+from graphroute.runtime.failures import BudgetExceededError, NoModelAvailableError, ProviderError, classify
+from graphroute.runtime.gateway import Gateway, Reply
+
+
+def _check_completion(payload: dict[str, Any], model: str) -> str:
+    """The first choice's text; a completion with neither text nor tool calls is malformed."""
+    try:
+        msg = payload["choices"][0]["message"]
+    except (KeyError, IndexError, TypeError):
+        raise ProviderError("malformed", "no choices[0].message", model) from None
+    text = msg.get("content") if isinstance(msg, dict) else None
+    if not (isinstance(text, str) and text.strip()) and not (isinstance(msg, dict) and msg.get("tool_calls")):
+        raise ProviderError("malformed", "empty answer (no content, no tool calls)", model)
+    return text or ""
+
+
+def _usage(payload: dict[str, Any]) -> tuple[int, int]:
+    u = payload.get("usage") or {}
+    return int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0)
+
+
+def _has_token(ch: dict[str, Any]) -> bool:
+    for c in ch.get("choices") or []:
+        d = c.get("delta") or {}
+        if d.get("content") or d.get("tool_calls") or d.get("function_call"):
+            return True
+    return False
+
+
+def _delta_text(ch: dict[str, Any]) -> str:
+    return "".join(str((c.get("delta") or {}).get("content") or "") for c in ch.get("choices") or [])
+
+
+def _no_model(attempts: list[dict], last: Exception | None) -> Exception:
+    if isinstance(last, BudgetExceededError) and all(a["error"] == "budget" for a in attempts):
+        return last
+    return NoModelAvailableError(f"every model failed or was refused: {[(a['model'], a['error']) for a in attempts]}")
+
+
+class Dispatcher:
+    """``gateway``: upstreams as its models; ``windows``/``max_out``: per model context window and
+    output bound (the worst case a budget reserves)."""
+
+    def __init__(self, gateway: Gateway, upstreams: dict[str, Any], windows: dict[str, int], max_out: dict[str, int],
+                 timeout_s: float) -> None:
+        self.gateway, self.upstreams, self.windows, self.max_out, self.timeout_s = gateway, upstreams, windows, max_out, timeout_s
+
+    def prepare(self, model: str, body: dict[str, Any], tokens: int, request: dict[str, Any]) -> dict[str, Any] | None:
+        """The body for ``model``: its output bound applied (the budget's worst case must hold); None if
+        the prompt does not fit its window."""
+        cap = self.max_out.get(model, 1024)
+        asked = body.get("max_completion_tokens") or body.get("max_tokens")
+        out = min(int(asked), cap) if asked else cap
+        if tokens + out > self.windows.get(model, 1 << 30):
+            return None
+        request["max_output_tokens"] = out * int(body.get("n") or 1)
+        field = "max_completion_tokens" if "max_completion_tokens" in body and "max_tokens" not in body else "max_tokens"
+        return {**body, field: out}
+
+    async def complete(self, first: str, body: dict[str, Any], tokens: int,
+                       request: dict[str, Any]) -> tuple[dict[str, Any], str, list[dict]]:
+        """``(completion, model that answered, attempts)`` or a typed error."""
+        attempts: list[dict] = []
+        last: Exception | None = None
+        for model in self.gateway.chain(first):
+            sent = self.prepare(model, body, tokens, request)
+            if sent is None:
+                attempts.append({"model": model, "error": "context_length", "message": "prompt does not fit the window"})
+                last = ProviderError("context_length", f"{tokens} prompt tokens do not fit", model)
+                continue
+
+            async def call(model: str = model, sent: dict = sent) -> Reply:
+                t0 = time.perf_counter()
+                payload = await asyncio.wait_for(self.upstreams[model].complete(sent), timeout=self.timeout_s)
+                text = _check_completion(payload, model)
+                tin, tout = _usage(payload)
+                return Reply(text, tin, tout, (time.perf_counter() - t0) * 1000, None, payload)
+
+            try:
+                reply, _ = await self.gateway.attempt(model, call, tokens=tokens, request=request, attempts=attempts)
+            except (BudgetExceededError, ProviderError) as exc:
+                last = exc
+                if isinstance(exc, BudgetExceededError):
+                    attempts.append({"model": model, "error": "budget", "message": str(exc)})
+                continue
+            return reply.payload, model, attempts
+        raise _no_model(attempts, last)
+
+    async def open_stream(self, first: str, body: dict[str, Any], tokens: int, request: dict[str, Any]) -> "Stream":
+        """A stream that has produced its first token (or a typed error: nothing was sent yet)."""
+        attempts: list[dict] = []
+        last: Exception | None = None
+        for model in self.gateway.chain(first):
+            sent = self.prepare(model, body, tokens, request)
+            if sent is None:
+                attempts.append({"model": model, "error": "context_length", "message": "prompt does not fit the window"})
+                last = ProviderError("context_length", f"{tokens} prompt tokens do not fit", model)
+                continue
+
+            async def call(model: str = model, sent: dict = sent) -> Reply:
+                t0 = time.perf_counter()
+                it = self.upstreams[model].stream(sent).__aiter__()
+                head: list[dict] = []
+                try:  # each read is bounded by the upstream client's read timeout
+                    while not head or not _has_token(head[-1]):
+                        head.append(await it.__anext__())
+                except StopAsyncIteration:
+                    await it.aclose()
+                    raise ProviderError("malformed", "the stream ended before any token", model) from None
+                except BaseException:
+                    await it.aclose()
+                    raise
+                ms = (time.perf_counter() - t0) * 1000
+                return Reply("", 0, 0, ms, ms, (it, head, t0))
+
+            try:
+                reply, res = await self.gateway.attempt(model, call, tokens=tokens, request=request, attempts=attempts,
+                                                        defer=True)
+            except (BudgetExceededError, ProviderError) as exc:
+                last = exc
+                if isinstance(exc, BudgetExceededError):
+                    attempts.append({"model": model, "error": "budget", "message": str(exc)})
+                continue
+            it, head, t0 = reply.payload
+            return Stream(self, model, it, head, t0, reply.ttft_ms, res, tokens, request, attempts)
+        raise _no_model(attempts, last)
+
+
+class Stream:
+    """An opened upstream stream: iterate for chunks; ``error`` is set if it broke after the first token.
+    ``cost``/``usage`` are final once iteration ends (or :meth:`aclose` ran)."""
+
+    def __init__(self, d: Dispatcher, model: str, it: AsyncIterator[dict], head: list[dict], t0: float, ttft_ms: float | None,
+                 res: Reservation | None, tokens: int, request: dict[str, Any], attempts: list[dict]) -> None:
+        self.d, self.model, self._it, self._head, self._t0, self.ttft_ms = d, model, it, head, t0, ttft_ms
+        self._res, self.tokens, self.request, self.attempts = res, tokens, request, attempts
+        self.error: ProviderError | None = None
+        self.usage: dict[str, Any] | None = None
+        self.cost = 0.0
+        self._text: list[str] = []
+        self._settled = False
+
+    async def chunks(self) -> AsyncIterator[dict[str, Any]]:
+        """Upstream chunks (the usage-only chunk is kept in ``usage``, not yielded)."""
+        try:
+            for ch in self._head:
+                self._text.append(_delta_text(ch))
+                yield ch
+            while True:
+                try:
+                    ch = await self._it.__anext__()
+                except StopAsyncIteration:
+                    break
+                if ch.get("usage"):
+                    self.usage = ch["usage"]
+                if not ch.get("choices"):
+                    continue
+                self._text.append(_delta_text(ch))
+                yield ch
+        except (asyncio.CancelledError, GeneratorExit):
+            raise
+        except Exception as exc:  # after the first token: end with an error, the breaker counts it
+            self.error = classify(exc if not isinstance(exc, asyncio.TimeoutError) else TimeoutError("timed out"), self.model)
+            self.d.gateway.breakers[self.model].record_failure()
+            self.attempts.append({"model": self.model, "error": self.error.kind, "message": str(self.error)})
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the upstream call and settle the budget with the tokens known (idempotent)."""
+        if self._settled:
+            return
+        self._settled = True
+        try:
+            await self._it.aclose()
+        except RuntimeError:  # cancelled inside the upstream's own read: its connection is closed by its context
+            pass
+        finally:
+            text = "".join(self._text)
+            tin = int((self.usage or {}).get("prompt_tokens") or 0)
+            tout = int((self.usage or {}).get("completion_tokens") or 0) or (int(count_tokens([text])[0]) if text else 0)
+            ms = (time.perf_counter() - self._t0) * 1000
+            self.cost = self.d.gateway.settle(self.model, self._res, Reply(text, tin, tout, ms, self.ttft_ms), self.request,
+                                              self.attempts if self.error is None else [], tokens=self.tokens)

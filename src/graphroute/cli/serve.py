@@ -11,7 +11,7 @@ import typer
 from graphroute.datasets import load_dataset
 from graphroute.errors import ConfigError
 from graphroute.serve import create_app, create_replay_app, hash_key, load_serve_config
-from graphroute.serve.config import load_keys
+from graphroute.serve.settings import load_keys
 
 #: the environment variable worker processes read the config path from
 CONFIG_ENV = "GRAPHROUTE_SERVE_CONFIG"

@@ -180,7 +180,7 @@ class RoutingDataset:
             >>> from graphroute.datasets import RoutingDataset, load_dataset
             >>> both = RoutingDataset.concat([load_dataset("routellm-mmlu"), load_dataset("routellm-gsm8k")])
             >>> len(both), both.models == load_dataset("routellm-gsm8k").models
-            (15439, True)
+            (13630, True)
         """
         if not parts:
             raise DatasetError("concat needs at least one dataset")

@@ -35,7 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from graphroute.costs import count_tokens
 from graphroute.runtime.failures import BudgetExceededError, NoModelAvailableError, ProviderError, redact
 from graphroute.serve.auth import AuthError
-from graphroute.serve.config import ServeFile, load_serve_config
+from graphroute.serve.settings import ServeFile, load_serve_config
 from graphroute.serve.body_limit import BodyLimit
 from graphroute.serve.service import Service
 from graphroute.serve.targets import UnknownVirtualModelError
@@ -206,8 +206,10 @@ async def _stream(r: _Request, decision: Any, chosen: str, body: ChatRequest) ->
                                       err.type, code=err.code))
                 r.done(502, decision, chosen, model, stream.cost, stream.attempts)
                 return
-            if want_usage:
-                u = stream.usage or usage(r.tokens, 0)
+            if want_usage:  # settled: some servers (llama.cpp) report 0 completion tokens for streams
+                await stream.aclose()
+                u = {**(stream.usage or {}), **usage(int((stream.usage or {}).get("prompt_tokens") or r.tokens),
+                                                     stream.output_tokens)}
                 yield _sse({"id": f"chatcmpl-{r.id}", "object": "chat.completion.chunk", "created": created, "model": model,
                             "choices": [], "usage": {**u, "cost": stream.cost}})
             yield b"data: [DONE]\n\n"

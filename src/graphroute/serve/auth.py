@@ -4,7 +4,7 @@ gateway's budget manager, one session per key) and a rate limit (``limits``' sli
 Examples:
     >>> import asyncio
     >>> from graphroute.serve.auth import KeyStore
-    >>> from graphroute.serve.config import KeyBlock, hash_key
+    >>> from graphroute.serve.settings import KeyBlock, hash_key
     >>> store = KeyStore([(hash_key("gr-a"), KeyBlock(name="a", sha256=hash_key("gr-a"), models=["auto", "router-*"],
     ...                                                  rate_limit="2/minute"))])
     >>> key = store.authenticate("Bearer gr-a")
@@ -25,7 +25,7 @@ from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from graphroute.errors import GraphRouteError
-from graphroute.serve.config import KeyBlock, hash_key
+from graphroute.serve.settings import KeyBlock, hash_key
 
 
 class AuthError(GraphRouteError, PermissionError):

@@ -154,6 +154,7 @@ class Stream:
         self.error: ProviderError | None = None
         self.usage: dict[str, Any] | None = None
         self.cost = 0.0
+        self.output_tokens = 0  # the upstream's count, else counted from the streamed text
         self._text: list[str] = []
         self._settled = False
 
@@ -197,5 +198,6 @@ class Stream:
             tin = int((self.usage or {}).get("prompt_tokens") or 0)
             tout = int((self.usage or {}).get("completion_tokens") or 0) or (int(count_tokens([text])[0]) if text else 0)
             ms = (time.perf_counter() - self._t0) * 1000
+            self.output_tokens = tout
             self.cost = self.d.gateway.settle(self.model, self._res, Reply(text, tin, tout, ms, self.ttft_ms), self.request,
                                               self.attempts if self.error is None else [], tokens=self.tokens)

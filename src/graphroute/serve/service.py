@@ -1,4 +1,4 @@
-"""Everything one server process holds, built from a :class:`~graphroute.serve.config.ServeFile`:
+"""Everything one server process holds, built from a :class:`~graphroute.serve.settings.ServeFile`:
 upstreams, the gateway (breakers, budgets, retries), routers and graphs, keys, metrics, telemetry,
 and the requests awaiting feedback.
 """
@@ -21,7 +21,7 @@ from graphroute.runtime.failures import BudgetExceededError
 from graphroute.runtime.gateway import Gateway
 from graphroute.runtime.telemetry import JsonlSink, log_decision, log_feedback
 from graphroute.serve.auth import KeyStore
-from graphroute.serve.config import ServeFile, load_keys
+from graphroute.serve.settings import ServeFile, load_keys
 from graphroute.serve.dispatch import Dispatcher
 from graphroute.serve.metrics import ServeMetrics
 from graphroute.serve.targets import Resolver

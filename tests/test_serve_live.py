@@ -20,7 +20,7 @@ def live_serve(tmp_path_factory, serve_cache, live_server, replay_upstream, proc
 
     folder = tmp_path_factory.mktemp("serve-live")
     cfg = {"models": {"local": {"model": live_server.model_alias, "base_url": live_server.base_url, "input_price": 0.0,
-                                "output_price": 0.0, "max_output_tokens": 48, "context_window": 4096},
+                                "output_price": 0.0, "max_output_tokens": 256, "context_window": 4096},
                       "gpt4": {"model": "gpt-4-1106-preview", "base_url": replay_upstream, "input_price": 10.0,
                                "output_price": 30.0}},
            "routers": {"pick": {"type": "classifier", "fit": {"data": "routellm-gsm8k", "router": "logistic"},

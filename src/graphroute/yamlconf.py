@@ -71,8 +71,19 @@ def load_yaml_model(path: str | Path, model: type[M]) -> M:
 
     The message lists each invalid field as ``file:line:column: field.path: message``.
     """
+    return load_checked(path, model, lambda obj: [])
+
+
+def load_checked(path: str | Path, model: type[M], check: Any) -> M:
+    """:func:`load_yaml_model`, then ``check(obj)``'s cross-reference problems, all raised as one
+    located :class:`ConfigError`."""
+    path = Path(path)
     root, data = read_yaml(path)
     try:
-        return model.model_validate(data)
+        obj = model.model_validate(data)
     except ValidationError as exc:
         raise located(path, root, [(tuple(e["loc"]), e["msg"]) for e in exc.errors()]) from None
+    issues = check(obj)
+    if issues:
+        raise located(path, root, issues)
+    return obj

@@ -24,13 +24,12 @@ import string
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 
 from graphroute.graphs.schema import (AllocatorBlock, AllocatorNodeSpec, CascadeBlock, CascadeNodeSpec, ClassifierBlock,
                                       GraphSpec, LLMNode, PythonNode, RetrievalNode, RouterStep, RulesBlock, StrategyBlock)
 from graphroute.errors import ConfigError
 from graphroute.strategies import make_strategy
-from graphroute.yamlconf import located, read_yaml
+from graphroute.yamlconf import load_checked
 
 SPECIAL = {"START", "END"}
 BUILTIN_KEYS = {"budget_remaining", "trace", "outcome", "stopped_at"}
@@ -207,15 +206,7 @@ def _check_edges(spec: GraphSpec, known_keys: set[str]) -> list[tuple[tuple, str
 def load_graph(path: str | Path) -> GraphSpec:
     """Parse and fully validate a graph file; raises ConfigError listing every problem."""
     path = Path(path)
-    root, data = read_yaml(path)
-    try:
-        spec = GraphSpec.model_validate(data)
-    except ValidationError as exc:
-        raise located(path, root, [(tuple(e["loc"]), e["msg"]) for e in exc.errors()]) from None
-    issues = check(spec, path.parent)
-    if issues:
-        raise located(path, root, issues)
-    return spec
+    return load_checked(path, GraphSpec, lambda spec: check(spec, path.parent))
 
 
 def validate_file(path: str | Path) -> dict[str, Any]:

@@ -74,73 +74,62 @@ class Dispatcher:
         field = "max_completion_tokens" if "max_completion_tokens" in body and "max_tokens" not in body else "max_tokens"
         return {**body, field: out}
 
+    async def _first_success(self, first: str, body: dict[str, Any], tokens: int, request: dict[str, Any],
+                             make_call: Any, defer: bool) -> tuple[str, Reply, Reservation | None, list[dict]]:
+        """Try ``first`` then its fallbacks: ``make_call(model, body)`` makes one try of one model."""
+        attempts: list[dict] = []
+        last: Exception | None = None
+        for model in self.gateway.chain(first):
+            sent = self.prepare(model, body, tokens, request)
+            if sent is None:
+                attempts.append({"model": model, "error": "context_length", "message": "prompt does not fit the window"})
+                last = ProviderError("context_length", f"{tokens} prompt tokens do not fit", model)
+                continue
+            try:
+                reply, res = await self.gateway.attempt(model, lambda m=model, b=sent: make_call(m, b), tokens=tokens,
+                                                        request=request, attempts=attempts, defer=defer)
+            except (BudgetExceededError, ProviderError) as exc:
+                last = exc
+                if isinstance(exc, BudgetExceededError):
+                    attempts.append({"model": model, "error": "budget", "message": str(exc)})
+                continue
+            return model, reply, res, attempts
+        raise _no_model(attempts, last)
+
+    async def _complete_once(self, model: str, sent: dict[str, Any]) -> Reply:
+        t0 = time.perf_counter()
+        payload = await asyncio.wait_for(self.upstreams[model].complete(sent), timeout=self.timeout_s)
+        text = _check_completion(payload, model)
+        tin, tout = _usage(payload)
+        return Reply(text, tin, tout, (time.perf_counter() - t0) * 1000, None, payload)
+
+    async def _open_once(self, model: str, sent: dict[str, Any]) -> Reply:
+        t0 = time.perf_counter()
+        it = self.upstreams[model].stream(sent).__aiter__()
+        head: list[dict] = []
+        try:  # each read is bounded by the upstream client's read timeout
+            while not head or not _has_token(head[-1]):
+                head.append(await it.__anext__())
+        except StopAsyncIteration:
+            await it.aclose()
+            raise ProviderError("malformed", "the stream ended before any token", model) from None
+        except BaseException:
+            await it.aclose()
+            raise
+        ms = (time.perf_counter() - t0) * 1000
+        return Reply("", 0, 0, ms, ms, (it, head, t0))
+
     async def complete(self, first: str, body: dict[str, Any], tokens: int,
                        request: dict[str, Any]) -> tuple[dict[str, Any], str, list[dict]]:
         """``(completion, model that answered, attempts)`` or a typed error."""
-        attempts: list[dict] = []
-        last: Exception | None = None
-        for model in self.gateway.chain(first):
-            sent = self.prepare(model, body, tokens, request)
-            if sent is None:
-                attempts.append({"model": model, "error": "context_length", "message": "prompt does not fit the window"})
-                last = ProviderError("context_length", f"{tokens} prompt tokens do not fit", model)
-                continue
-
-            async def call(model: str = model, sent: dict = sent) -> Reply:
-                t0 = time.perf_counter()
-                payload = await asyncio.wait_for(self.upstreams[model].complete(sent), timeout=self.timeout_s)
-                text = _check_completion(payload, model)
-                tin, tout = _usage(payload)
-                return Reply(text, tin, tout, (time.perf_counter() - t0) * 1000, None, payload)
-
-            try:
-                reply, _ = await self.gateway.attempt(model, call, tokens=tokens, request=request, attempts=attempts)
-            except (BudgetExceededError, ProviderError) as exc:
-                last = exc
-                if isinstance(exc, BudgetExceededError):
-                    attempts.append({"model": model, "error": "budget", "message": str(exc)})
-                continue
-            return reply.payload, model, attempts
-        raise _no_model(attempts, last)
+        model, reply, _, attempts = await self._first_success(first, body, tokens, request, self._complete_once, False)
+        return reply.payload, model, attempts
 
     async def open_stream(self, first: str, body: dict[str, Any], tokens: int, request: dict[str, Any]) -> "Stream":
         """A stream that has produced its first token (or a typed error: nothing was sent yet)."""
-        attempts: list[dict] = []
-        last: Exception | None = None
-        for model in self.gateway.chain(first):
-            sent = self.prepare(model, body, tokens, request)
-            if sent is None:
-                attempts.append({"model": model, "error": "context_length", "message": "prompt does not fit the window"})
-                last = ProviderError("context_length", f"{tokens} prompt tokens do not fit", model)
-                continue
-
-            async def call(model: str = model, sent: dict = sent) -> Reply:
-                t0 = time.perf_counter()
-                it = self.upstreams[model].stream(sent).__aiter__()
-                head: list[dict] = []
-                try:  # each read is bounded by the upstream client's read timeout
-                    while not head or not _has_token(head[-1]):
-                        head.append(await it.__anext__())
-                except StopAsyncIteration:
-                    await it.aclose()
-                    raise ProviderError("malformed", "the stream ended before any token", model) from None
-                except BaseException:
-                    await it.aclose()
-                    raise
-                ms = (time.perf_counter() - t0) * 1000
-                return Reply("", 0, 0, ms, ms, (it, head, t0))
-
-            try:
-                reply, res = await self.gateway.attempt(model, call, tokens=tokens, request=request, attempts=attempts,
-                                                        defer=True)
-            except (BudgetExceededError, ProviderError) as exc:
-                last = exc
-                if isinstance(exc, BudgetExceededError):
-                    attempts.append({"model": model, "error": "budget", "message": str(exc)})
-                continue
-            it, head, t0 = reply.payload
-            return Stream(self, model, it, head, t0, reply.ttft_ms, res, tokens, request, attempts)
-        raise _no_model(attempts, last)
+        model, reply, res, attempts = await self._first_success(first, body, tokens, request, self._open_once, True)
+        it, head, t0 = reply.payload
+        return Stream(self, model, it, head, t0, reply.ttft_ms, res, tokens, request, attempts)
 
 
 class Stream:

@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from graphroute.errors import ConfigError
 from graphroute.graphs.schema import ModelBlock, RouterBlock
 from graphroute.graphs.validate import check_routers
-from graphroute.yamlconf import located, read_yaml
+from graphroute.yamlconf import load_checked
 
 
 class _Strict(BaseModel):
@@ -171,16 +171,12 @@ def load_serve_config(path: str | Path) -> ServeFile:
     """Parse and validate a serve configuration; every problem raises :class:`ConfigError` as
     ``file:line:column: field.path: message``."""
     path = Path(path)
-    root, data = read_yaml(path)
-    try:
-        cfg = ServeFile.model_validate(data)
-    except ValidationError as exc:
-        raise located(path, root, [(tuple(e["loc"]), e["msg"]) for e in exc.errors()]) from None
-    cfg.base = path.parent
-    issues = _check(cfg)
-    if issues:
-        raise located(path, root, issues)
-    return cfg
+
+    def checked(cfg: ServeFile) -> list[tuple[tuple, str]]:
+        cfg.base = path.parent
+        return _check(cfg)
+
+    return load_checked(path, ServeFile, checked)
 
 
 def load_keys(cfg: ServeFile, path: Any = None) -> list[tuple[str, KeyBlock]] | None:

@@ -55,6 +55,12 @@ def parse_router_name(name: str, routers: Sequence[str]) -> tuple[str, float | N
     return None
 
 
+@functools.lru_cache(maxsize=None)
+def _takes_context(cls: type) -> bool:
+    """Does ``cls.decide`` take request ``context`` (looked up once per class, not per request)?"""
+    return "context" in inspect.signature(cls.decide).parameters
+
+
 @dataclass
 class Target:
     """A resolved virtual model. ``kind``: model, router, cascade or graph; ``label``: its bounded
@@ -80,7 +86,7 @@ class Target:
         if self.kind == "graph":
             return Decision(model=None, scores={}, reason=f"graph {self.label[len('graph:'):]!r} decides per step"), None
         decide = self.router.decide
-        if "context" in inspect.signature(decide).parameters:  # strategies: request metadata, the bandit's run id
+        if _takes_context(type(self.router)):  # strategies: request metadata, the bandit's run id
             decide = functools.partial(decide, context=context)
         # routers embed prompts: off the event loop, which keeps serving other requests meanwhile
         d = (await asyncio.to_thread(decide, [prompt]) if isinstance(self.router, Router) else decide([prompt]))[0]

@@ -6,7 +6,11 @@ failure modes chosen by the request's ``model``:
 * ``dead`` — HTTP 500 every time;
 * ``midstream`` — streams two chunks, then drops the connection;
 * ``slow`` — a stream of 100 chunks, one per 100 ms (``GET /stats`` counts streams the client closed early);
-* ``tools`` — calls the first tool of the request (``tool_calls``), or answers after a tool result.
+* ``tools`` — calls the first tool of the request (``tool_calls``), or answers after a tool result;
+* ``fast``, ``mid``, ``big``, ``flaky`` — the providers of ``benchmarks/faults.py``: their own latency
+  and rates of timeouts, HTTP 429, HTTP 500, malformed bodies and slowness (seeded);
+  ``POST /control?dead=flaky`` makes a model answer HTTP 503 every time until ``/control?dead=``
+  (``GET /stats`` counts ``dead_calls``).
 
 ``python benchmarks/fake_upstream.py --port 8199 --latency-ms 20``
 """
@@ -16,9 +20,36 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import time
+from urllib.parse import parse_qs
 
-STATS = {"requests": 0, "cancelled": 0, "by_model": {}}
+STATS = {"requests": 0, "cancelled": 0, "by_model": {}, "dead_calls": 0, "faults": {}}
+#: as benchmarks/faults.py: latency ms, then rates of timeout, 429, 500, malformed, slow
+FAULTS = {"fast": (3, 0.01, 0.05, 0.03, 0.02, 0.05), "mid": (6, 0.01, 0.02, 0.02, 0.01, 0.05),
+          "big": (10, 0.005, 0.01, 0.01, 0.01, 0.02), "flaky": (4, 0.0, 0.0, 0.02, 0.0, 0.0)}
+DEAD: set[str] = set()
+RNG = random.Random(0)
+
+
+async def _fault(model: str) -> tuple[int, bytes] | None:
+    """A faulty provider's failure (status, body), or None to answer."""
+    if model in DEAD:
+        STATS["dead_calls"] += 1
+        return 503, b'{"error":{"message":"service unavailable","type":"server_error"}}'
+    latency, timeout, r429, r500, malformed, slow = FAULTS[model]
+    u = RNG.random()
+    kind = "timeout" if u < timeout else "429" if u < timeout + r429 else "500" if u < timeout + r429 + r500 else \
+        "malformed" if u < timeout + r429 + r500 + malformed else None
+    STATS["faults"][kind or "ok"] = STATS["faults"].get(kind or "ok", 0) + 1
+    await asyncio.sleep((10.0 if kind == "timeout" else latency / 1000) * (5 if RNG.random() < slow else 1))
+    if kind == "429":
+        return 429, b'{"error":{"message":"rate limit exceeded","type":"rate_limit_error"}}'
+    if kind == "500":
+        return 500, b'{"error":{"message":"internal error","type":"server_error"}}'
+    if kind == "malformed":
+        return 200, b'{"id": "chatcmpl-fake", "choices": [{"index": 0, "mess'
+    return None
 
 
 def _completion(model: str, message: dict, finish: str = "stop") -> bytes:
@@ -53,6 +84,11 @@ def make_app(latency_ms: float):
                 else:
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+        if scope["path"] == "/control":
+            q = parse_qs(scope.get("query_string", b"").decode(), keep_blank_values=True)
+            DEAD.clear()
+            DEAD.update(m for m in (q.get("dead") or [""])[0].split(",") if m)
+            return await _send(send, 200, json.dumps({"dead": sorted(DEAD)}).encode())
         if scope["path"] == "/stats":
             return await _send(send, 200, json.dumps(STATS).encode())
         if scope["path"] == "/v1/models":
@@ -69,6 +105,10 @@ def make_app(latency_ms: float):
         STATS["by_model"][model] = STATS["by_model"].get(model, 0) + 1
         if delay:
             await asyncio.sleep(delay)
+        if model in FAULTS:
+            failed = await _fault(model)
+            if failed is not None:
+                return await _send(send, failed[0], failed[1])
         if model == "dead":
             return await _send(send, 500, b'{"error":{"message":"internal error","type":"server_error"}}')
         if model == "tools" and not req.get("stream"):

@@ -18,6 +18,7 @@ from langchain_core.runnables import RunnableLambda
 from graphroute.costs import CostModel, Price
 from graphroute.encoders import LangChainEncoder
 from graphroute.errors import ConfigError
+from graphroute.runtime.breaker import ADMITTED, REFUSED, TRIAL
 from graphroute.runtime import (BudgetExceededError, BudgetManager, CircuitBreaker, Gateway, JsonlSink, MemorySink,
                                 NoModelAvailableError, SemanticCache, TelemetryHandler, classify, redact, summarise)
 from graphroute.strategies import (ConsistentHashRouter, HybridRouter, LatencyTracker, LeastBusyRouter, PIIDetector,
@@ -154,13 +155,32 @@ def test_circuit_breaker_state_machine():
     br.record_failure()
     assert br.state == "open" and not br.allow() and br.trips == 1
     now[0] = 26.0
-    assert br.allow() and br.state == "half_open" and not br.allow()
-    br.record_failure()
+    probe = br.allow()
+    assert probe == TRIAL and br.state == "half_open" and not br.allow()
+    br.record_failure(probe)
     assert br.state == "open" and br.trips == 2
     now[0] = 32.0
-    assert br.allow()
-    br.record_success()
-    assert br.state == "closed" and br.allow()
+    probe = br.allow()
+    br.record_success(ADMITTED)  # a call admitted before the breaker opened proves nothing now
+    assert br.state == "half_open"
+    br.record_success(probe)
+    assert br.state == "closed" and br.allow() == ADMITTED
+
+
+def test_breaker_admits_only_trials_after_a_failure_so_a_dead_model_gets_at_most_the_threshold():
+    br = CircuitBreaker(failures=3, window_s=10, cooldown_s=5)
+    assert br.allow() == ADMITTED
+    br.record_failure(ADMITTED)  # one failure: the next calls are trials, at most 3 - 1 at a time
+    tickets = [br.allow() for _ in range(5)]
+    assert tickets == [TRIAL, TRIAL, REFUSED, REFUSED, REFUSED]
+    br.record_failure(tickets[0])
+    br.record_failure(tickets[1])  # the third failure: open, and the dead model saw exactly 3 calls fail
+    assert br.state == "open" and br.allow() == REFUSED
+    br2 = CircuitBreaker(failures=3)
+    br2.record_failure(ADMITTED)
+    t = br2.allow()
+    br2.record_success(t)  # a success ends the suspicion: calls flow freely again
+    assert [br2.allow() for _ in range(4)] == [ADMITTED] * 4
 
 
 def fake_prices():

@@ -103,3 +103,11 @@ class EncoderError(GraphRouteError, RuntimeError):
 
 class CascadeError(GraphRouteError, ValueError):
     """A cascade or scorer is misconfigured or used where it cannot work (names stage and field)."""
+
+
+class ServiceUnavailableError(GraphRouteError, ConnectionError):
+    """A service graphroute needs (PostgreSQL, Redis) cannot be reached; ``host`` names it."""
+
+    def __init__(self, message: str, host: str = "") -> None:
+        self.host = host
+        super().__init__(f"{host + ': ' if host else ''}{message}")

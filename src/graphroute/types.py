@@ -247,3 +247,16 @@ class GatewayResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class CacheEntry:
+    """One semantic-cache answer as workers share it: its prompt's ``vector`` (float32), the answer,
+    the model and scope it belongs to, and when it expires (wall time)."""
+
+    id: str
+    vector: Any
+    answer: str
+    model: str
+    scope: str
+    expires_at: float

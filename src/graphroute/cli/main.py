@@ -17,6 +17,7 @@ from graphroute.cli.serve import keys_new_command, replay_server_command, serve_
 from graphroute.datasets import BUILTINS, load_dataset
 from graphroute.errors import ConfigError, GraphRouteError
 from graphroute.runtime.telemetry import summarise
+from graphroute.storage import read_events
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Model routing for LangGraph workflows.")
 app.command("eval")(eval_command)
@@ -43,15 +44,19 @@ def datasets_command(spec: str = typer.Argument(None, help="A built-in name or p
 
 
 @app.command("stats")
-def stats_command(path: str = typer.Argument(..., help="A telemetry JSONL file (graphroute.runtime.JsonlSink)."),
+def stats_command(path: str = typer.Argument(..., help="A telemetry JSONL file (graphroute.runtime.JsonlSink), or the "
+                                                       "postgresql:// URL graphroute serve writes telemetry to."),
                   as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Summarise a telemetry file: calls, cost, latency percentiles, model mix, errors."""
-    if not Path(path).is_file():
-        raise ConfigError("telemetry file not found", path=path)
-    try:
-        s = summarise(path)
-    except ValueError as exc:
-        raise ConfigError(f"not a telemetry JSONL file: {exc}", path=path) from None
+    """Summarise telemetry: calls, cost, latency percentiles, model mix, errors."""
+    if path.startswith(("postgresql://", "postgres://")):
+        s = summarise(read_events(path))
+    else:
+        if not Path(path).is_file():
+            raise ConfigError("telemetry file not found", path=path)
+        try:
+            s = summarise(path)
+        except ValueError as exc:
+            raise ConfigError(f"not a telemetry JSONL file: {exc}", path=path) from None
     if as_json:
         typer.echo(json.dumps(s, indent=2))
         return

@@ -47,7 +47,8 @@ def collect_command(
 
 
 def from_logs_command(
-    path: Path = typer.Argument(..., help="A telemetry JSONL file with decision and feedback events."),
+    path: str = typer.Argument(..., help="A telemetry JSONL file with decision and feedback events, or the "
+                                         "postgresql:// URL of the telemetry tables."),
     out: Path = typer.Option(..., "--out", help="The logged table to write (CSV): one row per request with feedback."),
 ) -> None:
     """Turn logged decisions and feedback into partial-label training data (``graphroute fit`` reads it)."""

@@ -29,7 +29,8 @@ def _loopback(host: str) -> bool:
 def serve_command(config: str = typer.Argument(..., help="A serve YAML (models, routers, graphs, serve block)."),
                   host: str = typer.Option("127.0.0.1", help="Address to listen on."),
                   port: int = typer.Option(8000, help="Port to listen on."),
-                  workers: int = typer.Option(1, min=1, help="Worker processes (each holds its own state in this release)."),
+                  workers: int = typer.Option(1, min=1, help="Worker processes; with serve.state: redis://... they "
+                                                            "share breakers, budgets, rate limits and feedback."),
                   log_level: str = typer.Option("info", help="uvicorn's log level.")) -> None:
     """Serve an OpenAI-compatible routing API: real models, router-<router>-<threshold>, aliases, graph:<name>."""
     import uvicorn
@@ -41,6 +42,9 @@ def serve_command(config: str = typer.Argument(..., help="A serve YAML (models, 
     if workers == 1:
         uvicorn.run(create_app(cfg), host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
         return
+    if not cfg.serve.state or cfg.serve.state.startswith("memory://"):
+        typer.secho(f"warning: {workers} workers without serve.state: redis://... each keep their own breakers, budgets "
+                    f"and rate limits (a budget may be spent {workers} times)", fg="yellow", err=True)
     create_app(cfg)  # fit and cache every router once, before the workers load them
     os.environ[CONFIG_ENV] = os.path.abspath(config)
     uvicorn.run("graphroute.cli.serve:app_from_env", factory=True, host=host, port=port, workers=workers,

@@ -44,26 +44,32 @@ import numpy as np
 from graphroute.datasets.base import RoutingDataset
 from graphroute.datasets.wide import iter_jsonl, read_table
 from graphroute.errors import DatasetError
+from graphroute.storage import read_events
 
 COLUMNS = ["run_id", "prompt", "model", "score", "propensity", "cost", "latency_ms"]
 REQUIRED = {"prompt", "model", "score", "propensity"}
 
 
 def from_logs(path: str | Path) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Join decision and feedback events of a telemetry JSONL file: ``(rows, counts)``.
+    """Join decision and feedback events of a telemetry JSONL file, or of the telemetry tables of
+    a ``postgresql://`` URL: ``(rows, counts)``.
 
     ``counts``: ``decisions``, ``feedback``, ``joined``, ``without_feedback`` (decisions never scored),
     ``orphan_feedback`` (feedback for an unknown run or a left-out one), ``fallback`` (requests a
     fallback model answered: the router did not choose it, so they are left out). A decision without a prompt, model or
-    probability, or feedback without a finite score, raises :class:`DatasetError` naming the line.
+    probability, or feedback without a finite score, raises :class:`DatasetError` naming the line (row).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError("file not found", path=path)
+    if str(path).startswith(("postgresql://", "postgres://")):
+        records: Any = enumerate(read_events(str(path)), start=1)
+    else:
+        path = Path(path)
+        if not path.is_file():
+            raise DatasetError("file not found", path=path)
+        records = iter_jsonl(path, objects=False)
     decisions: dict[str, dict[str, Any]] = {}
     scores: dict[str, float] = {}
     fallbacks = 0
-    for lineno, rec in iter_jsonl(path, objects=False):
+    for lineno, rec in records:
         event = rec.get("event") if isinstance(rec, dict) else None
         if event == "decision" and rec.get("fallback"):
             fallbacks += 1  # a fallback answered, not the router's choice: no propensity

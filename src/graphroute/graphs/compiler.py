@@ -42,6 +42,7 @@ from graphroute.graphs.build import Runtime, build_runtime
 from graphroute.graphs.schema import (AllocatorNodeSpec, CascadeNodeSpec, GraphSpec, LLMNode, PythonNode, RetrievalNode,
                                       RouterStep)
 from graphroute.graphs.validate import load_graph
+from graphroute.storage import postgres_checkpointer
 
 _TYPES = {"str": str, "int": int, "float": float, "list": list, "dict": dict}
 
@@ -219,7 +220,7 @@ def compile_graph(spec: GraphSpec, rt: Runtime, *, checkpointer: Any = None):
 
 
 def _checkpointer(spec: Any):
-    """``None``, ``"memory"``, ``"sqlite:PATH"`` or a LangGraph checkpointer object."""
+    """``None``, ``"memory"``, ``"sqlite:PATH"``, ``"postgresql://..."`` or a LangGraph checkpointer object."""
     if spec is None or not isinstance(spec, str):
         return spec
     if spec == "memory":
@@ -232,7 +233,9 @@ def _checkpointer(spec: Any):
         from langgraph.checkpoint.sqlite import SqliteSaver
 
         return SqliteSaver(sqlite3.connect(spec[len("sqlite:"):], check_same_thread=False))
-    raise ValueError(f"checkpointer must be 'memory' or 'sqlite:PATH', got {spec!r}")
+    if spec.startswith(("postgres://", "postgresql://")):
+        return postgres_checkpointer(spec)
+    raise ValueError(f"checkpointer must be 'memory', 'sqlite:PATH' or 'postgresql://...', got {spec!r}")
 
 
 def compile_file(path: str | Path, *, offline: bool = False, data: Any = None, checkpointer: Any = None,
@@ -243,7 +246,7 @@ def compile_file(path: str | Path, *, offline: bool = False, data: Any = None, c
     spec = load_graph(path)
     rt = build_runtime(spec, path.parent, offline=offline, data=data,
                        models=chat_models(spec) if chat_models is not None else None)
-    app = compile_graph(spec, rt, checkpointer=checkpointer)
+    app = compile_graph(spec, rt, checkpointer=checkpointer if checkpointer is not None else spec.checkpointer)
     app.graphroute_spec, app.graphroute_runtime = spec, rt  # type: ignore[attr-defined]
     return app
 

@@ -189,5 +189,7 @@ class GraphSpec(_Strict):
     nodes: dict[str, NodeSpec]
     edges: list[Edge]
     budget: Budget = Field(default_factory=Budget)
+    checkpointer: str | None = Field(None, description="where runs are checkpointed: memory, sqlite:PATH or "
+                                                       "postgresql://... (LangGraph's PostgresSaver)")
     input: str | None = Field(None, description="state key the run's input goes to (default: first state key)")
     output: str | None = Field(None, description="state key holding the answer (default: last node's output)")

@@ -102,6 +102,20 @@ class BudgetManager:
         with self._lock:
             return self._spent_global if session is None else self._spent.get(session, 0.0)
 
+    # the state-backend protocol (graphroute.state.base.Budgets)
+    async def areserve(self, amount: float, session: str | None = None, request_limit: float | None = None,
+                       request_spent: float = 0.0) -> Reservation:
+        return self.reserve(amount, session, request_limit, request_spent)
+
+    async def acommit(self, r: Reservation, actual: float) -> None:
+        self.commit(r, actual)
+
+    async def arelease(self, r: Reservation) -> None:
+        self.release(r)
+
+    async def aspent(self, session: str | None = None) -> float:
+        return self.spent(session)
+
     def overruns(self) -> int:
         """How many limits are exceeded right now (0 unless a provider returned more than its max tokens)."""
         with self._lock:

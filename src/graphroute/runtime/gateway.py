@@ -66,7 +66,7 @@ class Gateway:
                  max_output_tokens: int = 1024, retries: int = 2, backoff_s: float = 0.2, backoff_max_s: float = 5.0,
                  timeout_s: float = 60.0, breaker: dict[str, float] | None = None, budgets: BudgetManager | None = None,
                  cache: Any = None, telemetry: Any = None, tracker: Any = None,
-                 validate: Callable[[str], Any] | None = None, stream: bool = False) -> None:
+                 validate: Callable[[str], Any] | None = None, stream: bool = False, state: Any = None) -> None:
         self.models, self.router = dict(models), router
         self.fallbacks = fallbacks or {}
         self.cost_model = cost_model or CostModel.default()
@@ -74,7 +74,9 @@ class Gateway:
         self.max_output_tokens, self.retries, self.backoff_s, self.backoff_max_s = max_output_tokens, retries, backoff_s, backoff_max_s
         self.timeout_s, self.budgets, self.cache, self.telemetry, self.tracker = timeout_s, budgets, cache, telemetry, tracker
         self.validate, self.stream = validate, stream
-        self.breakers = {m: CircuitBreaker(**(breaker or {})) for m in models}
+        # breakers in this process, or shared through a state backend (graphroute.state: Redis)
+        self.breakers = {m: (state.breaker(m, **(breaker or {})) if state is not None else CircuitBreaker(**(breaker or {})))
+                         for m in models}
         self._takes_context = router is not None and "context" in inspect.signature(router.decide).parameters
 
     # ------------------------------------------------------------------ helpers
@@ -138,41 +140,48 @@ class Gateway:
         try:
             async for attempt in retrying:
                 with attempt:
-                    if not breaker.allow():
+                    # the budget first, the breaker last: nothing awaits between admission and the call, so
+                    # calls admitted before a failure opens the breaker are as few as can be
+                    res = await self.budgets.areserve(self._worst(model, tokens, request.get("max_output_tokens")),
+                                                      request.get("session"), request.get("budget"),
+                                                      request["spent"]) if self.budgets is not None else None
+                    ticket = await breaker.aallow()
+                    if not ticket:
+                        if res is not None:
+                            await self.budgets.arelease(res)
                         raise ProviderError("other", "circuit open", model)
-                    res = self.budgets.reserve(self._worst(model, tokens, request.get("max_output_tokens")), request.get("session"), request.get("budget"),
-                                               request["spent"]) if self.budgets is not None else None
                     t0 = time.perf_counter()
                     try:
                         reply = await call()
                     except BaseException as exc:
                         if res is not None:
-                            self.budgets.release(res)
+                            await self.budgets.arelease(res)
                         if isinstance(exc, asyncio.CancelledError) or getattr(exc, "client_fault", False):
+                            await breaker.arelease(ticket)
                             raise  # the client went away or sent what no model accepts: not the provider's fault
                         err = classify(exc if not isinstance(exc, asyncio.TimeoutError) else TimeoutError("timed out"), model)
-                        breaker.record_failure()
+                        await breaker.arecord_failure(ticket)
                         request["provider_ms"] += (time.perf_counter() - t0) * 1000
                         if self.tracker is not None:
                             self.tracker.observe(model, latency_ms=(time.perf_counter() - t0) * 1000, error=True)
                         attempts.append({"model": model, "error": err.kind, "message": str(err)})
                         raise err from None
-                    breaker.record_success()
+                    await breaker.arecord_success(ticket)
                     if defer:
                         return reply, res
-                    self.settle(model, res, reply, request, attempts, tokens=tokens)
+                    await self.settle(model, res, reply, request, attempts, tokens=tokens)
                     return reply, None
         except RetryError as exc:  # pragma: no cover - reraise=True makes tenacity raise the last error
             raise exc.last_attempt.exception() from None
         raise ProviderError("other", "no attempt made", model)
 
-    def settle(self, model: str, res: Reservation | None, reply: Reply, request: dict[str, Any], attempts: list[dict], *,
-               tokens: int = 0) -> float:
+    async def settle(self, model: str, res: Reservation | None, reply: Reply, request: dict[str, Any], attempts: list[dict],
+                     *, tokens: int = 0) -> float:
         """Replace a call's reservation by its actual cost (from the reply's token counts); returns the cost."""
         tout = reply.output_tokens or (int(count_tokens([reply.text])[0]) if reply.text else 0)
         cost = float(self.cost_model.cost(model, reply.input_tokens or tokens, tout)) if self.cost_model.has(model) else 0.0
         if res is not None:
-            self.budgets.commit(res, cost)
+            await self.budgets.acommit(res, cost)
         request["spent"] += cost
         request["provider_ms"] += reply.provider_ms
         if self.tracker is not None:
@@ -206,7 +215,7 @@ class Gateway:
                 last = ProviderError("context_length", f"{tokens} prompt tokens do not fit {window}", model)
                 continue
             if self.cache is not None:
-                hit = self.cache.get(prompt, model, scope)
+                hit = await self.cache.aget(prompt, model, scope)
                 if hit is not None:
                     return self._done(hit, model, 0.0, t0, request, True, decision.reason, attempts)
             try:
@@ -221,7 +230,7 @@ class Gateway:
                 last = exc
                 continue
             if self.cache is not None:
-                self.cache.put(prompt, model, text, scope)
+                await self.cache.aput(prompt, model, text, scope)
             return self._done(text, model, request["spent"], t0, request, False, decision.reason, attempts)
         if isinstance(last, BudgetExceededError) and all(a["error"] == "budget" for a in attempts):
             raise last

@@ -2,6 +2,11 @@
 and a time to live. A private request (user/session scope) is looked up and stored only in its own
 scope; public requests only in the public one — a cached answer never crosses scopes.
 
+With a shared ``state`` (:mod:`graphroute.state`, Redis), ``aput`` also appends the entry (vector,
+answer, model, scope, expiry) to the shared log, and ``aget`` first adds to this worker's FAISS
+index the entries other workers appended since it last looked: an answer cached by one worker is
+found by every other.
+
 Examples:
     >>> from langchain_core.embeddings import DeterministicFakeEmbedding
     >>> from graphroute.encoders import LangChainEncoder
@@ -16,12 +21,14 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from typing import Any, Callable
 
 import numpy as np
 
 from graphroute.encoders import EncoderMixin
 from graphroute.index import VectorIndex
+from graphroute.types import CacheEntry
 
 PUBLIC = "public"
 
@@ -31,8 +38,11 @@ class SemanticCache(EncoderMixin):
     evicted; ``max_entries`` per (model, scope), oldest evicted first."""
 
     def __init__(self, encoder: Any = None, *, threshold: float = 0.95, ttl_s: float = 3600.0, max_entries: int = 10_000,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, state: Any = None) -> None:
         self.encoder, self.threshold, self.ttl_s, self.max_entries, self.clock = encoder, threshold, ttl_s, max_entries, clock
+        self.state = state
+        self._cursor: Any = None
+        self._mine: set[str] = set()  # ids this worker appended (skipped when they come back from the log)
         self._tables: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
         self.hits = self.misses = 0
@@ -72,10 +82,40 @@ class SemanticCache(EncoderMixin):
             return None
 
     def put(self, prompt: str, model: str, answer: str, scope: str = PUBLIC) -> None:
-        v = self._vec(prompt)
+        self._insert(self._vec(prompt), model, answer, scope, self.clock())
+
+    def _insert(self, v: np.ndarray, model: str, answer: str, scope: str, ts: float) -> None:
         with self._lock:
             t = self._table(model, scope, v.shape[1])
-            now = self.clock()
-            self._evict(t, now)
+            self._evict(t, self.clock())
             [i] = t["index"].add(v)
-            t["entries"][int(i)] = (answer, now)
+            t["entries"][int(i)] = (answer, ts)
+
+    async def sync(self) -> int:
+        """Add the entries other workers appended to the shared log since the last sync; returns how many."""
+        if self.state is None:
+            return 0
+        entries, self._cursor = await self.state.cache_since(self._cursor)
+        n = 0
+        for e in entries:
+            if e.id in self._mine:
+                self._mine.discard(e.id)
+                continue
+            self._insert(np.asarray(e.vector, np.float32)[None, :], e.model, e.answer, e.scope, e.expires_at - self.ttl_s)
+            n += 1
+        return n
+
+    async def aget(self, prompt: str, model: str, scope: str = PUBLIC) -> str | None:
+        """:meth:`get`, after taking in what other workers cached."""
+        await self.sync()
+        return self.get(prompt, model, scope)
+
+    async def aput(self, prompt: str, model: str, answer: str, scope: str = PUBLIC) -> None:
+        """:meth:`put`, shared with every worker through the state backend."""
+        v = self._vec(prompt)
+        now = self.clock()
+        self._insert(v, model, answer, scope, now)
+        if self.state is not None:
+            from_here = uuid.uuid4().hex
+            self._mine.add(from_here)
+            await self.state.cache_put(CacheEntry(from_here, v[0], answer, model, scope or PUBLIC, now + self.ttl_s))

@@ -19,7 +19,7 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 from uuid import UUID
 
 import numpy as np
@@ -133,23 +133,29 @@ def log_feedback(sink: Any, run_id: str, score: float) -> None:
     sink.write({"event": "feedback", "ts": time.time(), "run_id": str(run_id), "score": float(score)})
 
 
-def summarise(path: str | Path) -> dict[str, Any]:
-    """Cost, latency percentiles, model mix and errors of a telemetry JSONL file."""
+def summarise(source: str | Path | Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Cost, latency percentiles, model mix and errors of a telemetry JSONL file, or of records
+    (e.g. :func:`graphroute.storage.read_events` on PostgreSQL)."""
     calls, decisions = [], []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            r = json.loads(line)
-            (calls if r.get("event") == "call" else decisions).append(r)
-    lat = np.array([c["latency_ms"] for c in calls if c.get("latency_ms") is not None], dtype=np.float64)
+    if isinstance(source, (str, Path)):
+        source = (json.loads(line) for line in Path(source).read_text(encoding="utf-8").splitlines() if line.strip())
+    for r in source:
+        if r.get("event") == "call":
+            calls.append(r)
+        elif r.get("event") == "decision":
+            decisions.append(r)
+    # a server logs one decision per answered request with its cost and latency, not each call
+    rows = calls or decisions
+    lat = np.array([c["latency_ms"] for c in rows if c.get("latency_ms") is not None], dtype=np.float64)
     models: dict[str, int] = {}
     errors: dict[str, int] = {}
-    for c in calls:
+    for c in rows:
         models[c.get("model", "unknown")] = models.get(c.get("model", "unknown"), 0) + 1
         if c.get("error"):
             kind = str(c["error"]).split(":")[0]
             errors[kind] = errors.get(kind, 0) + 1
-    cost = float(sum(c.get("cost") or 0.0 for c in calls))
+    cost = float(sum(c.get("cost") or 0.0 for c in rows))
     pct = {f"p{q}": float(np.percentile(lat, q)) if len(lat) else None for q in (50, 95, 99)}
     return {"calls": len(calls), "decisions": len(decisions), "cost_total": cost,
-            "cost_per_call": cost / len(calls) if calls else 0.0, "latency_ms": pct,
-            "model_mix": {m: n / len(calls) for m, n in sorted(models.items())} if calls else {}, "errors": errors}
+            "cost_per_call": cost / len(rows) if rows else 0.0, "latency_ms": pct,
+            "model_mix": {m: n / len(rows) for m, n in sorted(models.items())} if rows else {}, "errors": errors}

@@ -38,6 +38,7 @@ from graphroute.serve.auth import AuthError
 from graphroute.serve.settings import ServeFile, load_serve_config
 from graphroute.serve.body_limit import BodyLimit
 from graphroute.serve.service import Service
+from graphroute.state import StateUnavailableError
 from graphroute.serve.targets import UnknownVirtualModelError
 from graphroute.serve.upstreams import UpstreamStatusError
 from graphroute.serve.wire import (ChatRequest, Completion, ErrorResponse, FeedbackRequest, RouteResponse, error_body,
@@ -66,6 +67,9 @@ def as_api_error(exc: BaseException) -> APIError:
         return APIError(exc.status, str(exc), "invalid_request_error" if exc.status == 403 else "authentication_error", exc.code)
     if isinstance(exc, UnknownVirtualModelError):
         return APIError(404, str(exc), code="model_not_found", param="model")
+    if isinstance(exc, StateUnavailableError):  # fail_closed: budgets cannot be checked, so nothing is spent
+        return APIError(503, f"Budgets are unavailable: {exc}", "service_unavailable", "state_unavailable",
+                        headers={"retry-after": "1"})
     if isinstance(exc, BudgetExceededError):
         return APIError(429, f"Budget exceeded: {exc}", "insufficient_quota", "insufficient_quota")
     if isinstance(exc, NoModelAvailableError):
@@ -122,13 +126,13 @@ class _Request:
     def headers(self, model: str | None, reason: str) -> dict[str, str]:
         return {"x-graphroute-model": model or "", "x-graphroute-request-id": self.id, "x-graphroute-reason": _header(reason)}
 
-    def done(self, code: int, decision: Any, chosen: str | None, model: str | None, cost: float, attempts: list[dict]) -> None:
+    async def done(self, code: int, decision: Any, chosen: str | None, model: str | None, cost: float, attempts: list[dict]) -> None:
         m = self.svc.metrics
         m.request(self.target.label, self.target.kind, code, time.perf_counter() - self.t0)
         m.attempts(attempts, chosen, model)
         if model is not None and code == 200:
             m.decision(model, cost)
-            self.svc.remember(self.id, self.prompt, decision, self.target, cost, (time.perf_counter() - self.t0) * 1000)
+            await self.svc.remember(self.id, self.prompt, decision, self.target, cost, (time.perf_counter() - self.t0) * 1000)
 
 
 async def _run_whole(r: _Request, n: int) -> tuple[list[str], str, float, list[dict]]:
@@ -153,14 +157,14 @@ async def chat(svc: Service, http: Request, body: ChatRequest) -> Response:
             tail = [{"id": f"chatcmpl-{r.id}", "object": "chat.completion.chunk", "created": chunks[0]["created"],
                      "model": model, "choices": [], "usage": usage(tin, tout, cost)}] \
                 if (body.stream_options or {}).get("include_usage") else []
-            r.done(200, decision, chosen, model, cost, attempts)
+            await r.done(200, decision, chosen, model, cost, attempts)
             return StreamingResponse(iter([_sse(c) for c in chunks + tail] + [b"data: [DONE]\n\n"]),
                                      media_type="text/event-stream", headers=r.headers(model, routing["reason"]))
         payload = {"id": f"chatcmpl-{r.id}", "object": "chat.completion", "created": int(time.time()), "model": model,
                    "choices": [{"index": i, "message": {"role": "assistant", "content": t}, "logprobs": None,
                                 "finish_reason": "stop"} for i, t in enumerate(texts)],
                    "usage": usage(tin, tout, cost), "routing": routing}
-        r.done(200, decision, chosen, model, cost, attempts)
+        await r.done(200, decision, chosen, model, cost, attempts)
         return JSONResponse(payload, headers=r.headers(model, routing["reason"]))
     if chosen is None:
         raise NoModelAvailableError(f"router gave no model ({decision.reason})")
@@ -169,7 +173,7 @@ async def chat(svc: Service, http: Request, body: ChatRequest) -> Response:
     try:
         payload, model, attempts = await svc.dispatcher.complete(chosen, r.body, r.tokens, r.gw)
     except UpstreamStatusError as exc:
-        r.done(exc.status_code, decision, chosen, None, 0.0, [])
+        await r.done(exc.status_code, decision, chosen, None, 0.0, [])
         return JSONResponse(exc.body, status_code=exc.status_code, headers=r.headers(chosen, decision.reason))
     cost = r.gw["spent"]
     reason = decision.reason if model == chosen else f"{decision.reason}; {chosen} failed, fallback {model} answered"
@@ -177,7 +181,7 @@ async def chat(svc: Service, http: Request, body: ChatRequest) -> Response:
     payload = {**payload, "id": f"chatcmpl-{r.id}", "model": model, "usage": {**(payload.get("usage") or usage(tin, tout)),
                                                                                "cost": cost},
                "routing": {**r.routing(decision, model, cost, attempts), "reason": reason}}
-    r.done(200, decision, chosen, model, cost, attempts)
+    await r.done(200, decision, chosen, model, cost, attempts)
     return JSONResponse(payload, headers=r.headers(model, reason))
 
 
@@ -185,7 +189,7 @@ async def _stream(r: _Request, decision: Any, chosen: str, body: ChatRequest) ->
     try:
         stream = await r.svc.dispatcher.open_stream(chosen, r.body, r.tokens, r.gw)
     except UpstreamStatusError as exc:
-        r.done(exc.status_code, decision, chosen, None, 0.0, [])
+        await r.done(exc.status_code, decision, chosen, None, 0.0, [])
         return JSONResponse(exc.body, status_code=exc.status_code, headers=r.headers(chosen, decision.reason))
     model = stream.model
     reason = decision.reason if model == chosen else f"{decision.reason}; {chosen} failed, fallback {model} answered"
@@ -204,7 +208,7 @@ async def _stream(r: _Request, decision: Any, chosen: str, body: ChatRequest) ->
                 err = as_api_error(stream.error)
                 yield _sse(error_body(redact(f"the stream from {model} broke after its first token: {stream.error}"),
                                       err.type, code=err.code))
-                r.done(502, decision, chosen, model, stream.cost, stream.attempts)
+                await r.done(502, decision, chosen, model, stream.cost, stream.attempts)
                 return
             if want_usage:  # settled: some servers (llama.cpp) report 0 completion tokens for streams
                 await stream.aclose()
@@ -213,7 +217,7 @@ async def _stream(r: _Request, decision: Any, chosen: str, body: ChatRequest) ->
                 yield _sse({"id": f"chatcmpl-{r.id}", "object": "chat.completion.chunk", "created": created, "model": model,
                             "choices": [], "usage": {**u, "cost": stream.cost}})
             yield b"data: [DONE]\n\n"
-            r.done(200, decision, chosen, model, stream.cost, stream.attempts)
+            await r.done(200, decision, chosen, model, stream.cost, stream.attempts)
         except asyncio.CancelledError:  # the client went away: the upstream call is closed in aclose
             r.svc.metrics.request(r.target.label, r.target.kind, 499, time.perf_counter() - r.t0)
             raise
@@ -230,6 +234,7 @@ def create_app(config: ServeFile | str | Path) -> FastAPI:
     svc = Service(cfg)
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
+        await svc.start()
         yield
         await svc.aclose()
 
@@ -275,7 +280,7 @@ def create_app(config: ServeFile | str | Path) -> FastAPI:
     async def feedback(body: FeedbackRequest, request: Request):
         svc.keys.authenticate(request.headers.get("authorization"))
         try:
-            return svc.feedback(body.request_id, body.score)
+            return await svc.feedback(body.request_id, body.score)
         except KeyError:
             raise APIError(404, f"No answered request {body.request_id!r} awaits feedback on this server.",
                            code="request_not_found", param="request_id") from None

@@ -1,5 +1,6 @@
 """API keys: stored as SHA-256 digests, each with the virtual models it may use, a budget (the
-gateway's budget manager, one session per key) and a rate limit (``limits``' sliding window).
+gateway's budget manager, one session per key) and a rate limit (a sliding-window counter in the
+state backend: in this process, or shared by every worker through Redis).
 
 Examples:
     >>> import asyncio
@@ -17,15 +18,15 @@ Examples:
 from __future__ import annotations
 
 import fnmatch
-import time
 from dataclasses import dataclass
 
+from typing import Any
+
 from limits import parse_many
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from graphroute.errors import GraphRouteError
 from graphroute.serve.settings import KeyBlock, hash_key
+from graphroute.state import MemoryState
 
 
 class AuthError(GraphRouteError, PermissionError):
@@ -53,14 +54,16 @@ class Key:
 
 
 class KeyStore:
-    """``keys``: ``(sha256 digest, KeyBlock)`` pairs; None: no authentication (every request is anonymous)."""
+    """``keys``: ``(sha256 digest, KeyBlock)`` pairs; None: no authentication (every request is
+    anonymous). ``state``: where the rate-limit windows live (default: this process)."""
 
-    def __init__(self, keys: list[tuple[str, KeyBlock]] | None) -> None:
+    def __init__(self, keys: list[tuple[str, KeyBlock]] | None, state: Any = None) -> None:
         self.enabled = keys is not None
         self._by_digest = {d: Key(k.name, list(k.models), k.budget, parse_many(k.rate_limit) if k.rate_limit else [])
                            for d, k in (keys or [])}
-        # a sliding-window counter per key: memory stays O(keys), whatever the request rate
-        self._limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+        # a sliding-window counter per key and limit: O(keys) state, whatever the request rate; the
+        # state backend's own script rather than limits' storage, so Redis outages follow one policy
+        self.state = state if state is not None else MemoryState()
 
     @property
     def budgets(self) -> dict[str, float | None]:
@@ -90,7 +93,8 @@ class KeyStore:
         if key is None or not key.limits:
             return None
         for item in key.limits:
-            if not await self._limiter.hit(item, key.name):
-                stats = await self._limiter.get_window_stats(item, key.name)
-                return max(1.0, float(stats.reset_time) - time.time())
+            window = float(item.get_expiry())
+            wait = await self.state.rate_hit(f"{key.name}:{item.amount}/{window:g}", int(item.amount), window)
+            if wait is not None:
+                return max(1.0, wait)
         return None

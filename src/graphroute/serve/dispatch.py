@@ -168,7 +168,7 @@ class Stream:
             raise
         except Exception as exc:  # after the first token: end with an error, the breaker counts it
             self.error = classify(exc if not isinstance(exc, asyncio.TimeoutError) else TimeoutError("timed out"), self.model)
-            self.d.gateway.breakers[self.model].record_failure()
+            await self.d.gateway.breakers[self.model].arecord_failure()
             self.attempts.append({"model": self.model, "error": self.error.kind, "message": str(self.error)})
         finally:
             await self.aclose()
@@ -188,5 +188,5 @@ class Stream:
             tout = int((self.usage or {}).get("completion_tokens") or 0) or (int(count_tokens([text])[0]) if text else 0)
             ms = (time.perf_counter() - self._t0) * 1000
             self.output_tokens = tout
-            self.cost = self.d.gateway.settle(self.model, self._res, Reply(text, tin, tout, ms, self.ttft_ms), self.request,
-                                              self.attempts if self.error is None else [], tokens=self.tokens)
+            self.cost = await self.d.gateway.settle(self.model, self._res, Reply(text, tin, tout, ms, self.ttft_ms),
+                                                    self.request, self.attempts if self.error is None else [], tokens=self.tokens)

@@ -1,12 +1,15 @@
 """Everything one server process holds, built from a :class:`~graphroute.serve.settings.ServeFile`:
 upstreams, the gateway (breakers, budgets, retries), routers and graphs, keys, metrics, telemetry,
-and the requests awaiting feedback.
+and the requests awaiting feedback. With ``serve.state: redis://...`` the breakers, budgets, rate
+limits, bandit statistics and feedback records are shared by every worker; with
+``serve.telemetry: postgresql://...`` decisions and feedback go to PostgreSQL.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
+import contextlib
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,6 @@ from graphroute.graphs.build import build_runtime, graph_costs
 from graphroute.graphs.compiler import compile_file, run_graph
 from graphroute.graphs.schema import Budget, GraphSpec, ModelBlock
 from graphroute.models import ReplayChatModel, chat_model
-from graphroute.runtime.budgets import BudgetManager
 from graphroute.runtime.failures import BudgetExceededError
 from graphroute.runtime.gateway import Gateway
 from graphroute.runtime.telemetry import JsonlSink, log_decision, log_feedback
@@ -26,9 +28,15 @@ from graphroute.serve.dispatch import Dispatcher
 from graphroute.serve.metrics import ServeMetrics
 from graphroute.serve.targets import Resolver
 from graphroute.serve.upstreams import OpenAIUpstream, RecordedUpstream
+from graphroute.state import StateUnavailableError, open_state
+from graphroute.storage import PostgresSink
 
-#: how many answered requests are remembered for ``/v1/feedback``
-FEEDBACK_WINDOW = 100_000
+log = logging.getLogger("graphroute.serve")
+
+#: how long an answered request awaits ``/v1/feedback``
+FEEDBACK_TTL_S = 7 * 24 * 3600.0
+#: how often a worker takes in the shared bandit statistics and breaker states
+SYNC_S = 1.0
 
 
 def _replay_data(names: list[str], base: Path) -> RoutingDataset | None:
@@ -76,39 +84,77 @@ class Service:
         rt = build_runtime(spec, cfg.base, models=chat_models(cfg.models, data) if cfg.routers else {})
         self.graphs = {name: compile_file(cfg.base / path, chat_models=lambda g: chat_models(g.models, data))
                        for name, path in cfg.graphs.items()}
-        self.keys = KeyStore(load_keys(cfg))
-        self.budgets = BudgetManager(global_limit=s.budget, session_limits=self.keys.budgets)
+        self.state = open_state(s.state, prefix=s.state_prefix, policy=s.state_policy) if s.state else open_state(None)
+        self.keys = KeyStore(load_keys(cfg), self.state)
+        # a reservation outlives the longest call with its retries, then frees a crashed worker's money
+        self.budgets = self.state.budgets(global_limit=s.budget, session_limits=self.keys.budgets,
+                                          ttl_s=s.timeout_s * (s.retries + 1) + 5.0)
         self.costs = graph_costs(spec)
         self.gateway = Gateway(self.upstreams, None, fallbacks=s.fallbacks, cost_model=self.costs, retries=s.retries,
                                backoff_s=0.05, backoff_max_s=1.0, timeout_s=s.timeout_s, breaker=s.breaker.model_dump(),
-                               budgets=self.budgets)
+                               budgets=self.budgets, state=self.state)
         self.dispatcher = Dispatcher(self.gateway, self.upstreams, {k: m.context_window for k, m in cfg.models.items()},
                                      {k: m.max_output_tokens for k, m in cfg.models.items()}, s.timeout_s)
         self.resolver = Resolver(list(cfg.models), rt.routers, rt.maps, self.graphs, s.aliases)
+        self.bandits = {n: r for n, r in rt.routers.items() if hasattr(r, "learn")}
+        for name, r in self.bandits.items():
+            if s.state and not s.state.startswith("memory://") and r.cluster_of is None and r.clusters == "online":
+                raise ConfigError(f"router {name!r}: online clusters differ from worker to worker; with a shared state "
+                                  f"give it clusters: lsh (the same in every worker)", field=f"routers.{name}.params",
+                                  path=cfg.base)
         self.metrics = ServeMetrics(lambda: {m: b.state for m, b in self.gateway.breakers.items()})
-        self.sink = JsonlSink(cfg.base / s.telemetry) if s.telemetry else None
-        self._answered: OrderedDict[str, Any] = OrderedDict()
+        tel = s.telemetry
+        self.sink = (PostgresSink(tel) if tel.startswith(("postgresql://", "postgres://")) else JsonlSink(cfg.base / tel)) \
+            if tel else None
+        self._sync_task: asyncio.Task | None = None
+
+    # ------------------------------------------------------------------ shared state
+    async def sync(self) -> None:
+        """Take in the shared bandit statistics and breaker states (every ``SYNC_S`` in the background)."""
+        for name, r in self.bandits.items():
+            r.absorb(await self.state.bandit_stats(f"router:{name}", r.half_life_s))
+        for b in self.gateway.breakers.values():
+            if hasattr(b, "refresh"):
+                await b.refresh()
+
+    async def start(self) -> None:
+        async def loop() -> None:
+            while True:
+                with contextlib.suppress(Exception):  # an outage is logged by the state backend
+                    await self.sync()
+                await asyncio.sleep(SYNC_S)
+
+        if self.state.url != "memory://":
+            self._sync_task = asyncio.create_task(loop())
 
     # ------------------------------------------------------------------ feedback
-    def remember(self, request_id: str, prompt: str, decision: Any, target: Any, cost: float, latency_ms: float) -> None:
-        """Keep what feedback on this request needs (the router, for bandits) and log the decision."""
+    async def remember(self, request_id: str, prompt: str, decision: Any, target: Any, cost: float,
+                       latency_ms: float) -> None:
+        """Keep what feedback on this request needs (for a bandit: its run) in the state backend, so
+        that any worker can take the feedback, and log the decision."""
         router = getattr(target, "router", None)
-        if hasattr(router, "record"):
+        name = next((n for n, r in self.bandits.items() if r is router), None)
+        run = None
+        if name is not None:
             router.record(request_id, cost=cost, latency_ms=latency_ms)
-        self._answered[request_id] = router
-        while len(self._answered) > FEEDBACK_WINDOW:
-            self._answered.popitem(last=False)
+            run = router.pending(request_id)
+        try:
+            await self.state.remember(request_id, {"router": name, "run": run}, FEEDBACK_TTL_S)
+        except StateUnavailableError:
+            log.warning("request %s: its feedback record could not be kept (state unreachable)", request_id)
         if self.sink is not None:
             log_decision(self.sink, request_id, prompt, decision, cost=cost, latency_ms=latency_ms)
 
-    def feedback(self, request_id: str, score: float) -> dict[str, Any]:
-        """Record a request's outcome; raises KeyError for a request this server did not answer."""
-        if request_id not in self._answered:
+    async def feedback(self, request_id: str, score: float) -> dict[str, Any]:
+        """Record a request's outcome; raises KeyError for a request no worker answered (or already scored)."""
+        kept = await self.state.recall(request_id)
+        if kept is None:
             raise KeyError(request_id)
-        router = self._answered.pop(request_id)
         reward = None
-        if hasattr(router, "feedback"):
-            reward = router.feedback(request_id, score)  # the Thompson router learns from it
+        router = self.bandits.get(kept.get("router") or "")
+        if router is not None and kept.get("run") is not None:
+            reward = router.learn(kept["run"], score)  # the Thompson router learns from it, on any worker
+            await self.state.bandit_add(f"router:{kept['router']}", router.cell(kept["run"]), reward, router.half_life_s)
         if self.sink is not None:
             log_feedback(self.sink, request_id, score)
         return {"request_id": request_id, "recorded": True, "learned": reward is not None}
@@ -117,13 +163,13 @@ class Service:
     async def run_cascade(self, cascade: Any, prompt: str, session: str | None) -> tuple[str, str, float, list[dict]]:
         """A cascade's answer: ``(text, model, cost, attempts)``; the worst case of every stage is reserved."""
         worst = sum(cascade.worst_cost(i, prompt) for i in range(len(cascade.stages)))
-        res = self.budgets.reserve(worst, session)
+        res = await self.budgets.areserve(worst, session)
         try:
             r = await cascade.ainvoke(prompt)
         except BaseException:
-            self.budgets.release(res)
+            await self.budgets.arelease(res)
             raise
-        self.budgets.commit(res, r.cost)
+        await self.budgets.acommit(res, r.cost)
         return r.answer.text, r.model, r.cost, [{"model": a.model, "error": a.error, "latency_ms": a.latency_ms}
                                                  for a in r.attempts]
 
@@ -133,13 +179,13 @@ class Service:
         if limit is None and (self.budgets.global_limit is not None or self.budgets.limit_of(session) is not None):
             raise BudgetExceededError(f"graph {app.graphroute_spec.name!r} has no budget.per_run: under a budget, "
                                       f"a graph is served only with one (its most a run may spend)")
-        res = self.budgets.reserve(float(limit or 0.0), session)
+        res = await self.budgets.areserve(float(limit or 0.0), session)
         try:
             out = await asyncio.to_thread(run_graph, app, prompt)
         except BaseException:
-            self.budgets.release(res)
+            await self.budgets.arelease(res)
             raise
-        self.budgets.commit(res, out["cost"])
+        await self.budgets.acommit(res, out["cost"])
         models = [t["model"] for t in out["trace"] if t.get("model")]
         if out["outcome"] != "completed":
             raise BudgetExceededError(f"graph {app.graphroute_spec.name!r} stopped at {out['stopped_at']!r}: its "
@@ -148,6 +194,11 @@ class Service:
             [{"model": t["model"], "error": None, "latency_ms": t.get("latency_ms")} for t in out["trace"] if t.get("model")]
 
     async def aclose(self) -> None:
+        if self._sync_task is not None:
+            self._sync_task.cancel()
         for up in self.upstreams.values():
             await up.aclose()
+        if isinstance(self.sink, PostgresSink):
+            await asyncio.to_thread(self.sink.close)
+        await self.state.aclose()
 

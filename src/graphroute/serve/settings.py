@@ -35,7 +35,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from limits import parse_many
@@ -123,7 +123,14 @@ class ServeBlock(_Strict):
     retries: int = Field(2, ge=0)
     timeout_s: float = Field(60.0, gt=0)
     breaker: BreakerBlock = Field(default_factory=BreakerBlock)
-    telemetry: str | None = Field(None, description="JSONL file for decisions and feedback (relative to this file)")
+    telemetry: str | None = Field(None, description="JSONL file (relative to this file) or postgresql:// URL for "
+                                                    "decisions and feedback")
+    state: str | None = Field(None, description="where breakers, budgets, rate limits, bandit statistics and feedback "
+                                                "records live: memory:// (this process, the default) or "
+                                                "redis://host:port/db (shared by every worker)")
+    state_policy: Literal["fail_closed", "fail_open"] = Field(
+        "fail_closed", description="when Redis is unreachable: refuse budgeted calls, or spend under local limits")
+    state_prefix: str = Field("gr", pattern=r"^[A-Za-z0-9_.-]+$", description="prefix of every Redis key")
     max_connections: int = Field(512, gt=0, description="connections to each upstream")
 
 
@@ -160,6 +167,11 @@ def _check(cfg: ServeFile) -> list[tuple[tuple, str]]:
                                             "(e.g. https://api.openai.com/v1), or replay: <recorded model> with serve.replay"))
         if m.base_url is None and m.replay is not None and not s.replay:
             issues.append((("models", mid, "replay"), "replay needs serve.replay: [<dataset>, ...]"))
+    if s.state is not None and not s.state.startswith(("memory://", "redis://", "rediss://", "unix://")):
+        issues.append((("serve", "state"), f"state {s.state!r} is not memory:// or redis://host:port/db"))
+    if s.telemetry is not None and s.telemetry.startswith("postgres") and not s.telemetry.startswith(
+            ("postgresql://", "postgres://")):
+        issues.append((("serve", "telemetry"), "a PostgreSQL telemetry URL starts with postgresql://"))
     if s.keys is not None and s.keys_file is not None:
         issues.append((("serve", "keys_file"), "give keys or keys_file, not both"))
     if s.keys_file is not None and not (cfg.base / s.keys_file).is_file():

@@ -1,0 +1,32 @@
+"""Runtime state shared across workers: a protocol (:mod:`graphroute.state.base`), in this
+process (:class:`MemoryState`, the default) or in Redis (:class:`RedisState`).
+
+Examples:
+    >>> from graphroute.state import open_state
+    >>> open_state(None).url, open_state("redis://127.0.0.1:6379/0").policy
+    ('memory://', 'fail_closed')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphroute.errors import ConfigError
+from graphroute.state.base import ADMITTED, REFUSED, TRIAL, Reservation, StateBackend, StateUnavailableError
+from graphroute.state.memory import MemoryState
+from graphroute.state.redis_backend import RedisState
+from graphroute.types import CacheEntry
+
+
+def open_state(url: str | None, **options: Any) -> Any:
+    """The backend a URL names: None or ``memory://`` -> :class:`MemoryState`; ``redis://``,
+    ``rediss://`` or ``unix://`` -> :class:`RedisState` (``options``: prefix, policy, timeout_s, retry_s)."""
+    if url is None or url == "memory://":
+        return MemoryState()
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisState(url, **options)
+    raise ConfigError(f"unknown state backend {url!r}: use memory:// or redis://host:port/db", field="state")
+
+
+__all__ = ["ADMITTED", "REFUSED", "TRIAL", "CacheEntry", "MemoryState", "RedisState", "Reservation", "StateBackend",
+           "StateUnavailableError", "open_state"]

@@ -1,0 +1,201 @@
+"""Shared state in Redis (``redis`` asyncio client): every worker of every host sees the same
+breakers, budgets, rate limits, bandit statistics, semantic-cache entries and feedback records.
+
+An outage is handled by ``policy``: ``fail_closed`` refuses budgeted calls
+(:class:`~graphroute.state.base.StateUnavailableError`), ``fail_open`` spends under local limits
+only (logged). Breakers and rate limits fall back to this process's own during an outage either
+way. The client reconnects by itself: after a failed command Redis is left alone for
+``retry_s``, then tried again.
+
+Examples:
+    >>> import asyncio
+    >>> from graphroute.state import open_state
+    >>> async def demo():
+    ...     st = open_state("redis://127.0.0.1:6379/15", prefix="doctest")
+    ...     await st.remember("req-1", {"model": "gpt4"}, ttl_s=60)
+    ...     got = await st.recall("req-1"), await st.recall("req-1")
+    ...     await st.aclose()
+    ...     return got
+    >>> asyncio.run(demo())
+    ({'model': 'gpt4'}, None)
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from typing import Any, Awaitable, Callable
+
+import numpy as np
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from graphroute.errors import ConfigError
+from graphroute.state import lua
+from graphroute.state.base import POLICIES, StateUnavailableError
+from graphroute.types import CacheEntry
+from graphroute.state.memory import MemoryState
+from graphroute.state.redis_breaker import RedisBreaker
+from graphroute.state.redis_budgets import RedisBudgets
+
+log = logging.getLogger("graphroute.state")
+
+#: the most cache entries the shared log keeps (oldest trimmed first)
+CACHE_LOG_MAX = 100_000
+OUTAGE = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class RedisState:
+    """``url``: ``redis://[:password@]host:port/db`` (or ``rediss://``); ``prefix``: the key prefix,
+    so that several deployments share one Redis; ``timeout_s``: per command; ``max_connections``:
+    this worker's pool (a burst beyond it waits for a free connection)."""
+
+    def __init__(self, url: str, *, prefix: str = "gr", policy: str = "fail_closed", timeout_s: float = 0.5,
+                 retry_s: float = 1.0, max_connections: int = 64, clock: Callable[[], float] = time.time) -> None:
+        if policy not in POLICIES:
+            raise ConfigError(f"unknown outage policy {policy!r}; one of {', '.join(POLICIES)}", field="state.policy")
+        self.url, self.prefix, self.policy, self.retry_s, self.clock = url, prefix, policy, retry_s, clock
+        try:
+            # a bounded pool that makes a burst wait for a connection instead of failing it
+            # a stale connection (Redis restarted) is reconnected once, transparently
+            pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=timeout_s,
+                                                            socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+                                                            retry=Retry(ExponentialBackoff(cap=0.05, base=0.005), 1),
+                                                            retry_on_error=[RedisConnectionError])
+            self.client = aioredis.Redis(connection_pool=pool)
+        except ValueError as exc:
+            raise ConfigError(f"bad Redis URL {url!r}: {exc}", field="state") from None
+        kw = self.client.connection_pool.connection_kwargs
+        self.host = f"{kw.get('host', kw.get('path', '?'))}:{kw.get('port', '')}".rstrip(":")
+        self.local = MemoryState(clock)  # breakers, rate limits and fail_open budgets during an outage
+        self._down_until = 0.0
+        self.outages = 0
+        self.scripts = {name: self.client.register_script(getattr(lua, name)) for name in
+                        ("BREAKER_ALLOW", "BREAKER_FAILURE", "BREAKER_SUCCESS", "BUDGET_RESERVE", "BUDGET_SETTLE",
+                         "RATE_HIT", "BANDIT_ADD")}
+        self.ops = 0  # Redis round trips made (the scaling page's operations per request)
+
+    # ------------------------------------------------------------------ plumbing
+    def key(self, tag: str, *rest: str) -> str:
+        """A key in slot ``{prefix:tag}``: every key of one script shares the tag."""
+        return ":".join([f"{{{self.prefix}:{tag}}}", *rest])
+
+    @property
+    def up(self) -> bool:
+        """False while Redis is left alone after a failure."""
+        return self.clock() >= self._down_until
+
+    async def run(self, op: Callable[[], Awaitable[Any]]) -> Any:
+        """Run one Redis operation; an outage raises :class:`StateUnavailableError` (fast while down)."""
+        if not self.up:
+            raise StateUnavailableError("Redis is unreachable (retrying shortly)", self.host)
+        try:
+            self.ops += 1
+            return await op()
+        except OUTAGE as exc:
+            if self.up:
+                self.outages += 1
+                log.warning("Redis at %s unreachable (%s); policy %s until it is back", self.host, exc, self.policy)
+            self._down_until = self.clock() + self.retry_s
+            raise StateUnavailableError(f"Redis is unreachable: {exc}", self.host) from None
+        except RedisError as exc:
+            raise StateUnavailableError(f"Redis refused a command: {exc}", self.host) from None
+
+    async def script(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        return await self.run(lambda: self.scripts[name](keys=keys, args=args))
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.run(self.client.ping))
+        except StateUnavailableError:
+            return False
+
+    # ------------------------------------------------------------------ factories
+    def breaker(self, name: str, *, failures: int = 3, window_s: float = 30.0, cooldown_s: float = 10.0,
+                trial_ttl_s: float = 60.0) -> RedisBreaker:
+        return RedisBreaker(self, name, failures=failures, window_s=window_s, cooldown_s=cooldown_s, trial_ttl_s=trial_ttl_s)
+
+    def budgets(self, global_limit: float | None = None, session_limit: float | None = None,
+                session_limits: dict[str, float | None] | None = None, ttl_s: float = 300.0) -> RedisBudgets:
+        return RedisBudgets(self, global_limit=global_limit, session_limit=session_limit, session_limits=session_limits,
+                            ttl_s=ttl_s)
+
+    # ------------------------------------------------------------------ rate limits
+    async def rate_hit(self, key: str, limit: int, window_s: float) -> float | None:
+        """A sliding-window counter shared by every worker (local to this one during an outage)."""
+        try:
+            wait = await self.script("RATE_HIT", [self.key("rl", key)], [limit, window_s])
+        except StateUnavailableError:
+            return await self.local.rate_hit(key, limit, window_s)
+        return None if wait in (b"", "") else float(wait)
+
+    # ------------------------------------------------------------------ bandit statistics
+    async def bandit_add(self, namespace: str, cell: str, reward: float, half_life_s: float | None) -> None:
+        try:
+            await self.script("BANDIT_ADD", [self.key("bandit", namespace)], [cell, reward, half_life_s or 0])
+        except StateUnavailableError:
+            log.warning("bandit reward for %s/%s kept locally only (Redis unreachable)", namespace, cell)
+            await self.local.bandit_add(namespace, cell, reward, half_life_s)
+
+    async def bandit_stats(self, namespace: str, half_life_s: float | None = None) -> dict[str, tuple[float, float]]:
+        """``cell -> (decayed sum of rewards, decayed count)``."""
+        try:
+            raw = await self.run(lambda: self.client.hgetall(self.key("bandit", namespace)))
+        except StateUnavailableError:
+            return await self.local.bandit_stats(namespace, half_life_s)
+        now, out = self.clock(), {}
+        for cell, blob in raw.items():
+            s, n, t = json.loads(blob)
+            f = 0.5 ** (max(0.0, now - t) / half_life_s) if half_life_s else 1.0
+            out[cell.decode() if isinstance(cell, bytes) else cell] = (s * f, n * f)
+        return out
+
+    # ------------------------------------------------------------------ semantic cache
+    async def cache_put(self, entry: CacheEntry) -> None:
+        """Append an entry to the shared log (a Redis stream; one XADD is atomic)."""
+        blob = json.dumps({"id": entry.id, "v": base64.b64encode(np.asarray(entry.vector, np.float32).tobytes()).decode(),
+                           "a": entry.answer, "m": entry.model, "s": entry.scope, "x": entry.expires_at})
+        try:
+            await self.run(lambda: self.client.xadd(self.key("cache", "log"), {"e": blob}, maxlen=CACHE_LOG_MAX,
+                                                    approximate=True))
+        except StateUnavailableError:
+            log.warning("semantic-cache entry kept in this worker only (Redis unreachable)")
+
+    async def cache_since(self, cursor: Any) -> tuple[list[CacheEntry], Any]:
+        """Entries appended after ``cursor`` (a stream id; None: from the start), unexpired, and the new cursor."""
+        start = "-" if cursor is None else f"({cursor}"
+        try:
+            rows = await self.run(lambda: self.client.xrange(self.key("cache", "log"), min=start, max="+", count=10_000))
+        except StateUnavailableError:
+            return [], cursor
+        now, out = self.clock(), []
+        for sid, fields in rows:
+            d = json.loads(fields[b"e"])
+            cursor = sid.decode()
+            if d["x"] > now:
+                out.append(CacheEntry(d["id"], np.frombuffer(base64.b64decode(d["v"]), np.float32), d["a"], d["m"], d["s"], d["x"]))
+        return out, cursor
+
+    # ------------------------------------------------------------------ requests awaiting feedback
+    async def remember(self, key: str, value: dict, ttl_s: float) -> None:
+        try:
+            await self.run(lambda: self.client.set(self.key("fb", key), json.dumps(value), px=max(1, int(ttl_s * 1000))))
+        except StateUnavailableError:
+            await self.local.remember(key, value, ttl_s)
+
+    async def recall(self, key: str) -> dict | None:
+        """The record kept under ``key`` by any worker, removed (GETDEL: recalled once)."""
+        mine = await self.local.recall(key)
+        if mine is not None:
+            return mine
+        blob = await self.run(lambda: self.client.getdel(self.key("fb", key)))
+        return None if blob is None else json.loads(blob)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

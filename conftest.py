@@ -3,6 +3,7 @@ the user's, the simulated worlds of benchmarks/ on the path, small real data, an
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -176,6 +177,37 @@ def serve_server(tmp_path_factory, serve_cache, replay_upstream, fake_provider):
            "keys": {n: k for n, (k, _) in SERVE_KEYS.items()}, "secret": UPSTREAM_SECRET}
     stop_process(proc)
     log.close()
+
+
+@contextlib.contextmanager
+def new_database():
+    """A fresh PostgreSQL database on 127.0.0.1:5432 (its URL), dropped after."""
+    import uuid
+
+    import psycopg
+
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    name = f"gr_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def databases():
+    """``new_database()``: a context manager making a fresh PostgreSQL database (for wider scopes)."""
+    return new_database
+
+
+@pytest.fixture
+def postgres_db():
+    """A database of its own for one test."""
+    with new_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

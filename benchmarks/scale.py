@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import aiohttp
@@ -58,8 +59,6 @@ def write_config(folder: Path, upstream: str, state: str, budget: float | None) 
 
 def start(cmd: list[str], url: str, log: Path, env: dict | None = None, timeout_s: float = 120) -> subprocess.Popen:
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-    import urllib.request
-
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -70,6 +69,10 @@ def start(cmd: list[str], url: str, log: Path, env: dict | None = None, timeout_
                 raise RuntimeError(f"{cmd} exited: {log.read_text()[-2000:]}")
             time.sleep(0.2)
     raise RuntimeError(f"{cmd} did not answer {url}")
+
+
+def upstream_stats(upstream: str) -> dict:
+    return json.load(urllib.request.urlopen(f"{upstream}/stats"))
 
 
 def children(pid: int) -> list[int]:
@@ -193,10 +196,10 @@ def main() -> None:
         proc, url = serve(write_config(folder, upstream, rs.url, budget), 2, folder)
         pids = [p for p in children(proc.pid)]
         marks: dict[str, float] = {}
-        dead_before = json.load(__import__("urllib.request").request.urlopen(f"{upstream}/stats"))["dead_calls"]
+        dead_before = upstream_stats(upstream)["dead_calls"]
 
         def control(dead: str) -> None:
-            __import__("urllib.request").request.urlopen(f"{upstream}/control?dead={dead}").read()
+            urllib.request.urlopen(f"{upstream}/control?dead={dead}").read()
             marks["dead_on" if dead else "dead_off"] = time.monotonic()
 
         def restart_redis() -> None:
@@ -216,7 +219,7 @@ def main() -> None:
         spent = float(client.hget("{gr:budget}:spent", "*") or 0.0)
         held_end = float(client.hget("{gr:budget}:held", "*") or 0.0)
         ttl = 1.0 * (2 + 1) + 5.0
-        stats = json.load(__import__("urllib.request").request.urlopen(f"{upstream}/stats"))
+        stats = upstream_stats(upstream)
         dead_calls = stats["dead_calls"] - dead_before
         dead_s = marks["dead_off"] - marks["dead_on"]
         allowed = 3 + math.ceil(dead_s / COOLDOWN_S) + 1

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 
 import psycopg
 import pytest
@@ -22,18 +21,9 @@ from graphroute.storage import PostgresSink, read_events
 from graphroute.storage.migrations import apply, migrations, pending
 from graphroute.types import Decision
 
-ROOT_DB = "postgresql://postgres@127.0.0.1:5432/test"
-
-
 @pytest.fixture
-def db():
-    """A fresh database of its own for one test (dropped after)."""
-    name = f"gr_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+def db(postgres_db):
+    return postgres_db
 
 
 def test_migrations_apply_once_even_when_workers_start_together(db):

@@ -110,9 +110,10 @@ class TelemetryHandler(BaseCallbackHandler):
 
 
 def log_decision(sink: Any, run_id: str, prompt: str, decision: Any, *, cost: float | None = None,
-                 latency_ms: float | None = None) -> None:
+                 latency_ms: float | None = None, fallback: bool = False) -> None:
     """Record what learning from production needs of a routed request: the prompt, the model called
-    and the probability it had (``Decision.probability``), and what it cost.
+    and the probability it had (``Decision.probability``), and what it cost. ``fallback``: another
+    model answered (the outcome is not the chosen model's: ``from-logs`` leaves it out).
 
     Examples:
         >>> from graphroute.runtime.telemetry import MemorySink, log_decision, log_feedback
@@ -125,7 +126,7 @@ def log_decision(sink: Any, run_id: str, prompt: str, decision: Any, *, cost: fl
     """
     sink.write({"event": "decision", "ts": time.time(), "run_id": str(run_id), "prompt": prompt, "model": decision.model,
                 "probability": 1.0 if decision.probability is None else decision.probability, "reason": decision.reason,
-                "cost": cost, "latency_ms": latency_ms})
+                "cost": cost, "latency_ms": latency_ms, **({"fallback": True} if fallback else {})})
 
 
 def log_feedback(sink: Any, run_id: str, score: float) -> None:

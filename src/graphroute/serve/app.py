@@ -132,7 +132,8 @@ class _Request:
         m.attempts(attempts, chosen, model)
         if model is not None and code == 200:
             m.decision(model, cost)
-            await self.svc.remember(self.id, self.prompt, decision, self.target, cost, (time.perf_counter() - self.t0) * 1000)
+            await self.svc.remember(self.id, self.prompt, decision, self.target, cost, (time.perf_counter() - self.t0) * 1000,
+                                    fallback=model != chosen)
 
 
 async def _run_whole(r: _Request, n: int) -> tuple[list[str], str, float, list[dict]]:
@@ -282,7 +283,7 @@ def create_app(config: ServeFile | str | Path) -> FastAPI:
         try:
             return await svc.feedback(body.request_id, body.score)
         except KeyError:
-            raise APIError(404, f"No answered request {body.request_id!r} awaits feedback on this server.",
+            raise APIError(404, f"No answered request {body.request_id!r} awaits feedback (unknown, already scored or older than serve.feedback_ttl_s).",
                            code="request_not_found", param="request_id") from None
 
     @app.get("/v1/models", responses=_ERRORS)

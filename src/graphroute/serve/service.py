@@ -33,8 +33,6 @@ from graphroute.storage import PostgresSink
 
 log = logging.getLogger("graphroute.serve")
 
-#: how long an answered request awaits ``/v1/feedback``
-FEEDBACK_TTL_S = 7 * 24 * 3600.0
 #: how often a worker takes in the shared bandit statistics and breaker states
 SYNC_S = 1.0
 
@@ -129,21 +127,22 @@ class Service:
 
     # ------------------------------------------------------------------ feedback
     async def remember(self, request_id: str, prompt: str, decision: Any, target: Any, cost: float,
-                       latency_ms: float) -> None:
+                       latency_ms: float, fallback: bool = False) -> None:
         """Keep what feedback on this request needs (for a bandit: its run) in the state backend, so
-        that any worker can take the feedback, and log the decision."""
+        that any worker can take the feedback, and log the decision. When a fallback answered, the
+        outcome is not the chosen model's: a bandit does not learn from it."""
         router = getattr(target, "router", None)
         name = next((n for n, r in self.bandits.items() if r is router), None)
         run = None
         if name is not None:
             router.record(request_id, cost=cost, latency_ms=latency_ms)
-            run = router.pending(request_id)
+            run = None if fallback else router.pending(request_id)
         try:
-            await self.state.remember(request_id, {"router": name, "run": run}, FEEDBACK_TTL_S)
+            await self.state.remember(request_id, {"router": name, "run": run}, self.cfg.serve.feedback_ttl_s)
         except StateUnavailableError:
             log.warning("request %s: its feedback record could not be kept (state unreachable)", request_id)
         if self.sink is not None:
-            log_decision(self.sink, request_id, prompt, decision, cost=cost, latency_ms=latency_ms)
+            log_decision(self.sink, request_id, prompt, decision, cost=cost, latency_ms=latency_ms, fallback=fallback)
 
     async def feedback(self, request_id: str, score: float) -> dict[str, Any]:
         """Record a request's outcome; raises KeyError for a request no worker answered (or already scored)."""

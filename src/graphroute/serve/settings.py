@@ -130,6 +130,7 @@ class ServeBlock(_Strict):
                                                 "redis://host:port/db (shared by every worker)")
     state_policy: Literal["fail_closed", "fail_open"] = Field(
         "fail_closed", description="when Redis is unreachable: refuse budgeted calls, or spend under local limits")
+    feedback_ttl_s: float = Field(3600.0, gt=0, description="how long an answered request awaits /v1/feedback")
     state_prefix: str = Field("gr", pattern=r"^[A-Za-z0-9_.-]+$", description="prefix of every Redis key")
     max_connections: int = Field(512, gt=0, description="connections to each upstream")
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from graphroute.errors import ServiceUnavailableError
 from graphroute.runtime.failures import BudgetExceededError
 from graphroute.types import CacheEntry  # noqa: F401 (part of the protocol)
 
@@ -34,13 +35,13 @@ from graphroute.runtime.breaker import ADMITTED, REFUSED, TRIAL  # noqa: E402
 POLICIES = ("fail_closed", "fail_open")
 
 
-class StateUnavailableError(BudgetExceededError):
+class StateUnavailableError(BudgetExceededError, ServiceUnavailableError):
     """The shared state (Redis) cannot be reached or lost its data, and the outage policy is
-    ``fail_closed``: budgeted calls are refused rather than risk overspending."""
+    ``fail_closed``: budgeted calls are refused rather than risk overspending. A budget error (the
+    gateway moves on as for any refused budget) and a service error naming the ``host``."""
 
     def __init__(self, message: str, host: str = "") -> None:
-        self.host = host
-        super().__init__(f"{host + ': ' if host else ''}{message}")
+        ServiceUnavailableError.__init__(self, message, host)
 
 
 @dataclass
@@ -90,7 +91,7 @@ class StateBackend(Protocol):
     async def rate_hit(self, key: str, limit: int, window_s: float) -> float | None: ...
     async def bandit_add(self, namespace: str, cell: str, reward: float, half_life_s: float | None) -> None: ...
     async def bandit_stats(self, namespace: str, half_life_s: float | None = None) -> dict[str, tuple[float, float]]: ...
-    async def cache_put(self, entry: CacheEntry) -> None: ...
+    async def cache_put(self, entry: CacheEntry) -> bool: ...
     async def cache_since(self, cursor: Any) -> tuple[list[CacheEntry], Any]: ...
     async def remember(self, key: str, value: dict, ttl_s: float) -> None: ...
     async def recall(self, key: str) -> dict | None: ...

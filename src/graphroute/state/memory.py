@@ -103,13 +103,14 @@ class MemoryState:
             return {c: (decayed(s, t, now, half_life_s), decayed(n, t, now, half_life_s))
                     for c, (s, n, t) in self._bandit.get(namespace, {}).items()}
 
-    async def cache_put(self, entry: CacheEntry) -> None:
+    async def cache_put(self, entry: CacheEntry) -> bool:
         with self._lock:
             self._cache.append(entry)
             if len(self._cache) > MAX_LOG:
                 drop = len(self._cache) - MAX_LOG
                 del self._cache[:drop]
                 self._cache_base += drop
+        return True
 
     async def cache_since(self, cursor: Any) -> tuple[list[CacheEntry], Any]:
         """Entries added after ``cursor`` (None: all kept), and the new cursor."""

@@ -40,7 +40,7 @@ from graphroute.errors import ConfigError
 from graphroute.state import lua
 from graphroute.state.base import POLICIES, StateUnavailableError
 from graphroute.types import CacheEntry
-from graphroute.state.memory import MemoryState
+from graphroute.state.memory import MemoryState, decayed
 from graphroute.state.redis_breaker import RedisBreaker
 from graphroute.state.redis_budgets import RedisBudgets
 
@@ -152,13 +152,13 @@ class RedisState:
         now, out = self.clock(), {}
         for cell, blob in raw.items():
             s, n, t = json.loads(blob)
-            f = 0.5 ** (max(0.0, now - t) / half_life_s) if half_life_s else 1.0
-            out[cell.decode() if isinstance(cell, bytes) else cell] = (s * f, n * f)
+            out[cell.decode() if isinstance(cell, bytes) else cell] = (decayed(s, t, now, half_life_s),
+                                                                       decayed(n, t, now, half_life_s))
         return out
 
     # ------------------------------------------------------------------ semantic cache
-    async def cache_put(self, entry: CacheEntry) -> None:
-        """Append an entry to the shared log (a Redis stream; one XADD is atomic)."""
+    async def cache_put(self, entry: CacheEntry) -> bool:
+        """Append an entry to the shared log (a Redis stream; one XADD is atomic); False if Redis is unreachable."""
         blob = json.dumps({"id": entry.id, "v": base64.b64encode(np.asarray(entry.vector, np.float32).tobytes()).decode(),
                            "a": entry.answer, "m": entry.model, "s": entry.scope, "x": entry.expires_at})
         try:
@@ -166,6 +166,8 @@ class RedisState:
                                                     approximate=True))
         except StateUnavailableError:
             log.warning("semantic-cache entry kept in this worker only (Redis unreachable)")
+            return False
+        return True
 
     async def cache_since(self, cursor: Any) -> tuple[list[CacheEntry], Any]:
         """Entries appended after ``cursor`` (a stream id; None: from the start), unexpired, and the new cursor."""

@@ -1,6 +1,7 @@
 """Telemetry in PostgreSQL (``psycopg`` 3 with a connection pool): the sink that ``graphroute
 serve`` and the gateway write decisions, calls and feedback to, and the reader ``graphroute
-stats`` and ``graphroute dataset from-logs`` use. Records are the JSONL sink's, redacted of
+stats`` and ``graphroute dataset from-logs`` use (psycopg is imported on first use: it costs a quarter of a
+second, and most commands never touch PostgreSQL). Records are the JSONL sink's, redacted of
 secrets; a background thread writes them in batches, so a request never waits for the database,
 and keeps them (bounded) while PostgreSQL is unreachable.
 
@@ -24,11 +25,6 @@ import time
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
-import psycopg
-import psycopg.errors
-from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool, PoolTimeout
-
 from graphroute.errors import ServiceUnavailableError
 from graphroute.redaction import redact
 from graphroute.storage.migrations import apply, migrations
@@ -50,8 +46,11 @@ def host_of(url: str) -> str:
     return f"{u.hostname or 'localhost'}:{u.port or 5432}"
 
 
-def connect_pool(url: str, *, min_size: int = 1, max_size: int = 4, timeout_s: float = 5.0, **kwargs: Any) -> ConnectionPool:
-    """An open pool, or :class:`ServiceUnavailableError` naming the host."""
+def connect_pool(url: str, *, min_size: int = 1, max_size: int = 4, timeout_s: float = 5.0, **kwargs: Any) -> Any:
+    """An open ``psycopg_pool.ConnectionPool``, or :class:`ServiceUnavailableError` naming the host."""
+    import psycopg
+    from psycopg_pool import ConnectionPool, PoolTimeout
+
     pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=False, kwargs=kwargs or None, timeout=timeout_s)
     try:
         pool.open(wait=True, timeout=timeout_s)
@@ -89,25 +88,26 @@ class PostgresSink:
         self._idle.clear()
         self._q.put(json.loads(redact(json.dumps(record, default=str))))
 
-    def _rows(self, records: list[dict]) -> dict[str, list[tuple]]:
-        out: dict[str, list[tuple]] = {}
-        for r in records:
-            table, cols = COLUMNS.get(r.get("event", ""), (None, []))
-            if table is None:
-                continue
-            extra = {k: v for k, v in r.items() if k not in cols and k != "event"}
-            out.setdefault(table, []).append((*[r.get(c) if c != "error" or r.get(c) is None else str(r.get(c))
-                                                for c in cols], Jsonb(extra)))
-        return out
-
     def _insert(self, records: list[dict]) -> None:
+        from psycopg.types.json import Jsonb
+
+        by_event: dict[str, list[tuple]] = {}
+        for r in records:
+            if r.get("event") in COLUMNS:
+                cols = COLUMNS[r["event"]][1]
+                extra = {k: v for k, v in r.items() if k not in cols and k != "event"}
+                row = [str(r[c]) if c == "error" and r.get(c) is not None else r.get(c) for c in cols]
+                by_event.setdefault(r["event"], []).append((*row, Jsonb(extra)))
         with self.pool.connection() as conn, conn.cursor() as cur:
-            for table, rows in self._rows(records).items():
-                cols = COLUMNS[{"calls": "call", "decisions": "decision", "feedback": "feedback"}[table]][1]
+            for event, rows in by_event.items():
+                table, cols = COLUMNS[event]
                 cur.executemany(f"INSERT INTO {self.prefix}{table} ({', '.join(cols)}, extra) "
                                 f"VALUES ({', '.join(['%s'] * (len(cols) + 1))})", rows)
 
     def _run(self) -> None:
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
         held: list[dict] = []
         while not (self._stop.is_set() and self._q.empty() and not held):
             try:
@@ -155,7 +155,7 @@ def create_tables(conn: Any, prefix: str) -> None:
 
 def read_events(url: str, *, table_prefix: str = "graphroute_", since: float | None = None) -> Iterator[dict[str, Any]]:
     """Every record of the telemetry tables as the JSONL sink writes them (``event`` call, decision,
-    feedback), oldest first; ``since``: only records after this Unix time."""
+    feedback), table by table, each oldest first; ``since``: only records after this Unix time."""
     pool = connect_pool(url, max_size=1)
     try:
         with pool.connection() as conn:

@@ -14,7 +14,7 @@ from redis.crc import key_slot
 from graphroute.runtime import SemanticCache
 from graphroute.runtime.failures import BudgetExceededError
 from graphroute.state import StateUnavailableError, open_state
-from redis_server import RedisServer
+from redis_server import RedisClusterServers, RedisServer
 
 URL = "redis://127.0.0.1:6379/14"
 
@@ -265,3 +265,45 @@ def test_bad_urls_and_policies_are_typed_errors():
     with pytest.raises(ConfigError, match="outage policy"):
         open_state(URL, policy="pray")
     assert np.isfinite(1.0)
+
+
+def test_every_piece_of_state_works_on_a_real_redis_cluster(tmp_path):
+    """Three primaries: a script whose keys crossed slots would fail with CROSSSLOT here."""
+    cluster = RedisClusterServers(tmp_path / "cluster").start()
+
+    async def go():
+        a, b = (open_state(cluster.url, prefix="c") for _ in range(2))
+        crossed = None
+        try:
+            await a.client.eval("return redis.call('MGET', KEYS[1], KEYS[2])", 2, "{x}:1", "{y}:2")
+        except Exception as exc:  # the cluster (or its client) refuses keys of two slots in one script
+            crossed = type(exc).__name__
+        ba, bb = a.breaker("m", failures=2, cooldown_s=0.05), b.breaker("m", failures=2, cooldown_s=0.05)
+        await ba.arecord_failure(await ba.aallow())
+        await bb.arecord_failure(await bb.aallow())
+        opened = bb.state, await ba.aallow()  # b saw it open; a is refused by the shared state
+        budgets = [s.budgets(global_limit=0.1, session_limits={"key:a": 0.05}) for s in (a, b)]
+        results = await asyncio.gather(*[budgets[i % 2].areserve(0.01, "key:a") for i in range(10)], return_exceptions=True)
+        held = [r for r in results if not isinstance(r, Exception)]
+        for i, r in enumerate(held):
+            await budgets[i % 2].acommit(r, 0.01)
+        rates = [await (a if i % 2 else b).rate_hit("k:2/60", 2, 60.0) is None for i in range(3)]
+        await a.bandit_add("router:x", "c0|m", 1.0, None)
+        stats = await b.bandit_stats("router:x")
+        cache_a, cache_b = SemanticCache(state=a, threshold=0.9), SemanticCache(state=b, threshold=0.9)
+        await cache_a.aput("What is the capital of France?", "gpt4", "Paris")
+        found = await cache_b.aget("What is the capital of France?", "gpt4")
+        await a.remember("r1", {"x": 1}, 60)
+        recalled = await b.recall("r1")
+        spent = await budgets[1].aspent("key:a")
+        await close(a, b)
+        return crossed, opened, len(held), spent, rates, stats, found, recalled
+
+    try:
+        crossed, opened, n_held, spent, rates, stats, found, recalled = asyncio.run(go())
+    finally:
+        cluster.stop()
+    assert crossed is not None
+    assert opened == ("open", 0) and n_held == 5 and spent == pytest.approx(0.05)
+    assert rates == [True, True, False] and stats["c0|m"] == pytest.approx((1.0, 1.0))
+    assert found == "Paris" and recalled == {"x": 1}

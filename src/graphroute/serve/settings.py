@@ -168,8 +168,9 @@ def _check(cfg: ServeFile) -> list[tuple[tuple, str]]:
                                             "(e.g. https://api.openai.com/v1), or replay: <recorded model> with serve.replay"))
         if m.base_url is None and m.replay is not None and not s.replay:
             issues.append((("models", mid, "replay"), "replay needs serve.replay: [<dataset>, ...]"))
-    if s.state is not None and not s.state.startswith(("memory://", "redis://", "rediss://", "unix://")):
-        issues.append((("serve", "state"), f"state {s.state!r} is not memory:// or redis://host:port/db"))
+    if s.state is not None and not s.state.startswith(("memory://", "redis://", "rediss://", "unix://", "redis-cluster://")):
+        issues.append((("serve", "state"), f"state {s.state!r} is not memory://, redis://host:port/db or "
+                                           f"redis-cluster://host:port"))
     if s.telemetry is not None and s.telemetry.startswith("postgres") and not s.telemetry.startswith(
             ("postgresql://", "postgres://")):
         issues.append((("serve", "telemetry"), "a PostgreSQL telemetry URL starts with postgresql://"))

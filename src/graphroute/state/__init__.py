@@ -20,10 +20,10 @@ from graphroute.types import CacheEntry
 
 def open_state(url: str | None, **options: Any) -> Any:
     """The backend a URL names: None or ``memory://`` -> :class:`MemoryState`; ``redis://``,
-    ``rediss://`` or ``unix://`` -> :class:`RedisState` (``options``: prefix, policy, timeout_s, retry_s)."""
+    ``rediss://``, ``unix://`` or ``redis-cluster://`` -> :class:`RedisState` (``options``: prefix, policy, timeout_s, retry_s)."""
     if url is None or url == "memory://":
         return MemoryState()
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    if url.startswith(("redis://", "rediss://", "unix://", "redis-cluster://")):
         return RedisState(url, **options)
     raise ConfigError(f"unknown state backend {url!r}: use memory:// or redis://host:port/db", field="state")
 

@@ -27,9 +27,11 @@ import json
 import logging
 import time
 from typing import Any, Awaitable, Callable
+from urllib.parse import urlsplit
 
 import numpy as np
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -52,7 +54,8 @@ OUTAGE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 class RedisState:
-    """``url``: ``redis://[:password@]host:port/db`` (or ``rediss://``); ``prefix``: the key prefix,
+    """``url``: ``redis://[:password@]host:port/db`` (or ``rediss://``, or ``redis-cluster://host:port``
+    for Redis Cluster, any node as the entry point); ``prefix``: the key prefix,
     so that several deployments share one Redis; ``timeout_s``: per command; ``max_connections``:
     this worker's pool (a burst beyond it waits for a free connection)."""
 
@@ -61,18 +64,22 @@ class RedisState:
         if policy not in POLICIES:
             raise ConfigError(f"unknown outage policy {policy!r}; one of {', '.join(POLICIES)}", field="state.policy")
         self.url, self.prefix, self.policy, self.retry_s, self.clock = url, prefix, policy, retry_s, clock
+        retry = Retry(ExponentialBackoff(cap=0.05, base=0.005), 1)  # a stale connection (restart): reconnected once
         try:
-            # a bounded pool that makes a burst wait for a connection instead of failing it
-            # a stale connection (Redis restarted) is reconnected once, transparently
-            pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=timeout_s,
-                                                            socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
-                                                            retry=Retry(ExponentialBackoff(cap=0.05, base=0.005), 1),
-                                                            retry_on_error=[RedisConnectionError])
-            self.client = aioredis.Redis(connection_pool=pool)
+            if url.startswith("redis-cluster://"):  # Redis Cluster: every script's keys share one slot
+                self.client = RedisCluster.from_url("redis://" + url[len("redis-cluster://"):], socket_timeout=timeout_s,
+                                                    socket_connect_timeout=timeout_s, max_connections=max_connections,
+                                                    retry=retry, retry_on_error=[RedisConnectionError])
+            else:
+                # a bounded pool that makes a burst wait for a connection instead of failing it
+                pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=timeout_s,
+                                                                socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+                                                                retry=retry, retry_on_error=[RedisConnectionError])
+                self.client = aioredis.Redis(connection_pool=pool)
         except ValueError as exc:
             raise ConfigError(f"bad Redis URL {url!r}: {exc}", field="state") from None
-        kw = self.client.connection_pool.connection_kwargs
-        self.host = f"{kw.get('host', kw.get('path', '?'))}:{kw.get('port', '')}".rstrip(":")
+        u = urlsplit(url)
+        self.host = f"{u.hostname}:{u.port or 6379}" if u.hostname else (u.path or url)
         self.local = MemoryState(clock)  # breakers, rate limits and fail_open budgets during an outage
         self._down_until = 0.0
         self.outages = 0

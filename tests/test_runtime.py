@@ -8,6 +8,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
@@ -145,6 +146,23 @@ def test_thompson_clusters_prompts_by_real_embeddings():
     b.decide(["Who painted the Mona Lisa?"], context={"run_id": 3})
     clusters = [b._pending[str(i)]["cluster"] for i in (1, 2, 3)]
     assert clusters[0] == clusters[1] != clusters[2]
+
+
+def test_thompson_lsh_clusters_agree_across_processes_and_old_rewards_decay():
+    one, two = (ThompsonRouter(["a", "b"], seed=s, clusters="lsh", n_clusters=16) for s in (0, 1))
+    prompts = ["What is the capital of France?", "Solve 3x + 2 = 11", "What's the capital city of France"]
+    for i, p in enumerate(prompts):
+        one.decide([p], context={"run_id": f"x{i}"})
+        two.decide([p], context={"run_id": f"x{i}"})
+    ca = [one.pending(f"x{i}")["cluster"] for i in range(3)]
+    assert ca == [two.pending(f"x{i}")["cluster"] for i in range(3)]  # the same hyperplanes in every worker
+    assert ca[0] == ca[2] and len(ca[0]) == 1 + 4
+    slow = ThompsonRouter(["a"], cluster_of=lambda p, c: "all", half_life_s=0.05, seed=0)
+    run = {"run_id": "r", "cluster": "all", "model": "a", "cost": 0.0, "latency_ms": 0.0}
+    slow.learn(run, 1.0)
+    time.sleep(0.1)  # two half-lives
+    slow.learn(run, 0.0)
+    assert slow._n[("all", "a")] == pytest.approx(1.25, rel=0.1) and slow._sum[("all", "a")] == pytest.approx(0.25, rel=0.15)
 
 
 def test_circuit_breaker_state_machine():

@@ -121,3 +121,17 @@ def test_both_servers_write_telemetry_to_one_postgres(pair):
     assert logged["decisions"] >= 3 and set(logged["model_mix"]) <= {"ok", "ok2", "dead"}
     decisions = [e for e in read_events(pair["pg"]) if e["event"] == "decision"]
     assert decisions and all(e.get("fallback") for e in decisions if e["model"] == "dead")  # "ok" answered those
+
+
+def test_a_bandit_whose_clusters_differ_per_worker_is_refused_with_a_shared_state(tmp_path):
+    from graphroute.errors import ConfigError
+    from graphroute.serve import load_serve_config
+    from graphroute.serve.service import Service
+
+    path = tmp_path / "serve.yaml"
+    path.write_text(yaml.safe_dump({
+        "models": {m: {"model": m, "base_url": "http://127.0.0.1:9/v1", "input_price": 0, "output_price": 0} for m in "ab"},
+        "routers": {"learn": {"type": "strategy", "kind": "thompson", "params": {"models": ["a", "b"]}}},
+        "serve": {"state": REDIS}}))
+    with pytest.raises(ConfigError, match="clusters: lsh"):
+        Service(load_serve_config(path))

@@ -32,7 +32,8 @@ class Decision:
     prompt, 0.5 = a median training prompt); ``nearest_similarity`` the mean cosine similarity of
     the query's nearest training prompts. None for routers that do not embed prompts.
     ``probability``: the chance this model had of being chosen (1.0 without exploration), which
-    learning from logged feedback needs (inverse-propensity weights).
+    learning from logged feedback needs (inverse-propensity weights); ``probabilities`` every
+    model's chance when the policy explores (None: the chosen model had ``probability``, others none).
     """
 
     model: str | None
@@ -45,6 +46,7 @@ class Decision:
     nearest_similarity: float | None = None
     unfamiliar: bool = False
     probability: float | None = None  # chance the policy had of choosing this model (exploration); log it
+    probabilities: dict[str, float] | None = None  # every model's chance, when the policy explores
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

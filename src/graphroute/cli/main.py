@@ -1,5 +1,5 @@
 """The ``graphroute`` command line (typer): ``eval``, ``collect``, ``fit``, ``route``, ``run``, ``validate``,
-``serve``, ``replay-server``, ``keys new``, ``datasets``, ``stats``."""
+``serve``, ``replay-server``, ``keys new``, ``experiment report|ope``, ``datasets``, ``stats``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 import typer
 
 from graphroute.cli.eval import eval_command
+from graphroute.cli.experiment import experiment_app
 from graphroute.cli.graphs import run_command, validate_command
 from graphroute.cli.own import collect_command, fit_command, from_logs_command, route_command
 from graphroute.cli.serve import keys_new_command, replay_server_command, serve_command
@@ -34,6 +35,7 @@ app.command("replay-server")(replay_server_command)
 keys_app = typer.Typer(no_args_is_help=True, help="API keys for graphroute serve.")
 app.add_typer(keys_app, name="keys")
 keys_app.command("new")(keys_new_command)
+app.add_typer(experiment_app, name="experiment")
 
 
 @app.command("datasets")

@@ -211,12 +211,14 @@ class Router(ABC):
             strange = f is not None and f < policy.min_familiarity
             if strange:
                 model, reason = _unfamiliar(policy, f, model, reason, fallback, max_cost)
+            chances = policy.chances(model, self.models_, max_cost)
             model, prob, explored = policy.explored(model, self.models_, self._explore_rng(), max_cost)
             if explored:
                 reason = f"exploring (epsilon {policy.explore:g}): {model} instead of the policy's choice; {reason}"
             out.append(Decision(model=model, scores={m: float(v) for m, v in zip(self.models_, row)},
                                 threshold=getattr(policy, "threshold", None), reason=reason, policy=policy.kind,
-                                familiarity=f, nearest_similarity=near, unfamiliar=strange, probability=prob))
+                                familiarity=f, nearest_similarity=near, unfamiliar=strange, probability=prob,
+                                probabilities=chances))
         return out
 
     def _explore_rng(self) -> np.random.Generator:

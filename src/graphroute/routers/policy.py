@@ -69,6 +69,16 @@ class Policy:
         p = self.explore / len(pool) + (1.0 - self.explore) * (pick == model)
         return pick, float(p), pick != model
 
+    def chances(self, model: str, models: Sequence[str], max_cost: float | None = None) -> dict[str, float] | None:
+        """Every model's chance under epsilon-greedy around ``model`` (None without exploration):
+        what off-policy evaluation and an experiment's propensities need."""
+        if self.explore <= 0:
+            return None
+        pool = [m for m, ok in zip(models, affordable(models, self.costs, max_cost)) if ok]
+        if model not in pool:
+            pool.append(model)
+        return {m: self.explore / len(pool) + (1.0 - self.explore) * (m == model) for m in pool}
+
     def target_for_unfamiliar(self, models: Sequence[str], weak: str, strong: str) -> str | None:
         """The model an unfamiliar prompt is sent to (None: the normal decision)."""
         if self.unfamiliar is None:

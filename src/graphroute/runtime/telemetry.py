@@ -110,10 +110,11 @@ class TelemetryHandler(BaseCallbackHandler):
 
 
 def log_decision(sink: Any, run_id: str, prompt: str, decision: Any, *, cost: float | None = None,
-                 latency_ms: float | None = None, fallback: bool = False) -> None:
+                 latency_ms: float | None = None, fallback: bool = False, served: str | None = None) -> None:
     """Record what learning from production needs of a routed request: the prompt, the model called
     and the probability it had (``Decision.probability``), and what it cost. ``fallback``: another
-    model answered (the outcome is not the chosen model's: ``from-logs`` leaves it out).
+    model answered (the outcome is not the chosen model's: ``from-logs`` leaves it out); ``served``:
+    the configured model id that answered, where the router names its models otherwise.
 
     Examples:
         >>> from graphroute.runtime.telemetry import MemorySink, log_decision, log_feedback
@@ -126,12 +127,15 @@ def log_decision(sink: Any, run_id: str, prompt: str, decision: Any, *, cost: fl
     """
     sink.write({"event": "decision", "ts": time.time(), "run_id": str(run_id), "prompt": prompt, "model": decision.model,
                 "probability": 1.0 if decision.probability is None else decision.probability, "reason": decision.reason,
-                "cost": cost, "latency_ms": latency_ms, **({"fallback": True} if fallback else {})})
+                "cost": cost, "latency_ms": latency_ms, **({"fallback": True} if fallback else {}),
+                **({"served": served} if served is not None and served != decision.model else {})})
 
 
-def log_feedback(sink: Any, run_id: str, score: float) -> None:
-    """Record the outcome of request ``run_id`` (a user rating, a grader's verdict, a test result)."""
-    sink.write({"event": "feedback", "ts": time.time(), "run_id": str(run_id), "score": float(score)})
+def log_feedback(sink: Any, run_id: str, score: float, metric: str = "feedback") -> None:
+    """Record the outcome of request ``run_id`` (a user rating, a grader's verdict, a test result);
+    ``metric`` names scores of another kind (``judge``: an experiment's judge)."""
+    sink.write({"event": "feedback", "ts": time.time(), "run_id": str(run_id), "score": float(score),
+                **({"metric": metric} if metric != "feedback" else {})})
 
 
 def summarise(source: str | Path | Iterable[dict[str, Any]]) -> dict[str, Any]:

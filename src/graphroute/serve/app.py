@@ -96,7 +96,15 @@ class _Request:
         self.id = uuid.uuid4().hex
         self.key = svc.keys.authenticate(http.headers.get("authorization"))
         self.body = body.model_dump(exclude_unset=True)
-        self.target = svc.resolver.resolve(body.model)
+        self.experiment = None
+        if body.model in svc.experiments:  # the arm its unit is assigned to serves it
+            unit = svc.experiments.blocks[body.model].unit
+            who = {"user": body.user, "session": http.headers.get("x-graphroute-session"),
+                   "key": self.key.name if self.key is not None else None, "request": None}[unit]
+            self.experiment, self.target = svc.experiments.start(body.model, self.id, who)
+            self.target.label = f"{body.model}:{self.experiment.arm}"
+        else:
+            self.target = svc.resolver.resolve(body.model)
         svc.keys.check_model(self.key, body.model)
         self.prompt = last_user_text(self.body["messages"])
         if self.target.kind != "model" and not self.prompt.strip():
@@ -109,6 +117,8 @@ class _Request:
                            code="context_length_exceeded", param="messages")
         self.session = self.key.session if self.key is not None else None
         self.gw = {"session": self.session, "budget": None, "spent": 0.0, "provider_ms": 0.0}
+        self.decision: Any = None
+        self.chosen: str | None = None
 
     async def admit(self) -> None:
         wait = await self.svc.keys.admit(self.key)
@@ -126,14 +136,36 @@ class _Request:
     def headers(self, model: str | None, reason: str) -> dict[str, str]:
         return {"x-graphroute-model": model or "", "x-graphroute-request-id": self.id, "x-graphroute-reason": _header(reason)}
 
-    async def done(self, code: int, decision: Any, chosen: str | None, model: str | None, cost: float, attempts: list[dict]) -> None:
+    async def decide(self, body: ChatRequest) -> tuple[Any, str | None]:
+        context = {"user": body.user, "session": self.session}
+        self.decision, self.chosen = await self.target.decide(self.prompt, {"run_id": self.id, **context})
+        if self.experiment is not None:  # the other arms and the shadows decide while this one is served
+            self.svc.experiments.decide_others(self.experiment, self.prompt, context)
+        return self.decision, self.chosen
+
+    async def done(self, code: int, decision: Any, chosen: str | None, model: str | None, cost: float, attempts: list[dict],
+                   answer: str | None = None) -> None:
         m = self.svc.metrics
-        m.request(self.target.label, self.target.kind, code, time.perf_counter() - self.t0)
+        ms = (time.perf_counter() - self.t0) * 1000
+        m.request(self.target.label, self.target.kind, code, ms / 1000)
         m.attempts(attempts, chosen, model)
-        if model is not None and code == 200:
+        ok = model is not None and code == 200
+        if ok:
             m.decision(model, cost)
-            await self.svc.remember(self.id, self.prompt, decision, self.target, cost, (time.perf_counter() - self.t0) * 1000,
-                                    fallback=model != chosen)
+            await self.svc.remember(self.id, self.prompt, decision, self.target, cost, ms, fallback=model != chosen,
+                                    served=model)
+        if self.experiment is not None:
+            await self.svc.experiments.finish(self.experiment, self.target, decision, chosen, request_id=self.id,
+                                              model=model if ok else None, cost=cost, latency_ms=ms,
+                                              error=None if ok else f"HTTP {code}", prompt=self.prompt, body=self.body,
+                                              tokens=self.tokens, answer=answer)
+
+    async def failed(self, exc: BaseException) -> None:
+        """An experiment's request that raised: its assignment is logged all the same (the split check counts it)."""
+        if self.experiment is not None and self.decision is not None:
+            await self.svc.experiments.finish(self.experiment, self.target, self.decision, self.chosen, request_id=self.id,
+                                              model=None, cost=0.0, latency_ms=(time.perf_counter() - self.t0) * 1000,
+                                              error=type(exc).__name__)
 
 
 async def _run_whole(r: _Request, n: int) -> tuple[list[str], str, float, list[dict]]:
@@ -147,7 +179,15 @@ async def _run_whole(r: _Request, n: int) -> tuple[list[str], str, float, list[d
 async def chat(svc: Service, http: Request, body: ChatRequest) -> Response:
     r = _Request(svc, http, body)
     await r.admit()
-    decision, chosen = await r.target.decide(r.prompt, {"run_id": r.id, "user": body.user, "session": r.session})
+    try:
+        return await _answer(svc, r, body)
+    except Exception as exc:
+        await r.failed(exc)
+        raise
+
+
+async def _answer(svc: Service, r: _Request, body: ChatRequest) -> Response:
+    decision, chosen = await r.decide(body)
     if r.target.kind in ("cascade", "graph"):
         texts, model, cost, attempts = await _run_whole(r, body.n)
         routing = {**r.routing(decision, model, cost, attempts), "reason": f"{decision.reason}; answered by {model}"}
@@ -158,14 +198,14 @@ async def chat(svc: Service, http: Request, body: ChatRequest) -> Response:
             tail = [{"id": f"chatcmpl-{r.id}", "object": "chat.completion.chunk", "created": chunks[0]["created"],
                      "model": model, "choices": [], "usage": usage(tin, tout, cost)}] \
                 if (body.stream_options or {}).get("include_usage") else []
-            await r.done(200, decision, chosen, model, cost, attempts)
+            await r.done(200, decision, chosen, model, cost, attempts, answer=texts[0])
             return StreamingResponse(iter([_sse(c) for c in chunks + tail] + [b"data: [DONE]\n\n"]),
                                      media_type="text/event-stream", headers=r.headers(model, routing["reason"]))
         payload = {"id": f"chatcmpl-{r.id}", "object": "chat.completion", "created": int(time.time()), "model": model,
                    "choices": [{"index": i, "message": {"role": "assistant", "content": t}, "logprobs": None,
                                 "finish_reason": "stop"} for i, t in enumerate(texts)],
                    "usage": usage(tin, tout, cost), "routing": routing}
-        await r.done(200, decision, chosen, model, cost, attempts)
+        await r.done(200, decision, chosen, model, cost, attempts, answer=texts[0])
         return JSONResponse(payload, headers=r.headers(model, routing["reason"]))
     if chosen is None:
         raise NoModelAvailableError(f"router gave no model ({decision.reason})")
@@ -182,7 +222,8 @@ async def chat(svc: Service, http: Request, body: ChatRequest) -> Response:
     payload = {**payload, "id": f"chatcmpl-{r.id}", "model": model, "usage": {**(payload.get("usage") or usage(tin, tout)),
                                                                                "cost": cost},
                "routing": {**r.routing(decision, model, cost, attempts), "reason": reason}}
-    await r.done(200, decision, chosen, model, cost, attempts)
+    await r.done(200, decision, chosen, model, cost, attempts,
+                 answer=((payload.get("choices") or [{}])[0].get("message") or {}).get("content"))
     return JSONResponse(payload, headers=r.headers(model, reason))
 
 
@@ -274,14 +315,16 @@ def create_app(config: ServeFile | str | Path) -> FastAPI:
     async def route(body: ChatRequest, request: Request):
         r = _Request(svc, request, body)
         decision, chosen = await r.target.decide(r.prompt, {"user": body.user, "session": r.session})
+        extra = {"experiment": {"name": body.model, "arm": r.experiment.arm, "running": r.experiment.running}} \
+            if r.experiment is not None else {}
         return JSONResponse({**decision.to_dict(), "request_id": r.id, "virtual_model": body.model, "model": chosen,
-                             "router_model": decision.model}, headers=r.headers(chosen, decision.reason))
+                             "router_model": decision.model, **extra}, headers=r.headers(chosen, decision.reason))
 
     @app.post("/v1/feedback", responses=_ERRORS)
     async def feedback(body: FeedbackRequest, request: Request):
         svc.keys.authenticate(request.headers.get("authorization"))
         try:
-            return await svc.feedback(body.request_id, body.score)
+            return await svc.feedback(body.request_id, body.score, body.metric)
         except KeyError:
             raise APIError(404, f"No answered request {body.request_id!r} awaits feedback (unknown, already scored or older than serve.feedback_ttl_s).",
                            code="request_not_found", param="request_id") from None
@@ -289,7 +332,7 @@ def create_app(config: ServeFile | str | Path) -> FastAPI:
     @app.get("/v1/models", responses=_ERRORS)
     async def models(request: Request):
         key = svc.keys.authenticate(request.headers.get("authorization"))
-        names = [n for n in svc.resolver.names() if key is None or key.may_use(n)]
+        names = [n for n in [*svc.experiments.names(), *svc.resolver.names()] if key is None or key.may_use(n)]
         return {"object": "list", "data": [{"id": n, "object": "model", "created": 0, "owned_by": "graphroute"} for n in names]}
 
     @app.get("/health")

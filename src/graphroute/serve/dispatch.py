@@ -75,11 +75,11 @@ class Dispatcher:
         return {**body, field: out}
 
     async def _first_success(self, first: str, body: dict[str, Any], tokens: int, request: dict[str, Any],
-                             make_call: Any, defer: bool) -> tuple[str, Reply, Reservation | None, list[dict]]:
+                             make_call: Any, defer: bool, fallbacks: bool = True) -> tuple[str, Reply, Reservation | None, list[dict]]:
         """Try ``first`` then its fallbacks: ``make_call(model, body)`` makes one try of one model."""
         attempts: list[dict] = []
         last: Exception | None = None
-        for model in self.gateway.chain(first):
+        for model in self.gateway.chain(first) if fallbacks else [first]:
             sent = self.prepare(model, body, tokens, request)
             if sent is None:
                 attempts.append({"model": model, "error": "context_length", "message": "prompt does not fit the window"})
@@ -120,9 +120,11 @@ class Dispatcher:
         return Reply("", 0, 0, ms, ms, (it, head, t0))
 
     async def complete(self, first: str, body: dict[str, Any], tokens: int,
-                       request: dict[str, Any]) -> tuple[dict[str, Any], str, list[dict]]:
-        """``(completion, model that answered, attempts)`` or a typed error."""
-        model, reply, _, attempts = await self._first_success(first, body, tokens, request, self._complete_once, False)
+                       request: dict[str, Any], fallbacks: bool = True) -> tuple[dict[str, Any], str, list[dict]]:
+        """``(completion, model that answered, attempts)`` or a typed error; ``fallbacks=False``: only
+        ``first`` is tried (a shadow call: another model's answer would not be the shadow's)."""
+        model, reply, _, attempts = await self._first_success(first, body, tokens, request, self._complete_once, False,
+                                                              fallbacks)
         return reply.payload, model, attempts
 
     async def open_stream(self, first: str, body: dict[str, Any], tokens: int, request: dict[str, Any]) -> "Stream":

@@ -19,9 +19,10 @@ from graphroute.graphs.build import build_runtime, graph_costs
 from graphroute.graphs.compiler import compile_file, run_graph
 from graphroute.graphs.schema import Budget, GraphSpec, ModelBlock
 from graphroute.models import ReplayChatModel, chat_model
-from graphroute.runtime.failures import BudgetExceededError
+from graphroute.runtime.failures import BudgetExceededError, NoModelAvailableError
 from graphroute.runtime.gateway import Gateway
 from graphroute.runtime.telemetry import JsonlSink, log_decision, log_feedback
+from graphroute.serve.abtest import Experiments
 from graphroute.serve.auth import KeyStore
 from graphroute.serve.settings import ServeFile, load_keys
 from graphroute.serve.dispatch import Dispatcher
@@ -29,6 +30,7 @@ from graphroute.serve.metrics import ServeMetrics
 from graphroute.serve.targets import Resolver
 from graphroute.serve.upstreams import OpenAIUpstream, RecordedUpstream
 from graphroute.state import StateUnavailableError, open_state
+from graphroute.strategies.privacy import PrivacyRouter
 from graphroute.storage import PostgresSink
 
 log = logging.getLogger("graphroute.serve")
@@ -61,6 +63,21 @@ def chat_models(blocks: dict[str, ModelBlock], data: RoutingDataset | None) -> d
     return out
 
 
+def _runtime(cfg: ServeFile, data: RoutingDataset | None, calls: bool = True) -> tuple[GraphSpec, Any]:
+    spec = GraphSpec.model_construct(name=cfg.name, description="", models=cfg.models, routers=cfg.routers, state={},
+                                     nodes={}, edges=[], budget=Budget(), input=None, output=None)
+    return spec, build_runtime(spec, cfg.base, models=chat_models(cfg.models, data) if cfg.routers and calls else {})
+
+
+def config_routers(cfg: ServeFile) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+    """The routers of a serve config, fitted (or loaded from the cache), and each one's mapping of
+    its model names to the config's model ids. Models are called only when a cascade needs them, so
+    evaluating a router offline needs no upstream key."""
+    cascades = any(getattr(r, "type", None) == "cascade" for r in cfg.routers.values())
+    rt = _runtime(cfg, _replay_data(cfg.serve.replay, cfg.base), calls=cascades)[1]
+    return rt.routers, rt.maps
+
+
 class Service:
     """One server's state. Build it once per process (it fits or loads routers, compiles graphs)."""
 
@@ -77,15 +94,21 @@ class Service:
                     raise ConfigError(f"replay {m.replay!r} is not recorded in serve.replay {s.replay}",
                                       field=f"models.{mid}.replay", path=cfg.base)
                 self.upstreams[mid] = RecordedUpstream(mid, data, str(m.replay), latency_ms=s.replay_latency_ms)
-        spec = GraphSpec.model_construct(name=cfg.name, description="", models=cfg.models, routers=cfg.routers, state={},
-                                         nodes={}, edges=[], budget=Budget(), input=None, output=None)
-        rt = build_runtime(spec, cfg.base, models=chat_models(cfg.models, data) if cfg.routers else {})
+        spec, rt = _runtime(cfg, data)
         self.graphs = {name: compile_file(cfg.base / path, chat_models=lambda g: chat_models(g.models, data))
                        for name, path in cfg.graphs.items()}
         self.state = open_state(s.state, prefix=s.state_prefix, policy=s.state_policy) if s.state else open_state(None)
         self.keys = KeyStore(load_keys(cfg), self.state)
+        tel = s.telemetry
+        self.sink = (PostgresSink(tel) if tel.startswith(("postgresql://", "postgres://")) else JsonlSink(cfg.base / tel)) \
+            if tel else None
+        self.resolver = Resolver(list(cfg.models), rt.routers, rt.maps, self.graphs, s.aliases)
+        privacy = next((r for r in rt.routers.values() if isinstance(r, PrivacyRouter)), None)
+        self.experiments = Experiments(s.experiments, self.resolver.resolve, self.shadow_call, self.sink,
+                                       detector=privacy.detector if privacy is not None else None)
         # a reservation outlives the longest call with its retries, then frees a crashed worker's money
-        self.budgets = self.state.budgets(global_limit=s.budget, session_limits=self.keys.budgets,
+        self.budgets = self.state.budgets(global_limit=s.budget,
+                                          session_limits={**self.keys.budgets, **self.experiments.session_limits()},
                                           ttl_s=s.timeout_s * (s.retries + 1) + 5.0)
         self.costs = graph_costs(spec)
         self.gateway = Gateway(self.upstreams, None, fallbacks=s.fallbacks, cost_model=self.costs, retries=s.retries,
@@ -93,7 +116,6 @@ class Service:
                                budgets=self.budgets, state=self.state)
         self.dispatcher = Dispatcher(self.gateway, self.upstreams, {k: m.context_window for k, m in cfg.models.items()},
                                      {k: m.max_output_tokens for k, m in cfg.models.items()}, s.timeout_s)
-        self.resolver = Resolver(list(cfg.models), rt.routers, rt.maps, self.graphs, s.aliases)
         self.bandits = {n: r for n, r in rt.routers.items() if hasattr(r, "learn")}
         for name, r in self.bandits.items():
             if s.state and not s.state.startswith("memory://") and r.cluster_of is None and r.clusters == "online":
@@ -101,9 +123,6 @@ class Service:
                                   f"give it clusters: lsh (the same in every worker)", field=f"routers.{name}.params",
                                   path=cfg.base)
         self.metrics = ServeMetrics(lambda: {m: b.state for m, b in self.gateway.breakers.items()})
-        tel = s.telemetry
-        self.sink = (PostgresSink(tel) if tel.startswith(("postgresql://", "postgres://")) else JsonlSink(cfg.base / tel)) \
-            if tel else None
         self._sync_task: asyncio.Task | None = None
 
     # ------------------------------------------------------------------ shared state
@@ -127,7 +146,7 @@ class Service:
 
     # ------------------------------------------------------------------ feedback
     async def remember(self, request_id: str, prompt: str, decision: Any, target: Any, cost: float,
-                       latency_ms: float, fallback: bool = False) -> None:
+                       latency_ms: float, fallback: bool = False, served: str | None = None) -> None:
         """Keep what feedback on this request needs (for a bandit: its run) in the state backend, so
         that any worker can take the feedback, and log the decision. When a fallback answered, the
         outcome is not the chosen model's: a bandit does not learn from it."""
@@ -142,10 +161,18 @@ class Service:
         except StateUnavailableError:
             log.warning("request %s: its feedback record could not be kept (state unreachable)", request_id)
         if self.sink is not None:
-            log_decision(self.sink, request_id, prompt, decision, cost=cost, latency_ms=latency_ms, fallback=fallback)
+            log_decision(self.sink, request_id, prompt, decision, cost=cost, latency_ms=latency_ms, fallback=fallback,
+                         served=served)
 
-    async def feedback(self, request_id: str, score: float) -> dict[str, Any]:
-        """Record a request's outcome; raises KeyError for a request no worker answered (or already scored)."""
+    async def feedback(self, request_id: str, score: float, metric: str = "feedback") -> dict[str, Any]:
+        """Record a request's outcome; raises KeyError for a request no worker answered (or already scored).
+        A score of another ``metric`` (an experiment's ``judge``) and a shadow answer's score
+        (``<request id>#<shadow>``) are recorded only: no bandit learns from them."""
+        if metric != "feedback" or "#" in request_id:
+            if self.sink is None:
+                raise KeyError(request_id)
+            log_feedback(self.sink, request_id, score, metric)
+            return {"request_id": request_id, "recorded": True, "learned": False}
         kept = await self.state.recall(request_id)
         if kept is None:
             raise KeyError(request_id)
@@ -192,7 +219,26 @@ class Service:
         return str(out["answer"] or ""), ",".join(models) or "graph", out["cost"], \
             [{"model": t["model"], "error": None, "latency_ms": t.get("latency_ms")} for t in out["trace"] if t.get("model")]
 
+    async def shadow_call(self, target: Any, chosen: str | None, prompt: str, body: dict[str, Any], tokens: int,
+                          session: str) -> dict[str, Any]:
+        """A shadow arm's answer (``model``, ``output``, ``cost``), charged to its own budget session;
+        no fallbacks (another model's answer would not be the shadow's)."""
+        if target.kind == "cascade":
+            text, model, cost, _ = await self.run_cascade(target.router, prompt, session)
+            return {"model": model, "output": text, "cost": cost}
+        if target.kind == "graph":
+            text, model, cost, _ = await self.run_graph(target.graph, prompt, session)
+            return {"model": model, "output": text, "cost": cost}
+        if chosen is None:
+            raise NoModelAvailableError("the shadow's router gave no model")
+        sent = {k: v for k, v in body.items() if k not in ("stream", "stream_options", "n")}
+        gw = {"session": session, "budget": None, "spent": 0.0, "provider_ms": 0.0}
+        payload, model, _ = await self.dispatcher.complete(chosen, sent, tokens, gw, fallbacks=False)
+        msg = ((payload.get("choices") or [{}])[0].get("message") or {})
+        return {"model": model, "output": msg.get("content"), "cost": gw["spent"]}
+
     async def aclose(self) -> None:
+        await self.experiments.drain()
         if self._sync_task is not None:
             self._sync_task.cancel()
         for up in self.upstreams.values():

@@ -20,6 +20,8 @@ YAML graphs it serves, and a ``serve`` block (virtual models, fallbacks, API key
         - {name: ci, key_env: GRAPHROUTE_CI_KEY}
       budget: 100.0                        # dollars across every key
       max_body_bytes: 1048576
+      experiments: {clf-vs-knn: {arms: {control: {target: router-pick}, knn: {target: router-knn}}}}
+                                           # see graphroute.experiments.design
 
 Examples:
     >>> import pathlib
@@ -42,6 +44,7 @@ from limits import parse_many
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from graphroute.errors import ConfigError
+from graphroute.experiments.design import ExperimentBlock
 from graphroute.graphs.schema import ModelBlock, RouterBlock
 from graphroute.graphs.validate import check_routers
 from graphroute.yamlconf import load_checked
@@ -133,6 +136,8 @@ class ServeBlock(_Strict):
     feedback_ttl_s: float = Field(3600.0, gt=0, description="how long an answered request awaits /v1/feedback")
     state_prefix: str = Field("gr", pattern=r"^[A-Za-z0-9_.-]+$", description="prefix of every Redis key")
     max_connections: int = Field(512, gt=0, description="connections to each upstream")
+    experiments: dict[str, ExperimentBlock] = Field(default_factory=dict, description="name (the model clients ask "
+                                                    "for) -> arms, split, shadows, metrics")
 
 
 class ServeFile(_Strict):
@@ -174,10 +179,44 @@ def _check(cfg: ServeFile) -> list[tuple[tuple, str]]:
     if s.telemetry is not None and s.telemetry.startswith("postgres") and not s.telemetry.startswith(
             ("postgresql://", "postgres://")):
         issues.append((("serve", "telemetry"), "a PostgreSQL telemetry URL starts with postgresql://"))
+    issues += _check_experiments(cfg)
+    if s.experiments and s.telemetry is None:
+        issues.append((("serve", "experiments"), "experiments log every assignment: give serve.telemetry (a JSONL file "
+                                                 "or a postgresql:// URL)"))
     if s.keys is not None and s.keys_file is not None:
         issues.append((("serve", "keys_file"), "give keys or keys_file, not both"))
     if s.keys_file is not None and not (cfg.base / s.keys_file).is_file():
         issues.append((("serve", "keys_file"), f"keys file {s.keys_file!r} not found"))
+    return issues
+
+
+def _servable(cfg: ServeFile, target: str) -> bool:
+    """Is ``target`` a name the server resolves (a model, an alias, router-..., graph:...)?"""
+    if target in cfg.models or target in cfg.serve.aliases:
+        return True
+    if target.startswith("graph:"):
+        return target[len("graph:"):] in cfg.graphs
+    rest = target[len("router-"):] if target.startswith("router-") else None
+    return rest is not None and any(rest == r or rest.startswith(r + "-") for r in cfg.routers)
+
+
+def _check_experiments(cfg: ServeFile) -> list[tuple[tuple, str]]:
+    issues: list[tuple[tuple, str]] = []
+    s = cfg.serve
+    for name, e in s.experiments.items():
+        if name in cfg.models or name in s.aliases or name.startswith(("graph:", "router-")):
+            issues.append((("serve", "experiments", name), f"experiment {name!r} hides a model, an alias or a virtual "
+                                                           f"model name"))
+        for group, arms in (("arms", e.arms), ("shadow", e.shadow)):
+            for arm, block in arms.items():
+                if not _servable(cfg, block.target):
+                    issues.append((("serve", "experiments", name, group, arm, "target"),
+                                   f"{block.target!r} is not a model, alias, router-<router> or graph:<graph> of this "
+                                   f"file"))
+    for alias, target in s.aliases.items():
+        if target in s.experiments:
+            issues.append((("serve", "aliases", alias), f"alias {alias!r} names experiment {target!r}; clients ask for "
+                                                        f"the experiment by its name"))
     return issues
 
 

@@ -61,6 +61,9 @@ class FeedbackRequest(BaseModel):
 
     request_id: str = Field(min_length=1, max_length=128)
     score: float = Field(description="quality of the answer (e.g. 1 good, 0 bad; any finite number)", allow_inf_nan=False)
+    metric: str = Field("feedback", pattern=r"^[a-z][a-z0-9_]{0,31}$",
+                        description="what the score measures: feedback (a user's; bandits learn from it) or another "
+                                    "name, e.g. judge (an experiment's judge; recorded only)")
 
 
 class ErrorDetail(BaseModel):

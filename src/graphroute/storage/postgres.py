@@ -36,6 +36,9 @@ COLUMNS = {
     "decision": ("decisions", ["ts", "run_id", "prompt", "model", "probability", "reason", "cost", "latency_ms", "cached",
                                "fallback"]),
     "feedback": ("feedback", ["ts", "run_id", "score"]),
+    "experiment": ("experiments", ["ts", "run_id", "experiment", "unit", "arm", "model", "propensity", "cost",
+                                   "latency_ms", "error"]),
+    "shadow": ("experiment_shadows", ["ts", "run_id", "experiment", "arm", "model", "cost", "latency_ms", "error"]),
 }
 #: records held in memory while PostgreSQL is unreachable (the oldest are dropped beyond it, logged)
 MAX_QUEUE = 100_000
@@ -62,7 +65,8 @@ def connect_pool(url: str, *, min_size: int = 1, max_size: int = 4, timeout_s: f
 
 class PostgresSink:
     """``write(record)`` as :class:`~graphroute.runtime.JsonlSink`; ``table_prefix`` names the tables
-    (``graphroute_`` by default: ``graphroute_calls``, ``graphroute_decisions``, ``graphroute_feedback``)."""
+    (``graphroute_`` by default: ``graphroute_calls``, ``graphroute_decisions``, ``graphroute_feedback``,
+    ``graphroute_experiments``, ``graphroute_experiment_shadows``)."""
 
     def __init__(self, url: str, *, table_prefix: str = "graphroute_", batch: int = 500, flush_s: float = 0.2) -> None:
         self.url, self.prefix, self.batch, self.flush_s = url, table_prefix, batch, flush_s
@@ -155,11 +159,13 @@ def create_tables(conn: Any, prefix: str) -> None:
 
 def read_events(url: str, *, table_prefix: str = "graphroute_", since: float | None = None) -> Iterator[dict[str, Any]]:
     """Every record of the telemetry tables as the JSONL sink writes them (``event`` call, decision,
-    feedback), table by table, each oldest first; ``since``: only records after this Unix time."""
+    feedback, experiment, shadow), table by table, each oldest first; ``since``: only records after this Unix time."""
     pool = connect_pool(url, max_size=1)
     try:
         with pool.connection() as conn:
             for event, (table, cols) in COLUMNS.items():
+                if conn.execute("SELECT to_regclass(%s)", (f"{table_prefix}{table}",)).fetchone()[0] is None:
+                    continue  # a database written before this table's migration
                 sql = f"SELECT {', '.join(cols)}, extra FROM {table_prefix}{table}"
                 rows = conn.execute(sql + (" WHERE ts > %s" if since is not None else "") + " ORDER BY id",
                                     (since,) if since is not None else ()).fetchall()

@@ -1,0 +1,82 @@
+"""Reading what an experiment logged: ``experiment`` events (assignment, every arm's decision,
+propensity, cost, latency), ``shadow`` events (a shadow arm's call) and ``feedback`` events
+(scores, by ``metric``: ``feedback`` unless named, e.g. ``judge``), from a telemetry JSONL file, a
+PostgreSQL URL or records in memory.
+
+A shadow's answer is scored under the request id ``<request id>#<shadow>``.
+
+Examples:
+    >>> from graphroute.experiments.records import outcomes
+    >>> recs = [{"event": "experiment", "experiment": "e", "run_id": "r1", "arm": "a", "unit": "u1", "cost": 0.1,
+    ...          "latency_ms": 80.0},
+    ...         {"event": "feedback", "run_id": "r1", "score": 1.0}]
+    >>> t = outcomes(recs, "e")
+    >>> t["arm"], t["feedback"], t["cost"]
+    (['a'], [1.0], [0.1])
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from graphroute.errors import ConfigError
+from graphroute.storage import read_events
+
+
+def read_records(source: str | Path | Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Records of a JSONL file, a ``postgresql://`` URL, or an iterable of records."""
+    if isinstance(source, str) and source.startswith(("postgresql://", "postgres://")):
+        yield from read_events(source)
+        return
+    if not isinstance(source, (str, Path)):
+        yield from source
+        return
+    path = Path(source)
+    if not path.is_file():
+        raise ConfigError("telemetry file not found", path=path)
+    with path.open(encoding="utf-8") as fh:
+        for i, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ConfigError(f"line {i} is not JSON: {exc.msg}", path=path) from None
+
+
+def experiments_in(records: Iterable[dict[str, Any]]) -> list[str]:
+    """Names of the experiments the records hold, in order of first appearance."""
+    return list(dict.fromkeys(r["experiment"] for r in records if r.get("event") == "experiment" and r.get("experiment")))
+
+
+def outcomes(records: Iterable[dict[str, Any]], experiment: str) -> dict[str, list[Any]]:
+    """One row per request (and per called shadow): ``arm``, ``shadow``, ``unit``, ``weights``,
+    ``cost``, ``latency``, ``feedback``, ``judge`` (NaN where no score came; a failed request has
+    no cost or latency, but counts in the split)."""
+    rows: dict[str, dict[str, Any]] = {}
+    scores: dict[tuple[str, str], float] = {}
+    for r in records:
+        ev = r.get("event")
+        if ev == "experiment" and r.get("experiment") == experiment:
+            failed = bool(r.get("error"))  # counted in the split; no cost or latency of an answer
+            rows[str(r["run_id"])] = {"arm": r["arm"], "shadow": False, "unit": r.get("unit"), "weights": r.get("weights"),
+                                      "cost": None if failed else r.get("cost"),
+                                      "latency": None if failed else r.get("latency_ms")}
+        elif ev == "shadow" and r.get("experiment") == experiment and not r.get("error"):
+            rows[f"{r['run_id']}#{r['arm']}"] = {"arm": r["arm"], "shadow": True, "unit": r.get("unit"), "weights": None,
+                                                 "cost": r.get("cost"), "latency": r.get("latency_ms")}
+        elif ev == "feedback":
+            scores[(str(r["run_id"]), str(r.get("metric") or "feedback"))] = float(r["score"])
+    cols: dict[str, list[Any]] = {k: [] for k in ("run_id", "arm", "shadow", "unit", "weights", "cost", "latency",
+                                                  "feedback", "judge")}
+    for rid, row in rows.items():
+        cols["run_id"].append(rid)
+        for k in ("arm", "shadow", "unit", "weights"):
+            cols[k].append(row[k])
+        for k in ("cost", "latency"):
+            cols[k].append(math.nan if row[k] is None else float(row[k]))
+        for m in ("feedback", "judge"):
+            cols[m].append(scores.get((rid, m), math.nan))
+    return cols

@@ -134,6 +134,12 @@ def test_an_experiment_that_has_not_started_serves_its_control_and_logs_nothing(
     rid = raw.headers["x-graphroute-request-id"]
     wait_for(lambda: any(r["run_id"] == rid for r in records(exp_server, "decision")))
     assert not [r for r in records(exp_server, "experiment") if r["experiment"] == "later"]
+    chunks = list(c.chat.completions.create(model="split", user="user-5", stream=True,
+                                            messages=[{"role": "user", "content": gsm8k.prompts[31]}]))
+    rid = chunks[0].id.removeprefix("chatcmpl-")
+    streamed = wait_for(lambda: [r for r in records(exp_server, "experiment") if r["run_id"] == rid])
+    assert streamed[0]["arm"] == assign("user-5", {"control": 1, "pick": 1}, "split") and streamed[0]["error"] is None
+    assert streamed[0]["model"] == chunks[0].model and streamed[0]["cost"] > 0
     routed = httpx.post(exp_server["url"] + "/v1/route", json={"model": "split", "user": "user-3",
                                                               "messages": [{"role": "user", "content": "hi there"}]},
                         headers={"authorization": f"Bearer {exp_server['key']}"}).json()

@@ -194,3 +194,25 @@ def test_an_exploring_router_logs_propensities_that_off_policy_evaluation_reweig
     for e in ("ips", "snips", "dr"):
         assert res.quality[e]["low"] <= true <= res.quality[e]["high"], (e, res.quality[e], true)
     assert res.cost["ips"]["value"] == pytest.approx(0.001, rel=0.2)
+
+
+def test_unit_analysis_keeps_alpha_when_a_users_requests_are_alike():
+    """Users differ (each has their own success rate) and send 20 requests each: treating requests
+    as independent rejects a true A/A far too often; testing users' means does not."""
+    per_request = per_unit = 0
+    for seed in range(60):
+        rng = np.random.default_rng(seed)
+        recs = []
+        for u in range(300):
+            p = rng.beta(1.0, 1.0)
+            arm = assign(f"u{u}", {"A": 1, "B": 1}, f"s{seed}")
+            for k in range(20):
+                rid = f"{u}-{k}"
+                recs += [{"event": "experiment", "experiment": "e", "run_id": rid, "arm": arm, "unit": f"u{u}"},
+                         {"event": "feedback", "run_id": rid, "score": float(rng.random() < p)}]
+        kw = {"metrics": ["feedback"], "min_effect": {"feedback": 0.2}}
+        per_request += report(recs, "e", block(**kw), n_resamples=100).comparison("B", "feedback").verdict in ("better", "worse")
+        unit = report(recs, "e", block(analysis="unit", **kw), n_resamples=100).comparison("B", "feedback")
+        assert unit.kind == "continuous" and unit.comparison["test"] == "Welch t"
+        per_unit += unit.verdict in ("better", "worse")
+    assert per_request / 60 > 0.3 and per_unit / 60 <= 0.12, (per_request, per_unit)

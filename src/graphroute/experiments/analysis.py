@@ -3,6 +3,8 @@ each arm against the control with the test its metric needs, Holm's correction o
 comparison, a sample-ratio-mismatch check against the configured split, the sample size the
 configured minimum effect needs, and a verdict that says "not enough data" until that size is
 reached. A fixed-horizon design: significance before the planned size is shown, not acted on.
+With ``analysis: unit`` every figure is over units (each user's mean), which stays right when a
+user's requests are alike; per request, the tests treat requests as independent.
 
 Examples:
     >>> import numpy as np
@@ -83,10 +85,19 @@ class ExperimentReport:
         return next(c for c in self.comparisons if c.arm == arm and c.metric == metric)
 
 
-def _arm_values(tab: dict[str, list[Any]], arm: str, shadow: bool, metric: str) -> np.ndarray:
-    vals = [v for a, s, v in zip(tab["arm"], tab["shadow"], tab[metric]) if a == arm and s == shadow]
-    x = np.asarray(vals, dtype=np.float64)
-    return x[~np.isnan(x)]
+def _arm_values(tab: dict[str, list[Any]], arm: str, shadow: bool, metric: str, by_unit: bool = False) -> np.ndarray:
+    """The arm's values of ``metric``: per request, or (``by_unit``) each unit's mean (a request
+    without a unit is a unit of its own)."""
+    rows = [(u if u is not None else r, v) for a, s, u, r, v in zip(tab["arm"], tab["shadow"], tab["unit"], tab["run_id"],
+                                                                   tab[metric]) if a == arm and s == shadow and not math.isnan(v)]
+    if not by_unit:
+        return np.asarray([v for _, v in rows], dtype=np.float64)
+    sums: dict[Any, list[float]] = {}
+    for u, v in rows:
+        acc = sums.setdefault(u, [0.0, 0.0])
+        acc[0] += v
+        acc[1] += 1
+    return np.asarray([t / n for t, n in sums.values()], dtype=np.float64)
 
 
 def _verdict(metric: str, c: Any, needed: int | None, have: int, alpha: float, srm_bad: bool) -> str:
@@ -125,23 +136,25 @@ def report(records: Iterable[dict[str, Any]], experiment: str, config: Experimen
     srm_p = srm(observed, [shares[a] for a in arms])
     srm_bad = srm_p < SRM_ALPHA
     shadows = sorted({a for a, s in zip(tab["arm"], tab["shadow"]) if s})
+    by_unit = config.analysis == "unit"
     summaries = [ArmSummary(a, False, len(units[a]), counts[a], shares[a], obs / max(1, sum(observed)))
                  for a, obs in zip(arms, observed)]
     summaries += [ArmSummary(a, True, 0, sum(1 for x, sh in zip(tab["arm"], tab["shadow"]) if sh and x == a), None, None)
                   for a in shadows]
     for s in summaries:
         for m in config.metrics:
-            x = _arm_values(tab, s.name, s.shadow, m)
+            x = _arm_values(tab, s.name, s.shadow, m, by_unit)
             lo, hi = mean_ci(x, config.alpha, n_resamples, seed)
             s.metrics[m] = {"n": int(len(x)), "mean": float(x.mean()) if len(x) else math.nan, "ci": [lo, hi]}
     control = config.control
     pending: list[tuple[str, str, str, Any, int | None, int]] = []
     for a in [*arms[1:], *shadows]:
         for m in config.metrics:
-            x0, x1 = _arm_values(tab, control, False, m), _arm_values(tab, a, a in shadows, m)
+            x0, x1 = _arm_values(tab, control, False, m, by_unit), _arm_values(tab, a, a in shadows, m, by_unit)
             if len(x0) < 2 or len(x1) < 2:
                 continue
-            kind = kind_of(m, np.concatenate([x0, x1]))
+            # units' means are continuous whatever the scores: Welch's t-test on them
+            kind = "continuous" if by_unit else kind_of(m, np.concatenate([x0, x1]))
             c = compare(x0, x1, kind, config.alpha, n_resamples, seed)
             ratio = shares[a] / shares[control] if a in shares else 1.0
             need = sample_size(x0, config.min_effect[m], kind, config.alpha, config.power, ratio) \

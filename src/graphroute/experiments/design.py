@@ -16,6 +16,7 @@
             big: {target: gpt-4o, sample: 0.05, budget: 2.0, max_concurrency: 4}  # also called on 5 %
           metrics: [feedback, cost, latency]
           min_effect: {feedback: 0.02, cost: 0.0005, latency: 100}
+          analysis: unit                  # tests over users' means (default: request)
           alpha: 0.05
           power: 0.8
 
@@ -80,6 +81,9 @@ class ExperimentBlock(_Strict):
     primary: str | None = Field(None, description="the metric the verdict is on (default: the first of metrics)")
     min_effect: dict[str, float] = Field(default_factory=dict, description="smallest difference worth detecting, per "
                                                                            "metric, in its own unit")
+    analysis: Literal["request", "unit"] = Field(
+        "request", description="what the tests treat as independent: requests, or units (each unit's mean; right "
+                               "when one user sends many requests whose outcomes are alike)")
     alpha: float = Field(0.05, gt=0, lt=1)
     power: float = Field(0.8, gt=0, lt=1)
 

@@ -53,6 +53,10 @@ CACHE_LOG_MAX = 100_000
 OUTAGE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
+#: the least time a caller waits for one of the pool's connections before that counts as an outage
+POOL_WAIT_S = 5.0
+
+
 class RedisState:
     """``url``: ``redis://[:password@]host:port/db`` (or ``rediss://``, or ``redis-cluster://host:port``
     for Redis Cluster, any node as the entry point); ``prefix``: the key prefix,
@@ -71,8 +75,11 @@ class RedisState:
                                                     socket_connect_timeout=timeout_s, max_connections=max_connections,
                                                     retry=retry, retry_on_error=[RedisConnectionError])
             else:
-                # a bounded pool that makes a burst wait for a connection instead of failing it
-                pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=timeout_s,
+                # a bounded pool that makes a burst wait for a connection instead of failing it; the wait
+                # is a queue in this process, not Redis being unreachable, so it gets longer than a
+                # command (a burst of 200 callers once waited > 0.5 s and flipped a worker to its local state)
+                pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections,
+                                                                timeout=max(POOL_WAIT_S, 10 * timeout_s),
                                                                 socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
                                                                 retry=retry, retry_on_error=[RedisConnectionError])
                 self.client = aioredis.Redis(connection_pool=pool)

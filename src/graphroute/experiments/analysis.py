@@ -77,6 +77,7 @@ class ExperimentReport:
     srm_p: float
     srm_by: str
     verdict: str
+    analysis: str = "request"  # what the tests treat as independent: requests or units
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -165,7 +166,7 @@ def report(records: Iterable[dict[str, Any]], experiment: str, config: Experimen
     comps = [ArmVerdict(a, m, kind, c.to_dict(), need, have, _verdict(m, c, need, have, config.alpha, srm_bad))
              for a, m, kind, c, need, have in pending]
     return ExperimentReport(experiment, control, config.primary, config.alpha, summaries, comps, srm_p, by,
-                            _overall(comps, config, srm_bad))
+                            _overall(comps, config, srm_bad), config.analysis)
 
 
 def _overall(comps: list[ArmVerdict], config: ExperimentBlock, srm_bad: bool) -> str:

@@ -37,7 +37,7 @@ def table(rep: ExperimentReport) -> Table:
     metrics = list(rep.arms[0].metrics)
     t = Table(title=f"experiment {rep.experiment}: {rep.verdict}",
               caption=f"split check (chi-square by {rep.srm_by}): p={rep.srm_p:.3g}; tests at alpha {rep.alpha:g}, "
-                      f"Holm-corrected; intervals {1 - rep.alpha:.0%} bootstrap")
+                      f"Holm-corrected; intervals {1 - rep.alpha:.0%} bootstrap; figures per {rep.analysis}")
     t.add_column("arm")
     t.add_column("units", justify="right")
     t.add_column("requests", justify="right")

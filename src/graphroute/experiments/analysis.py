@@ -138,20 +138,28 @@ def report(records: Iterable[dict[str, Any]], experiment: str, config: Experimen
     srm_bad = srm_p < SRM_ALPHA
     shadows = sorted({a for a, s in zip(tab["arm"], tab["shadow"]) if s})
     by_unit = config.analysis == "unit"
+    cache: dict[tuple[str, bool, str], np.ndarray] = {}
+
+    def values(arm: str, shadow: bool, metric: str) -> np.ndarray:  # the control's are read once per metric
+        key = (arm, shadow, metric)
+        if key not in cache:
+            cache[key] = _arm_values(tab, arm, shadow, metric, by_unit)
+        return cache[key]
+
     summaries = [ArmSummary(a, False, len(units[a]), counts[a], shares[a], obs / max(1, sum(observed)))
                  for a, obs in zip(arms, observed)]
     summaries += [ArmSummary(a, True, 0, sum(1 for x, sh in zip(tab["arm"], tab["shadow"]) if sh and x == a), None, None)
                   for a in shadows]
     for s in summaries:
         for m in config.metrics:
-            x = _arm_values(tab, s.name, s.shadow, m, by_unit)
+            x = values(s.name, s.shadow, m)
             lo, hi = mean_ci(x, config.alpha, n_resamples, seed)
             s.metrics[m] = {"n": int(len(x)), "mean": float(x.mean()) if len(x) else math.nan, "ci": [lo, hi]}
     control = config.control
     pending: list[tuple[str, str, str, Any, int | None, int]] = []
     for a in [*arms[1:], *shadows]:
         for m in config.metrics:
-            x0, x1 = _arm_values(tab, control, False, m, by_unit), _arm_values(tab, a, a in shadows, m, by_unit)
+            x0, x1 = values(control, False, m), values(a, a in shadows, m)
             if len(x0) < 2 or len(x1) < 2:
                 continue
             # units' means are continuous whatever the scores: Welch's t-test on them

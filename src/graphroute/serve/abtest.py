@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from graphroute.experiments.assignment import assign, sampled
@@ -58,7 +58,6 @@ class Assigned:
     unit: str | None
     running: bool
     others: asyncio.Task | None = None
-    decisions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class Experiments:

@@ -47,6 +47,7 @@ from graphroute.errors import ConfigError
 from graphroute.experiments.design import ExperimentBlock
 from graphroute.graphs.schema import ModelBlock, RouterBlock
 from graphroute.graphs.validate import check_routers
+from graphroute.serve.targets import parse_router_name
 from graphroute.yamlconf import load_checked
 
 
@@ -196,8 +197,7 @@ def _servable(cfg: ServeFile, target: str) -> bool:
         return True
     if target.startswith("graph:"):
         return target[len("graph:"):] in cfg.graphs
-    rest = target[len("router-"):] if target.startswith("router-") else None
-    return rest is not None and any(rest == r or rest.startswith(r + "-") for r in cfg.routers)
+    return parse_router_name(target, list(cfg.routers)) is not None
 
 
 def _check_experiments(cfg: ServeFile) -> list[tuple[tuple, str]]:

@@ -3,8 +3,16 @@
 A saved folder holds ``graphroute.json`` (the kind of object, the format version, the encoder id
 when vectors are involved, and the object's own metadata), optionally ``arrays.npz`` (plain
 arrays, read without pickle), ``<name>.skops`` files (fitted scikit-learn estimators kept whole —
-the MLP head, the cascade's learned scorer — through ``skops.io``: no pickle, and only
-scikit-learn, NumPy and SciPy types are trusted on load) and sub-folders of nested objects. The
+the MLP head, the cascade's learned scorer — through ``skops.io``: no pickle) and sub-folders of
+nested objects.
+
+Loading a folder never runs code it names. Every type a ``.skops`` file's schema names is checked
+against :data:`SKOPS_TYPES`, the exact types of the estimators graphroute itself writes, before
+skops reads anything else (no prefixes: ``builtins.exec`` and ``numpy.testing...runstring`` are
+refused like any other name); the class a ``graphroute.json`` names is looked up among the classes
+this process already defines, never imported; and while a folder loads (:func:`loading`), a
+``"module:function"`` string in it (a format scorer's parser) is refused instead of imported. A
+tampered folder raises :class:`~graphroute.errors.PersistenceError` naming the file and the type. The
 classifier's members keep their fitted state as arrays instead (linear weights, flat trees, a
 vocabulary), because a saved router must route within seconds of a cold start and importing
 ``skops.io`` alone took longer than that here (the docs' benchmarks page). :func:`write_folder` fills a temporary sibling and swaps it in, so
@@ -23,13 +31,16 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import os
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -38,8 +49,77 @@ from graphroute.errors import PersistenceError
 FORMAT_VERSION = 2
 META = "graphroute.json"
 ARRAYS = "arrays.npz"
-#: Type prefixes a ``.skops`` file may contain beyond skops' own trusted defaults.
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
+#: Every type a ``.skops`` file may name: exactly the types of the estimators graphroute writes (the
+#: MLP head; the learned scorer's logistic regression, scaler pipeline and boosted trees) and what
+#: they hold. ``tests/test_security.py`` fits each of them and checks that this list covers them.
+SKOPS_TYPES = frozenset({
+    "builtins.bool", "builtins.dict", "builtins.float", "builtins.int", "builtins.list", "builtins.str",
+    "builtins.tuple",
+    "numpy.bool_", "numpy.dtype", "numpy.float32", "numpy.float64", "numpy.int32", "numpy.int64", "numpy.ndarray",
+    "numpy.uint64", "numpy.random._generator.Generator", "numpy.random.mtrand.RandomState",
+    "sklearn._loss._loss.CyHalfBinomialLoss", "sklearn._loss._loss.CyHalfSquaredError", "sklearn._loss.link.IdentityLink",
+    "sklearn._loss.link.Interval", "sklearn._loss.link.LogitLink", "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn._loss.loss.HalfSquaredError",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.linear_model._logistic.LogisticRegression", "sklearn.linear_model._ridge.Ridge",
+    "sklearn.neural_network._multilayer_perceptron.MLPRegressor",
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    "sklearn.pipeline.Pipeline", "sklearn.preprocessing._data.StandardScaler", "sklearn.preprocessing._label.LabelEncoder",
+})
+_LOADING: contextvars.ContextVar[Path | None] = contextvars.ContextVar("graphroute_loading", default=None)
+
+
+@contextlib.contextmanager
+def loading(path: str | Path) -> Iterator[None]:
+    """While a saved folder at ``path`` is turned back into objects: code it names is refused
+    (:func:`refuse_code`)."""
+    token = _LOADING.set(Path(path))
+    try:
+        yield
+    finally:
+        _LOADING.reset(token)
+
+
+def refuse_code(what: str, name: str) -> None:
+    """Raise :class:`PersistenceError` when a folder is loading and it names code to import.
+
+    Examples:
+        >>> from graphroute.persist import loading, refuse_code
+        >>> refuse_code("parser", "os:system")   # a config file the user wrote: allowed
+        >>> with loading("/tmp/router"):
+        ...     refuse_code("parser", "os:system")
+        Traceback (most recent call last):
+        ...
+        graphroute.errors.PersistenceError: /tmp/router: graphroute.json names code to import (parser 'os:system'); a saved folder is data and never imports code: pass the callable itself when you build the object
+    """
+    path = _LOADING.get()
+    if path is not None:
+        raise PersistenceError(f"{META} names code to import ({what} {name!r}); a saved folder is data and never "
+                               f"imports code: pass the callable itself when you build the object", path=path)
+
+
+def skops_types(path: Path) -> set[str]:
+    """Every ``module.Class`` a ``.skops`` file's schema names, read from the zip's ``schema.json``
+    without skops (nothing is imported or constructed)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            schema = json.loads(z.read("schema.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise PersistenceError(f"{path.name} is corrupt: not a skops file ({exc})", path=path.parent) from None
+    found: set[str] = set()
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "__module__" in node or "__class__" in node:
+                found.add(f"{node.get('__module__')}.{node.get('__class__')}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
 
 
 def write_folder(path: str | Path, write: Callable[[Path], Any]) -> Path:
@@ -112,17 +192,21 @@ class Saved:
         return a[name]
 
     def estimator(self, name: str) -> Any:
-        """The scikit-learn estimator saved as ``<name>.skops``, trusting only scikit-learn/NumPy/SciPy types."""
-        import skops.io as sio
-
+        """The scikit-learn estimator saved as ``<name>.skops``; every type its schema names must be
+        one of :data:`SKOPS_TYPES`, checked before skops is imported."""
         f = self.path / f"{name}.skops"
         if not f.is_file():
             raise PersistenceError(f"{f.name} is missing", path=self.path)
+        bad = sorted(skops_types(f) - SKOPS_TYPES)
+        if bad:
+            raise PersistenceError(f"{f.name} names types graphroute never writes: {', '.join(bad)}; refused "
+                                   f"before anything was loaded", path=self.path)
+        import skops.io as sio
+
         try:
             untrusted = sio.get_untrusted_types(file=f)
-            bad = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
-            if bad:
-                raise PersistenceError(f"{f.name} holds types graphroute does not trust: {', '.join(bad)}", path=self.path)
+            if not set(untrusted) <= SKOPS_TYPES:  # cannot happen after the check above; kept as a second line
+                raise PersistenceError(f"{f.name} names types graphroute never writes: {untrusted}", path=self.path)
             return sio.load(f, trusted=untrusted)
         except PersistenceError:
             raise

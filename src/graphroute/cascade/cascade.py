@@ -31,7 +31,7 @@ from graphroute.cascade.offline import calibrate_recorded
 from graphroute.cascade.stage import Stage
 from graphroute.costs import CostModel, count_tokens
 from graphroute.errors import CascadeError
-from graphroute.persist import read_folder, save_folder
+from graphroute.persist import loading, read_folder, save_folder
 from graphroute.prompts import check_prompts, query_text
 from graphroute.scorers import ScoreContext
 from graphroute.types import Answer, Attempt, Calibration, CascadeResult
@@ -242,8 +242,9 @@ class Cascade:
     def load(cls, path: str | Path, models: dict[str, Any]) -> "Cascade":
         """Load a saved cascade; ``models`` maps each stage's model name to a chat model."""
         saved = read_folder(path, KIND)
-        return cls.from_config(saved.meta.get("config") or {}, models, base=saved.path,
-                               where=str(saved.path / "graphroute.json"))
+        with loading(saved.path):
+            return cls.from_config(saved.meta.get("config") or {}, models, base=saved.path,
+                                   where=str(saved.path / "graphroute.json"))
 
     def __repr__(self) -> str:
         parts = [f"{s.name}@{s.threshold:g}" for s in self.stages[:-1]] + [str(self.stages[-1].name)]

@@ -11,7 +11,7 @@ Examples:
     True
 """
 
-from graphroute.routers.base import ROUTERS, Router, as_dataset, make_router, router_names
+from graphroute.routers.base import ROUTERS, Router, as_dataset, make_router, router_class, router_names
 from graphroute.routers.baselines import AlwaysRouter, OracleRouter, RandomRouter
 from graphroute.routers.calibration import calibrate
 from graphroute.routers.embedding import EmbeddingRouter, PromptOnlyRouter
@@ -51,6 +51,7 @@ __all__ = [
     "calibrate",
     "make_router",
     "prompt_features",
+    "router_class",
     "router_names",
     "word_ngrams",
 ]

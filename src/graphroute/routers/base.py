@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
-import importlib
 import inspect
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -31,7 +30,7 @@ import numpy as np
 
 from graphroute.datasets import RoutingDataset
 from graphroute.errors import DatasetError, NotFittedError, PersistenceError, UnknownModelError, UnknownRouterError
-from graphroute.persist import Saved, read_folder, save_folder
+from graphroute.persist import META, Saved, loading, read_folder, save_folder
 from graphroute.prompts import check_prompts
 from graphroute.registry import Registry
 from graphroute.routers.calibration import calibrate
@@ -303,26 +302,49 @@ class Router(ABC):
         """Load a router saved with :meth:`save`; ``overrides`` replace saved params (e.g. ``encoder=``)."""
         saved = read_folder(path, KIND)
         meta = saved.meta
-        module, _, qual = str(meta.get("class", "")).rpartition(".")
-        try:
-            klass = getattr(importlib.import_module(module), qual)
-        except (ImportError, AttributeError, ValueError):
-            raise PersistenceError(f"unknown router class {meta.get('class')!r}", path=path) from None
-        if not (isinstance(klass, type) and issubclass(klass, cls)):
-            raise PersistenceError(f"{meta.get('class')!r} is not a {cls.__name__}", path=path)
-        router = klass(**{**meta["params"], **overrides})
-        router.models_, router.weak_, router.strong_ = list(meta["models"]), meta["weak"], meta["strong"]
-        try:
-            router._load(saved)
-        except (KeyError, ValueError, IndexError) as exc:  # saved by another version of the router
-            raise PersistenceError(f"the saved state does not fit this graphroute's {klass.__name__}: {exc}",
-                                   path=path) from None
+        klass = router_class(str(meta.get("class", "")), path)
+        if not issubclass(klass, cls):
+            raise PersistenceError(f"{META}: class {meta.get('class')!r} is not a {cls.__name__}", path=path)
+        with loading(path):
+            router = klass(**{**meta["params"], **overrides})
+            router.models_, router.weak_, router.strong_ = list(meta["models"]), meta["weak"], meta["strong"]
+            try:
+                router._load(saved)
+            except (KeyError, ValueError, IndexError) as exc:  # saved by another version of the router
+                raise PersistenceError(f"the saved state does not fit this graphroute's {klass.__name__}: {exc}",
+                                       path=path) from None
         if meta.get("policy"):
             try:
                 router.policy_ = policy_from_dict(meta["policy"])
             except (TypeError, ValueError) as exc:
                 raise PersistenceError(f"graphroute.json has an invalid policy: {exc}", path=path) from None
         return router
+
+
+def router_class(name: str, path: Any = None) -> type[Router]:
+    """The router class a saved ``graphroute.json`` names, looked up among the :class:`Router`
+    classes this process already defines (graphroute's own and any you imported); nothing is
+    imported, so a folder naming a module cannot run it.
+
+    Examples:
+        >>> from graphroute.routers import router_class
+        >>> router_class("graphroute.routers.knn.KNNRouter").__name__
+        'KNNRouter'
+        >>> router_class("os.system")
+        Traceback (most recent call last):
+        ...
+        graphroute.errors.PersistenceError: graphroute.json: class 'os.system' is not a router class this process defines (a router of your own: import its module before loading)
+    """
+    known: dict[str, type] = {}
+    stack: list[type] = [Router]
+    while stack:
+        c = stack.pop()
+        known[f"{c.__module__}.{c.__qualname__}"] = c
+        stack.extend(c.__subclasses__())
+    if name not in known:
+        raise PersistenceError(f"{META}: class {name!r} is not a router class this process defines (a router of your "
+                               f"own: import its module before loading)", path=path)
+    return known[name]
 
 
 def _unfamiliar(policy: Policy, familiarity: float, model: str, reason: str, fallback: str | None,

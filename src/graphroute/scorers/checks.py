@@ -23,6 +23,7 @@ from typing import Any, Callable
 from graphroute.tasks import arithmetic as mc
 from graphroute.types import Answer
 from graphroute.errors import CascadeError
+from graphroute.persist import refuse_code
 from graphroute.scorers.base import SCORERS, ScoreContext, Scorer
 
 KINDS = ("number", "integer", "json", "choice")
@@ -31,6 +32,7 @@ KINDS = ("number", "integer", "json", "choice")
 def _resolve(parser: Callable | str | None) -> Callable | None:
     if parser is None or callable(parser):
         return parser
+    refuse_code("parser", str(parser))  # a saved folder names no code
     module, _, attr = str(parser).partition(":")
     try:
         return getattr(importlib.import_module(module), attr)

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from graphroute.errors import CascadeError, GraphRouteError
+from graphroute.errors import CascadeError, GraphRouteError, PersistenceError
 from graphroute.scorers.base import SCORERS, ScoreContext, Scorer
 from graphroute.scorers.learned import LearnedScorer
 from graphroute.types import Answer
@@ -96,5 +96,7 @@ def make_scorer(spec: Any, *, models: dict[str, Any] | None = None, base: str | 
             params.setdefault("name", name)
     try:
         return SCORERS.make((kind, params))
+    except PersistenceError:
+        raise  # a saved folder naming code: the refusal itself, not a scorer problem
     except GraphRouteError as exc:
         raise CascadeError(f"scorer {kind!r}: {exc}") from None

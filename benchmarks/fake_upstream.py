@@ -7,6 +7,11 @@ failure modes chosen by the request's ``model``:
 * ``midstream`` — streams two chunks, then drops the connection;
 * ``slow`` — a stream of 100 chunks, one per 100 ms (``GET /stats`` counts streams the client closed early);
 * ``tools`` — calls the first tool of the request (``tool_calls``), or answers after a tool result;
+* ``billed`` — answers ``"pong"`` and bills what a paid API bills: ``prompt_tokens`` counts every
+  message's text and the request's tools, functions and response format (cl100k, OpenAI's GPT-4
+  tokenizer; 3 tokens per message as OpenAI does), not a fixed 10;
+* ``echo`` — refuses every request with HTTP 400, echoing the ``Authorization`` header it got in its
+  error message and body (a provider that leaks the key it was sent);
 * ``fast``, ``mid``, ``big``, ``flaky`` — the providers of ``benchmarks/faults.py``: their own latency
   and rates of timeouts, HTTP 429, HTTP 500, malformed bodies and slowness (seeded);
   ``POST /control?dead=flaky`` makes a model answer HTTP 503 every time until ``/control?dead=``
@@ -52,10 +57,28 @@ async def _fault(model: str) -> tuple[int, bytes] | None:
     return None
 
 
-def _completion(model: str, message: dict, finish: str = "stop") -> bytes:
+def _completion(model: str, message: dict, finish: str = "stop", usage: dict | None = None) -> bytes:
+    u = usage or {"prompt_tokens": 10, "completion_tokens": 4}
     return json.dumps({"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
                        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-                       "usage": {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14}}).encode()
+                       "usage": {**u, "total_tokens": u["prompt_tokens"] + u["completion_tokens"]}}).encode()
+
+
+def _billed(req: dict) -> int:
+    """Prompt tokens as a paid API counts them: every message's text, and the tools, functions and
+    response format (their JSON), with cl100k_base."""
+    import bpe_openai
+
+    enc = bpe_openai.get_encoding("cl100k_base")
+    n = 3
+    for m in req.get("messages") or []:
+        content = m.get("content")
+        texts = [content] if isinstance(content, str) else [p.get("text", "") for p in content or [] if isinstance(p, dict)]
+        n += 3 + sum(len(enc.encode_ordinary(t)) for t in texts if isinstance(t, str))
+    for field in ("tools", "functions", "response_format"):
+        if req.get(field):
+            n += len(enc.encode_ordinary(json.dumps(req[field])))
+    return n
 
 
 def _chunk(model: str, delta: dict, finish: str | None = None, usage: dict | None = None) -> bytes:
@@ -111,6 +134,14 @@ def make_app(latency_ms: float):
                 return await _send(send, failed[0], failed[1])
         if model == "dead":
             return await _send(send, 500, b'{"error":{"message":"internal error","type":"server_error"}}')
+        if model == "echo":
+            auth = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+            return await _send(send, 400, json.dumps({"error": {"message": f"bad request sent with {auth}",
+                                                                "type": "invalid_request_error", "param": "tools"},
+                                                      "request": {"headers": {"Authorization": auth}}}).encode())
+        if model == "billed" and not req.get("stream"):
+            usage = {"prompt_tokens": _billed(req), "completion_tokens": 1}
+            return await _send(send, 200, _completion(model, {"role": "assistant", "content": "pong"}, usage=usage))
         if model == "tools" and not req.get("stream"):
             msgs = req.get("messages") or []
             if msgs and msgs[-1].get("role") == "tool":

@@ -7,6 +7,7 @@ hardening note) and passes after; markers written by payloads prove that nothing
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -184,3 +185,222 @@ def test_the_skops_allow_list_covers_every_estimator_graphroute_writes(tmp_path)
         sio.dump(est, tmp_path / f"{i}.skops")
         assert skops_types(tmp_path / f"{i}.skops") <= SKOPS_TYPES, type(est).__name__
     assert not {"builtins.exec", "builtins.eval", "builtins.compile", "builtins.open", "builtins.getattr"} & SKOPS_TYPES
+
+
+# ---------------------------------------------------------------- graphroute serve, as an attacker and a clumsy client
+SECURITY_KEYS = {"owner": {"models": ["*"]}, "other": {"models": ["*"]}, "meter": {"models": ["mixtral"]},
+                 "grader": {"models": ["*"], "admin": True}, "limited": {"models": ["*"], "rate_limit": "3/minute"}}
+BUDGET = 1.0
+
+
+def _tools(n: int) -> list[dict]:
+    """``n`` realistic tool definitions (about 900 bytes each)."""
+    return [{"type": "function", "function": {
+        "name": f"lookup_{i}", "description": "Look up the current weather of a city, in degrees Celsius, with wind "
+                                              "speed and humidity, for the next hours. " * 6,
+        "parameters": {"type": "object", "properties": {"city": {"type": "string", "description": "The city"},
+                                                        "unit": {"type": "string", "enum": ["c", "f"]}},
+                       "required": ["city"]}}} for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory, serve_cache, replay_upstream, fake_provider, processes):
+    """A server with a global budget, owners' keys, an admin key, a rate-limited key, a billing
+    provider, a provider that echoes its key, and a graph whose python step fails."""
+    import yaml
+
+    from conftest import UPSTREAM_SECRET
+    from graphroute.models.local import free_port
+    from graphroute.serve import hash_key
+
+    folder = tmp_path_factory.mktemp("guarded")
+    (folder / "steps.py").write_text("def boom(state):\n    raise ValueError('a bug in a python step')\n")
+    (folder / "boom.yaml").write_text(yaml.safe_dump({
+        "models": {}, "state": {"question": "str", "answer": "str"},
+        "nodes": {"step": {"type": "python", "call": "steps:boom"}},
+        "edges": [{"from": "START", "to": "step"}, {"from": "step", "to": "END"}], "input": "question",
+        "budget": {"per_run": 0.01}}))
+    keys = {n: f"gr-sec-{n}-0123456789" for n in SECURITY_KEYS}
+    gsm = {"gpt4": "gpt-4-1106-preview", "mixtral": "mistralai/Mixtral-8x7B-Instruct-v0.1"}
+    models = {k: {"model": m, "base_url": replay_upstream, "input_price": 1.0, "output_price": 1.0} for k, m in gsm.items()}
+    models["billed"] = {"model": "billed", "base_url": f"{fake_provider}/v1", "input_price": 2.5, "output_price": 10.0,
+                        "max_output_tokens": 16, "api_key_env": "GR_TEST_UPSTREAM_KEY"}
+    models["echo"] = {"model": "echo", "base_url": f"{fake_provider}/v1", "input_price": 1.0, "output_price": 1.0,
+                      "api_key_env": "GR_TEST_UPSTREAM_KEY"}
+    cfg = {"models": models,
+           "routers": {"bandit": {"type": "strategy", "kind": "thompson", "params": {"models": ["gpt4", "mixtral"], "seed": 0}}},
+           "graphs": {"boom": "boom.yaml"},
+           "serve": {"replay": ["routellm-gsm8k"], "budget": BUDGET, "max_body_bytes": 2_000_000,
+                     "max_prompt_tokens": 60_000, "telemetry": "telemetry.jsonl",
+                     "keys": [{"name": n, "sha256": hash_key(keys[n]), **e} for n, e in SECURITY_KEYS.items()]}}
+    (folder / "serve.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    port = free_port()
+    log = (folder / "server.log").open("w")
+    proc = processes.start([sys.executable, "-m", "graphroute.cli.main", "serve", str(folder / "serve.yaml"), "--port",
+                            str(port)], f"http://127.0.0.1:{port}/health", log=log,
+                           env={"GRAPHROUTE_CACHE": str(serve_cache), "GR_TEST_UPSTREAM_KEY": UPSTREAM_SECRET,
+                                "PYTHONPATH": os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))})
+    yield {"url": f"http://127.0.0.1:{port}", "keys": keys, "folder": folder, "secret": UPSTREAM_SECRET}
+    processes.stop(proc)
+    log.close()
+
+
+def _post(server, path, body, key="owner", **kw):
+    import httpx
+
+    headers = {"authorization": f"Bearer {server['keys'][key]}"} if key else {}
+    return httpx.post(server["url"] + path, json=body, headers=headers, timeout=60, **kw)
+
+
+def _ask(text: str) -> list[dict]:
+    return [{"role": "user", "content": text}]
+
+
+def _metric(server, name: str) -> float:
+    import httpx
+
+    text = httpx.get(server["url"] + "/metrics", timeout=30).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+
+
+def test_every_billed_part_is_counted_at_least_as_the_provider_bills_it():
+    import fake_upstream
+
+    from graphroute.serve.billing import prompt_tokens
+
+    bodies = [{"messages": _ask("hi"), "tools": _tools(200)},
+              {"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": [
+                  {"type": "text", "text": "describe"}, {"type": "image_url", "image_url": {"url": "data:,"}}]}],
+               "response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "object"}}}},
+              {"messages": _ask("x" * 50_000)}]
+    for body in bodies:
+        assert prompt_tokens(body) >= fake_upstream._billed(body), body["messages"][0]
+    assert prompt_tokens(bodies[0]) > 40 * prompt_tokens({"messages": _ask("hi")} | {"tools": _tools(1)}) / 2
+
+
+def test_tools_are_budgeted_and_concurrent_requests_cannot_overrun_the_budget(guarded):
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = {"model": "billed", "messages": _ask("What is the weather in Paris?"), "tools": _tools(200)}
+    assert len(json.dumps(body)) > 170_000
+    with ThreadPoolExecutor(14) as pool:
+        out = list(pool.map(lambda _: _post(guarded, "/v1/chat/completions", body), range(14)))
+    codes = [r.status_code for r in out]
+    assert 200 in codes and codes.count(429) >= 5, codes
+    assert all(r.json()["error"]["code"] == "insufficient_quota" for r in out if r.status_code == 429)
+    answered = [r.json() for r in out if r.status_code == 200]
+    assert all(a["usage"]["prompt_tokens"] > 40_000 for a in answered)  # the provider billed the tools
+    spent = _metric(guarded, "graphroute_cost_dollars_total")
+    assert 0 < spent <= BUDGET + 1e-9, spent  # before: 14 admitted on tiny reservations, $1.5 spent of $1
+
+
+def test_max_prompt_tokens_counts_tools(guarded):
+    r = _post(guarded, "/v1/chat/completions", {"model": "mixtral", "messages": _ask("hi"), "tools": _tools(300)})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "context_length_exceeded"
+    assert "60000" in r.json()["error"]["message"]
+
+
+def test_feedback_only_from_the_key_that_made_the_request_once_per_metric_and_in_range(guarded, gsm8k):
+    r = _post(guarded, "/v1/chat/completions", {"model": "router-bandit", "messages": _ask(gsm8k.prompts[7])})
+    rid = r.headers["x-graphroute-request-id"]
+    for key in ("other", "meter"):  # another key's request looks like no request at all
+        stolen = _post(guarded, "/v1/feedback", {"request_id": rid, "score": 1.0}, key=key)
+        assert stolen.status_code == 404 and stolen.json()["error"]["code"] == "request_not_found"
+    for score in (-1e300, 1e300, 1.5, -0.01):
+        bad = _post(guarded, "/v1/feedback", {"request_id": rid, "score": score})
+        assert bad.status_code == 400 and bad.json()["error"]["param"].endswith("score"), score
+    ok = _post(guarded, "/v1/feedback", {"request_id": rid, "score": 1.0})
+    assert ok.status_code == 200 and ok.json()["learned"] is True
+    again = _post(guarded, "/v1/feedback", {"request_id": rid, "score": 0.0})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "feedback_already_recorded"
+    graded = _post(guarded, "/v1/feedback", {"request_id": rid, "score": 0.5, "metric": "judge"}, key="grader")
+    assert graded.status_code == 200 and graded.json()["learned"] is False  # an admin grades any request
+    forged = _post(guarded, "/v1/feedback", {"request_id": f"{rid}#x", "score": 1.0, "metric": "judge"}, key="grader")
+    assert forged.status_code == 404  # no shadow 'x' answered this request
+    unknown = _post(guarded, "/v1/feedback", {"request_id": "0" * 32, "score": 1.0, "metric": "judge"}, key="grader")
+    assert unknown.status_code == 404
+    rows = [json.loads(x) for x in (guarded["folder"] / "telemetry.jsonl").read_text().splitlines()]
+    scores = [(row.get("metric", "feedback"), row["score"]) for row in rows if row["event"] == "feedback"]
+    assert sorted(scores) == [("feedback", 1.0), ("judge", 0.5)]  # nothing refused was logged
+
+
+def test_feedback_and_route_count_against_the_rate_limit(guarded):
+    codes = [_post(guarded, "/v1/feedback", {"request_id": f"r{i}", "score": 1.0}, key="limited").status_code
+             for i in range(3)]
+    assert codes == [404, 404, 404]
+    assert _post(guarded, "/v1/feedback", {"request_id": "r4", "score": 1.0}, key="limited").status_code == 429
+    r = _post(guarded, "/v1/route", {"model": "router-bandit", "messages": _ask("hi")}, key="limited")
+    assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limit_exceeded"
+
+
+def test_upstream_errors_are_rebuilt_without_the_upstreams_key(guarded):
+    for stream in (False, True):
+        r = _post(guarded, "/v1/chat/completions", {"model": "echo", "messages": _ask("hi"), "stream": stream})
+        assert r.status_code == 400 and guarded["secret"] not in r.text
+        err = r.json()["error"]
+        assert err["message"].startswith("The upstream of echo refused the request: bad request sent with Bearer")
+        assert set(r.json()) == {"error"} and err["param"] == "tools"  # nothing else of the provider's body
+
+
+def test_query_string_keys_are_refused_and_never_logged(guarded):
+    import httpx
+
+    secret = guarded["keys"]["owner"]
+    r = httpx.post(f"{guarded['url']}/v1/chat/completions?api_key={secret}",
+                   json={"model": "mixtral", "messages": _ask("hi")}, timeout=30)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "key_in_url"
+    assert httpx.get(f"{guarded['url']}/v1/models?key={secret}", timeout=30).status_code == 401
+    log = (guarded["folder"] / "server.log").read_text()
+    assert "/v1/chat/completions?[query removed]" in log and secret not in log
+
+
+def test_a_404_lists_only_the_models_the_key_may_use(guarded):
+    r = _post(guarded, "/v1/chat/completions", {"model": "nope", "messages": _ask("hi")}, key="meter")
+    assert r.status_code == 404
+    message = r.json()["error"]["message"]
+    assert "mixtral" in message and "gpt4" not in message and "billed" not in message and "graph:boom" not in message
+
+
+def test_docs_and_the_schema_need_a_key_unless_opened(guarded, tmp_path):
+    import httpx
+    import yaml
+    from fastapi.testclient import TestClient
+
+    from graphroute.serve import create_app, hash_key
+
+    for path in ("/docs", "/openapi.json"):
+        assert httpx.get(guarded["url"] + path, timeout=30).status_code == 401
+        assert httpx.get(guarded["url"] + path, headers={"authorization": f"Bearer {guarded['keys']['owner']}"},
+                         timeout=30).status_code == 200
+    cfg = {"models": {"m": {"model": "mixtral", "replay": "mistralai/Mixtral-8x7B-Instruct-v0.1", "input_price": 1,
+                            "output_price": 1}},
+           "serve": {"replay": ["routellm-gsm8k"], "open_docs": True, "keys": [{"name": "a", "sha256": hash_key("k")}]}}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(cfg))
+    assert TestClient(create_app(tmp_path / "s.yaml")).get("/openapi.json").status_code == 200
+
+
+def test_bad_bodies_get_a_4xx_the_connection_survives_and_every_refusal_is_counted(guarded):
+    import httpx
+
+    auth = {"authorization": f"Bearer {guarded['keys']['owner']}"}
+    before = {c: _metric(guarded, f'graphroute_requests_total{{code="{c}"') for c in (400, 401, 403, 404, 413, 500)}
+    with httpx.Client(base_url=guarded["url"], headers=auth, timeout=60) as c:
+        huge = c.post("/v1/chat/completions", json={"model": "router-bandit", "messages": _ask("7" * 1_000_000)})
+        assert huge.status_code == 400, huge.text  # a ~1M-character prompt: under the body limit, over the router's
+        odd = c.post("/v1/chat/completions", json={"model": "mixtral", "messages": [
+            {"role": "user", "content": [{"type": "text", "text": {"an": "object"}}]}]})
+        assert odd.status_code == 400 and "text" in odd.json()["error"]["param"]
+        assert c.post("/v1/chat/completions", json={"model": "router-bandit-0.5\n", "messages": _ask("hi")}).status_code == 400
+        boom = c.post("/v1/chat/completions", json={"model": "graph:boom", "messages": _ask("hi")})
+        assert boom.status_code == 500 and boom.json()["error"]["type"] == "server_error"
+        assert "a bug in a python step" not in boom.text  # an unexpected error names only its type
+        after = c.post("/v1/chat/completions", json={"model": "mixtral", "messages": _ask("hi")})
+        assert after.status_code == 200  # the same pooled connection still serves (it used to be reset)
+        chunked = c.post("/v1/chat/completions", content=(b"x" * 100_000 for _ in range(30)),
+                         headers={"content-type": "application/json"})
+        assert chunked.status_code == 413 and chunked.json()["error"]["code"] == "request_too_large"
+    assert _post(guarded, "/v1/chat/completions", {"model": "mixtral", "messages": _ask("hi")}, key=None).status_code == 401
+    assert _post(guarded, "/v1/chat/completions", {"model": "gpt4", "messages": _ask("hi")}, key="meter").status_code == 403
+    assert _post(guarded, "/v1/chat/completions", {"model": "nope", "messages": _ask("hi")}).status_code == 404
+    grown = {c: _metric(guarded, f'graphroute_requests_total{{code="{c}"') - before[c] for c in before}
+    assert grown[400] >= 3 and all(grown[c] >= 1 for c in (401, 403, 404, 413, 500)), grown

@@ -160,7 +160,7 @@ def test_feedback_teaches_the_bandit_and_lands_in_telemetry(serve_server, gsm8k)
     r = httpx.post(serve_server["url"] + "/v1/feedback", json={"request_id": rid, "score": 1.0}, headers=auth)
     assert r.status_code == 200 and r.json() == {"request_id": rid, "recorded": True, "learned": True}
     again = httpx.post(serve_server["url"] + "/v1/feedback", json={"request_id": rid, "score": 1.0}, headers=auth)
-    assert again.status_code == 404 and again.json()["error"]["code"] == "request_not_found"
+    assert again.status_code == 409 and again.json()["error"]["code"] == "feedback_already_recorded"
     rows = [json.loads(x) for x in (serve_server["folder"] / "telemetry.jsonl").read_text().splitlines()]
     assert {"decision", "feedback"} <= {row["event"] for row in rows if row.get("run_id") == rid}
 

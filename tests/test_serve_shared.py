@@ -75,7 +75,7 @@ def test_feedback_on_one_server_for_a_request_the_other_answered(pair):
     assert [r.status_code for r in on_b] == [200] * 4 and all(r.json()["learned"] for r in on_b)
     again = httpx.post(f"{a}/v1/feedback", json={"request_id": ids[0], "score": 1.0},
                        headers={"authorization": f"Bearer {KEYS['free']}"}, timeout=30)
-    assert again.status_code == 404 and again.json()["error"]["code"] == "request_not_found"
+    assert again.status_code == 409 and again.json()["error"]["code"] == "feedback_already_recorded"
     stats = redis.Redis.from_url(REDIS).hgetall(f"{{{pair['prefix']}:bandit}}:router:bandit")
     assert sum(json.loads(v)[1] for v in stats.values()) == pytest.approx(4.0, rel=0.01)  # both servers' shared counts
 

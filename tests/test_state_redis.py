@@ -146,13 +146,15 @@ def test_rate_limits_and_feedback_records_are_shared():
         a, b = workers(2)
         hits = [await (a if i % 2 else b).rate_hit("key:a:5/60", 5, 60.0) for i in range(8)]
         await a.remember("req-1", {"router": "bandit", "run": {"cluster": "c0"}}, 60)
-        got = await b.recall("req-1"), await a.recall("req-1")
+        claim = f"req-1:feedback:{uuid.uuid4().hex}"
+        got = await b.peek("req-1"), await a.peek("req-1"), await b.claim(claim, 60), await a.claim(claim, 60)
         await close(a, b)
         return hits, got
 
-    hits, (first, again) = asyncio.run(go())
+    hits, (first, again, claimed, claimed_again) = asyncio.run(go())
     assert [h is None for h in hits] == [True] * 5 + [False] * 3 and all(h > 0 for h in hits[5:])
-    assert first == {"router": "bandit", "run": {"cluster": "c0"}} and again is None
+    assert first == again == {"router": "bandit", "run": {"cluster": "c0"}}  # any worker reads it, for its TTL
+    assert claimed and not claimed_again  # one feedback per request and metric, across workers
 
 
 def test_bandit_statistics_are_shared_and_decay():
@@ -294,7 +296,7 @@ def test_every_piece_of_state_works_on_a_real_redis_cluster(tmp_path):
         await cache_a.aput("What is the capital of France?", "gpt4", "Paris")
         found = await cache_b.aget("What is the capital of France?", "gpt4")
         await a.remember("r1", {"x": 1}, 60)
-        recalled = await b.recall("r1")
+        recalled = await b.peek("r1")
         spent = await budgets[1].aspent("key:a")
         await close(a, b)
         return crossed, opened, len(held), spent, rates, stats, found, recalled

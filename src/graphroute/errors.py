@@ -111,3 +111,13 @@ class ServiceUnavailableError(GraphRouteError, ConnectionError):
     def __init__(self, message: str, host: str = "") -> None:
         self.host = host
         super().__init__(f"{host + ': ' if host else ''}{message}")
+
+
+class FeedbackError(GraphRouteError, ValueError):
+    """Feedback that is not recorded: ``code`` says why (``request_not_found``: unknown, expired or
+    another key's request; ``invalid_score`` / ``unknown_metric``: ``param`` names the field;
+    ``feedback_already_recorded``: a request takes one score per metric)."""
+
+    def __init__(self, message: str, code: str, param: str | None = None) -> None:
+        self.code, self.param = code, param
+        super().__init__(message)

@@ -52,14 +52,36 @@ def _encoding():
     return bpe_openai.get_encoding(TOKENIZER)
 
 
+#: texts are counted in pieces of at most this many characters (a piece's edge can split one token
+#: in two, so the count can only grow, by at most one token per piece)
+PIECE_CHARS = 16_384
+
+
+def _count_one(enc, text: str) -> int:
+    """One text's tokens; very long texts in pieces (the tokenizer refuses a long run without spaces)."""
+    if len(text) <= PIECE_CHARS:
+        try:
+            return len(enc.encode_ordinary(text))
+        except ValueError:  # "Input too long to encode safely": at most one token per UTF-8 byte
+            return len(text.encode("utf-8", "replace"))
+    return sum(_count_one(enc, text[i:i + PIECE_CHARS]) for i in range(0, len(text), PIECE_CHARS))
+
+
 def count_tokens(texts: Sequence[str]) -> np.ndarray:
-    """Token counts of ``texts`` with ``cl100k_base`` (or ``ceil(chars/4)`` without bpe-openai)."""
+    """Token counts of ``texts`` with ``cl100k_base`` (or ``ceil(chars/4)`` without bpe-openai).
+
+    Examples:
+        >>> from graphroute.costs import count_tokens
+        >>> count_tokens(["hello world", "x" * 1_000_000]).tolist()   # a long run: counted in pieces
+        [2.0, 125000.0]
+    """
     enc = _encoding()
     if enc is None:
         return np.array([math.ceil(len(t) / 4) for t in texts], dtype=np.float64)
     texts = list(texts)
-    if len(texts) < 16:  # the batch API starts a thread pool: for a few texts that costs more than it saves
-        return np.array([len(enc.encode_ordinary(t)) for t in texts], dtype=np.float64)
+    if len(texts) < 16 or any(len(t) > PIECE_CHARS for t in texts):
+        # the batch API starts a thread pool: for a few texts that costs more than it saves
+        return np.array([_count_one(enc, t) for t in texts], dtype=np.float64)
     return np.array([len(x) for x in enc.encode_ordinary_batch(texts)], dtype=np.float64)
 
 

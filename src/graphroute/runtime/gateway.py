@@ -125,11 +125,14 @@ class Gateway:
         return Reply(text, int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)), provider_ms, ttft)
 
     async def attempt(self, model: str, call: Callable[[], Awaitable[Reply]], *, tokens: int, request: dict[str, Any],
-                      attempts: list[dict], defer: bool = False) -> tuple[Reply, Reservation | None]:
+                      attempts: list[dict], defer: bool = False,
+                      reserve_tokens: int | None = None) -> tuple[Reply, Reservation | None]:
         """Call ``model`` through its breaker, the budgets and retries (tenacity): ``call()`` makes one
-        try and returns a :class:`Reply`. The budget reservation is the worst case of ``tokens`` in and
-        ``request["max_output_tokens"]`` (default: the gateway's) out. ``defer=True`` (a stream still running): the budget
-        reservation is returned and :meth:`settle` must be called with the final reply."""
+        try and returns a :class:`Reply`. The budget reservation is the worst case of ``reserve_tokens``
+        (default ``tokens``) in and ``request["max_output_tokens"]`` (default: the gateway's) out; the
+        call is settled to the usage the reply reports (``tokens`` in when it reports none).
+        ``defer=True`` (a stream still running): the budget reservation is returned and :meth:`settle`
+        must be called with the final reply."""
         breaker = self.breakers[model]
 
         def retryable(exc: BaseException) -> bool:
@@ -142,7 +145,8 @@ class Gateway:
                 with attempt:
                     # the budget first, the breaker last: nothing awaits between admission and the call, so
                     # calls admitted before a failure opens the breaker are as few as can be
-                    res = await self.budgets.areserve(self._worst(model, tokens, request.get("max_output_tokens")),
+                    res = await self.budgets.areserve(self._worst(model, reserve_tokens or tokens,
+                                                                  request.get("max_output_tokens")),
                                                       request.get("session"), request.get("budget"),
                                                       request["spent"]) if self.budgets is not None else None
                     ticket = await breaker.aallow()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 import uuid
 from pathlib import Path
@@ -28,55 +29,35 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from graphroute.costs import count_tokens
-from graphroute.runtime.failures import BudgetExceededError, NoModelAvailableError, ProviderError, redact
-from graphroute.serve.auth import AuthError
-from graphroute.serve.settings import ServeFile, load_serve_config
+from graphroute.errors import GraphRouteError
+from graphroute.runtime.failures import NoModelAvailableError
+from graphroute.serve.api_errors import APIError, as_api_error, scrub, upstream_refusal
+from graphroute.serve.billing import prompt_tokens
 from graphroute.serve.body_limit import BodyLimit
+from graphroute.serve.guard import Guard, counted, hide_query_strings, mark
 from graphroute.serve.service import Service
-from graphroute.state import StateUnavailableError
-from graphroute.serve.targets import UnknownVirtualModelError
+from graphroute.serve.settings import ServeFile, load_serve_config
 from graphroute.serve.upstreams import UpstreamStatusError
-from graphroute.serve.wire import (ChatRequest, Completion, ErrorResponse, FeedbackRequest, RouteResponse, error_body,
+from graphroute.serve.wire import (ChatRequest, Completion, ErrorResponse, RouteResponse, error_body, feedback_request,
                                    last_user_text, text_chunks, usage)
 
 _ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 413, 429, 502, 503)}
+_BRANCH = re.compile(r"^(str|int|float|bool|none|list\[.*|dict\[.*|tagged-union\[.*|function-.*)$")
 _SSE = {"text/event-stream": {"schema": {"type": "string"}}}
 
 
-class APIError(Exception):
-    def __init__(self, status: int, message: str, type: str = "invalid_request_error", code: str | None = None,
-                 param: str | None = None, headers: dict[str, str] | None = None) -> None:
-        self.status, self.message, self.type, self.code, self.param, self.headers = status, message, type, code, param, headers
-        super().__init__(message)
-
-    def response(self) -> JSONResponse:
-        return JSONResponse(error_body(redact(self.message), self.type, code=self.code, param=self.param),
-                            status_code=self.status, headers=self.headers)
-
-
-def as_api_error(exc: BaseException) -> APIError:
-    """A typed failure in OpenAI's terms."""
-    if isinstance(exc, APIError):
-        return exc
-    if isinstance(exc, AuthError):
-        return APIError(exc.status, str(exc), "invalid_request_error" if exc.status == 403 else "authentication_error", exc.code)
-    if isinstance(exc, UnknownVirtualModelError):
-        return APIError(404, str(exc), code="model_not_found", param="model")
-    if isinstance(exc, StateUnavailableError):  # fail_closed: budgets cannot be checked, so nothing is spent
-        return APIError(503, f"Budgets are unavailable: {exc}", "service_unavailable", "state_unavailable",
-                        headers={"retry-after": "1"})
-    if isinstance(exc, BudgetExceededError):
-        return APIError(429, f"Budget exceeded: {exc}", "insufficient_quota", "insufficient_quota")
-    if isinstance(exc, NoModelAvailableError):
-        return APIError(503, str(exc), "service_unavailable", "no_model_available")
-    if isinstance(exc, ProviderError):
-        return APIError(502, str(exc), "upstream_error", exc.kind)
-    return APIError(500, f"internal error: {type(exc).__name__}", "server_error")
+async def admit(svc: Service, key: Any) -> None:
+    """A 429 when ``key`` is over its rate limit (chat, route and feedback calls all count)."""
+    wait = await svc.keys.admit(key)
+    if wait is not None:
+        raise APIError(429, f"Rate limit reached for key {key.name!r}; retry in {wait:.0f} s.", "rate_limit_error",
+                       "rate_limit_exceeded", headers={"retry-after": str(int(wait + 0.999))})
 
 
 def _header(text: str) -> str:
@@ -89,42 +70,44 @@ def _sse(obj: Any) -> bytes:
 
 
 class _Request:
-    """One chat request's bookkeeping: ids, key, target, decision, timing."""
+    """One chat (or route) request's bookkeeping: ids, key, target, decision, timing. Building it
+    authenticates, resolves the virtual model (a 404 lists only what the key may use), checks the
+    key may use it and counts every billed prompt token."""
 
     def __init__(self, svc: Service, http: Request, body: ChatRequest) -> None:
-        self.svc, self.t0 = svc, time.perf_counter()
+        self.svc, self.http, self.t0 = svc, http, time.perf_counter()
         self.id = uuid.uuid4().hex
         self.key = svc.keys.authenticate(http.headers.get("authorization"))
         self.body = body.model_dump(exclude_unset=True)
         self.experiment = None
+        key = self.key
+        visible = (lambda n: key.may_use(n)) if key is not None else None
         if body.model in svc.experiments:  # the arm its unit is assigned to serves it
+            svc.keys.check_model(self.key, body.model)
             unit = svc.experiments.blocks[body.model].unit
             who = {"user": body.user, "session": http.headers.get("x-graphroute-session"),
                    "key": self.key.name if self.key is not None else None, "request": None}[unit]
             self.experiment, self.target = svc.experiments.start(body.model, self.id, who)
             self.target.label = f"{body.model}:{self.experiment.arm}"
         else:
-            self.target = svc.resolver.resolve(body.model)
+            self.target = svc.resolver.resolve(body.model, visible)
+        mark(http, self.target.label, self.target.kind)
         svc.keys.check_model(self.key, body.model)
         self.prompt = last_user_text(self.body["messages"])
         if self.target.kind != "model" and not self.prompt.strip():
             raise APIError(400, "The last user message is empty: there is nothing to route on.", param="messages")
-        text = " ".join(str(m.get("content") or "") for m in self.body["messages"])
-        self.tokens = int(count_tokens([text])[0])
+        self.tokens = prompt_tokens(self.body)  # every billed part: messages of every role, tools, schemas
         cap = svc.cfg.serve.max_prompt_tokens
         if cap is not None and self.tokens > cap:
-            raise APIError(400, f"This request has {self.tokens} prompt tokens; this server accepts at most {cap}.",
-                           code="context_length_exceeded", param="messages")
+            raise APIError(400, f"This request is billed {self.tokens} prompt tokens (messages, tools and schemas); "
+                                f"this server accepts at most {cap}.", code="context_length_exceeded", param="messages")
         self.session = self.key.session if self.key is not None else None
         self.gw = {"session": self.session, "budget": None, "spent": 0.0, "provider_ms": 0.0}
         self.decision: Any = None
         self.chosen: str | None = None
 
     async def admit(self) -> None:
-        wait = await self.svc.keys.admit(self.key)
-        if wait is not None:
-            raise APIError(429, f"Rate limit reached for key {self.key.name!r}; retry in {wait:.0f} s.",  # type: ignore[union-attr]
-                           "rate_limit_error", "rate_limit_exceeded", headers={"retry-after": str(int(wait + 0.999))})
+        await admit(self.svc, self.key)
 
     def routing(self, decision: Any, model: str | None, cost: float, attempts: list[dict]) -> dict[str, Any]:
         d = decision.to_dict()
@@ -148,12 +131,16 @@ class _Request:
         m = self.svc.metrics
         ms = (time.perf_counter() - self.t0) * 1000
         m.request(self.target.label, self.target.kind, code, ms / 1000)
+        counted(self.http)
         m.attempts(attempts, chosen, model)
         ok = model is not None and code == 200
         if ok:
             m.decision(model, cost)
-            await self.svc.remember(self.id, self.prompt, decision, self.target, cost, ms, fallback=model != chosen,
-                                    served=model)
+            # a cascade's later stage or a graph's steps are its own answer, not a fallback
+            fallback = self.target.kind in ("model", "router") and model != chosen
+            await self.svc.remember(self.id, self.prompt, decision, self.target, cost, ms, fallback=fallback,
+                                    served=model, key=self.key.name if self.key is not None else None,
+                                    experiment=self.experiment.experiment if self.experiment is not None else None)
         if self.experiment is not None:
             await self.svc.experiments.finish(self.experiment, self.target, decision, chosen, request_id=self.id,
                                               model=model if ok else None, cost=cost, latency_ms=ms,
@@ -214,8 +201,7 @@ async def _answer(svc: Service, r: _Request, body: ChatRequest) -> Response:
     try:
         payload, model, attempts = await svc.dispatcher.complete(chosen, r.body, r.tokens, r.gw)
     except UpstreamStatusError as exc:
-        await r.done(exc.status_code, decision, chosen, None, 0.0, [])
-        return JSONResponse(exc.body, status_code=exc.status_code, headers=r.headers(chosen, decision.reason))
+        return await _refused(r, exc, decision, chosen)
     cost = r.gw["spent"]
     reason = decision.reason if model == chosen else f"{decision.reason}; {chosen} failed, fallback {model} answered"
     tin, tout = int((payload.get("usage") or {}).get("prompt_tokens") or 0), int((payload.get("usage") or {}).get("completion_tokens") or 0)
@@ -227,12 +213,20 @@ async def _answer(svc: Service, r: _Request, body: ChatRequest) -> Response:
     return JSONResponse(payload, headers=r.headers(model, reason))
 
 
+async def _refused(r: _Request, exc: UpstreamStatusError, decision: Any, chosen: str) -> Response:
+    """An upstream refused the request itself (400/404/413/422): its message, redacted, in OpenAI's
+    format; nothing else of what it sent back."""
+    await r.done(exc.status_code, decision, chosen, None, 0.0, [])
+    err = upstream_refusal(exc, chosen, r.svc.secrets)
+    return JSONResponse(error_body(err.message, err.type, code=err.code, param=err.param), status_code=err.status,
+                        headers=r.headers(chosen, decision.reason))
+
+
 async def _stream(r: _Request, decision: Any, chosen: str, body: ChatRequest) -> Response:
     try:
         stream = await r.svc.dispatcher.open_stream(chosen, r.body, r.tokens, r.gw)
     except UpstreamStatusError as exc:
-        await r.done(exc.status_code, decision, chosen, None, 0.0, [])
-        return JSONResponse(exc.body, status_code=exc.status_code, headers=r.headers(chosen, decision.reason))
+        return await _refused(r, exc, decision, chosen)
     model = stream.model
     reason = decision.reason if model == chosen else f"{decision.reason}; {chosen} failed, fallback {model} answered"
     want_usage = bool((body.stream_options or {}).get("include_usage"))
@@ -248,7 +242,8 @@ async def _stream(r: _Request, decision: Any, chosen: str, body: ChatRequest) ->
                 yield _sse(ch)
             if stream.error is not None:
                 err = as_api_error(stream.error)
-                yield _sse(error_body(redact(f"the stream from {model} broke after its first token: {stream.error}"),
+                yield _sse(error_body(scrub(f"the stream from {model} broke after its first token: {stream.error}",
+                                            r.svc.secrets),
                                       err.type, code=err.code))
                 await r.done(502, decision, chosen, model, stream.cost, stream.attempts)
                 return
@@ -262,6 +257,7 @@ async def _stream(r: _Request, decision: Any, chosen: str, body: ChatRequest) ->
             await r.done(200, decision, chosen, model, stream.cost, stream.attempts)
         except asyncio.CancelledError:  # the client went away: the upstream call is closed in aclose
             r.svc.metrics.request(r.target.label, r.target.kind, 499, time.perf_counter() - r.t0)
+            counted(r.http)
             raise
         finally:
             await stream.aclose()
@@ -274,28 +270,34 @@ def create_app(config: ServeFile | str | Path) -> FastAPI:
     """The server as an ASGI app (mount it in your own FastAPI/Starlette app, or run it with uvicorn)."""
     cfg = config if isinstance(config, ServeFile) else load_serve_config(config)
     svc = Service(cfg)
+    hide_query_strings()
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
         await svc.start()
         yield
         await svc.aclose()
 
-    app = FastAPI(title="graphroute", version="1.0", description="OpenAI-compatible routing server", lifespan=lifespan)
+    app = FastAPI(title="graphroute", version="1.0", description="OpenAI-compatible routing server", lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
     app.state.service = svc
     app.add_middleware(BodyLimit, max_bytes=cfg.serve.max_body_bytes)
-
-    @app.exception_handler(Exception)
-    async def _any(request: Request, exc: Exception) -> JSONResponse:
-        return as_api_error(exc).response()
+    app.add_middleware(Guard, metrics=svc.metrics, secrets=svc.secrets)  # outermost: counts refusals, 413s and 500s too
+    open_docs = cfg.serve.open_docs if cfg.serve.open_docs is not None else not svc.keys.enabled
 
     @app.exception_handler(APIError)
     async def _api(request: Request, exc: APIError) -> JSONResponse:
-        return exc.response()
+        return exc.response(svc.secrets)
+
+    @app.exception_handler(GraphRouteError)
+    async def _typed(request: Request, exc: GraphRouteError) -> JSONResponse:
+        return as_api_error(exc).response(svc.secrets)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        e = (exc.errors() or [{}])[0]
-        loc = [str(x) for x in e.get("loc", ()) if x != "body"]
+        # the deepest error is the one that says what is wrong (a union lists one per alternative)
+        e = max(exc.errors() or [{}], key=lambda err: len(err.get("loc", ())))
+        loc = [str(x) for x in e.get("loc", ()) if x != "body" and not _BRANCH.match(str(x))]
         return APIError(400, f"Invalid request: {'.'.join(loc) or 'body'}: {e.get('msg', 'invalid')}",
                         param=".".join(loc) or None).response()
 
@@ -304,9 +306,6 @@ def create_app(config: ServeFile | str | Path) -> FastAPI:
         return APIError(exc.status_code, str(exc.detail), "invalid_request_error",
                         "not_found" if exc.status_code == 404 else None, headers=getattr(exc, "headers", None)).response()
 
-    for cls in (AuthError, BudgetExceededError, NoModelAvailableError, ProviderError, UnknownVirtualModelError):
-        app.add_exception_handler(cls, _any)
-
     @app.post("/v1/chat/completions", response_model=Completion, responses={**_ERRORS, 200: {"content": _SSE}})
     async def chat_completions(body: ChatRequest, request: Request):
         return await chat(svc, request, body)
@@ -314,23 +313,27 @@ def create_app(config: ServeFile | str | Path) -> FastAPI:
     @app.post("/v1/route", response_model=RouteResponse, responses=_ERRORS)
     async def route(body: ChatRequest, request: Request):
         r = _Request(svc, request, body)
+        mark(request, r.target.label, "route")
+        await r.admit()
         decision, chosen = await r.target.decide(r.prompt, {"user": body.user, "session": r.session})
         extra = {"experiment": {"name": body.model, "arm": r.experiment.arm, "running": r.experiment.running}} \
             if r.experiment is not None else {}
         return JSONResponse({**decision.to_dict(), "request_id": r.id, "virtual_model": body.model, "model": chosen,
                              "router_model": decision.model, **extra}, headers=r.headers(chosen, decision.reason))
 
-    @app.post("/v1/feedback", responses=_ERRORS)
-    async def feedback(body: FeedbackRequest, request: Request):
-        svc.keys.authenticate(request.headers.get("authorization"))
-        try:
-            return await svc.feedback(body.request_id, body.score, body.metric)
-        except KeyError:
-            raise APIError(404, f"No answered request {body.request_id!r} awaits feedback (unknown, already scored or older than serve.feedback_ttl_s).",
-                           code="request_not_found", param="request_id") from None
+    async def feedback(body: Any, request: Request):
+        mark(request, "-", "feedback")
+        key = svc.keys.authenticate(request.headers.get("authorization"))
+        await admit(svc, key)
+        return await svc.feedback(body.request_id, body.score, body.metric, key)
+
+    # the body's schema names this server's metrics and each one's score range
+    feedback.__annotations__["body"] = feedback_request(cfg.serve.feedback_metrics)
+    app.post("/v1/feedback", responses={**_ERRORS, 409: {"model": ErrorResponse}})(feedback)
 
     @app.get("/v1/models", responses=_ERRORS)
     async def models(request: Request):
+        mark(request, "-", "models")
         key = svc.keys.authenticate(request.headers.get("authorization"))
         names = [n for n in [*svc.experiments.names(), *svc.resolver.names()] if key is None or key.may_use(n)]
         return {"object": "list", "data": [{"id": n, "object": "model", "created": 0, "owned_by": "graphroute"} for n in names]}
@@ -343,5 +346,17 @@ def create_app(config: ServeFile | str | Path) -> FastAPI:
     @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics():
         return PlainTextResponse(svc.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request):
+        if not open_docs:  # serve.open_docs: false (the default with keys): a valid key is needed
+            svc.keys.authenticate(request.headers.get("authorization"))
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request):
+        if not open_docs:
+            svc.keys.authenticate(request.headers.get("authorization"))
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="graphroute")
 
     return app

@@ -43,6 +43,7 @@ class Key:
     models: list[str]
     budget: float | None
     limits: list
+    admin: bool = False
 
     @property
     def session(self) -> str:
@@ -59,8 +60,8 @@ class KeyStore:
 
     def __init__(self, keys: list[tuple[str, KeyBlock]] | None, state: Any = None) -> None:
         self.enabled = keys is not None
-        self._by_digest = {d: Key(k.name, list(k.models), k.budget, parse_many(k.rate_limit) if k.rate_limit else [])
-                           for d, k in (keys or [])}
+        self._by_digest = {d: Key(k.name, list(k.models), k.budget, parse_many(k.rate_limit) if k.rate_limit else [],
+                                  k.admin) for d, k in (keys or [])}
         # a sliding-window counter per key and limit: O(keys) state, whatever the request rate; the
         # state backend's own script rather than limits' storage, so Redis outages follow one policy
         self.state = state if state is not None else MemoryState()

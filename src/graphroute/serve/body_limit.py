@@ -1,6 +1,7 @@
 """A request body size limit as ASGI middleware: a declared ``Content-Length`` over the limit is
-refused before the body is read, a chunked body as soon as it passes the limit; both with 413 in
-OpenAI's error format. (Starlette has no body limit of its own; uvicorn's ``h11_max_incomplete_event_size``
+refused before the body is read, a chunked body (no declared length) is read here up to the
+limit and refused as soon as it passes it; both with 413 in OpenAI's error format, before the app
+parses anything. (Starlette has no body limit of its own; uvicorn's ``h11_max_incomplete_event_size``
 bounds headers only.)
 
 Examples:
@@ -22,10 +23,6 @@ import json
 from typing import Any
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimit:
     def __init__(self, app: Any, max_bytes: int) -> None:
         self.app, self.max_bytes = app, int(max_bytes)
@@ -40,32 +37,36 @@ class BodyLimit:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        declared = None
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
-                    too_big = int(value) > self.max_bytes
+                    declared = int(value)
                 except ValueError:
-                    too_big = False
-                if too_big:
-                    return await self._refuse(send)
-        seen, started = 0, False
-
-        async def counted() -> Any:
-            nonlocal seen
+                    declared = None
+        if declared is not None:
+            if declared > self.max_bytes:
+                return await self._refuse(send)
+            return await self.app(scope, receive, send)
+        # no declared length (chunked): read it here, up to the limit, before the app parses anything
+        chunks, seen = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
-            return message
+            if message["type"] != "http.request":
+                break  # the client went away: the app sees the disconnect
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                return await self._refuse(send)
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body, delivered = b"".join(chunks), False
 
-        async def watch(message: Any) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def replay() -> Any:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
-        try:
-            await self.app(scope, counted, watch)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send)
+        await self.app(scope, replay, send)

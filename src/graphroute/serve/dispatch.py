@@ -10,6 +10,7 @@ model's text spliced in. Closing a :class:`Stream` (the client went away) closes
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from typing import Any, AsyncIterator
 
@@ -59,8 +60,9 @@ class Dispatcher:
     output bound (the worst case a budget reserves)."""
 
     def __init__(self, gateway: Gateway, upstreams: dict[str, Any], windows: dict[str, int], max_out: dict[str, int],
-                 timeout_s: float) -> None:
+                 timeout_s: float, token_margin: float = 1.0) -> None:
         self.gateway, self.upstreams, self.windows, self.max_out, self.timeout_s = gateway, upstreams, windows, max_out, timeout_s
+        self.token_margin = token_margin
 
     def prepare(self, model: str, body: dict[str, Any], tokens: int, request: dict[str, Any]) -> dict[str, Any] | None:
         """The body for ``model``: its output bound applied (the budget's worst case must hold); None if
@@ -87,7 +89,8 @@ class Dispatcher:
                 continue
             try:
                 reply, res = await self.gateway.attempt(model, lambda m=model, b=sent: make_call(m, b), tokens=tokens,
-                                                        request=request, attempts=attempts, defer=defer)
+                                                        request=request, attempts=attempts, defer=defer,
+                                                        reserve_tokens=math.ceil(tokens * self.token_margin))
             except (BudgetExceededError, ProviderError) as exc:
                 last = exc
                 if isinstance(exc, BudgetExceededError):

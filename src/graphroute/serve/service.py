@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from graphroute.datasets import RoutingDataset, load_dataset
-from graphroute.errors import ConfigError, GraphRouteError
+from graphroute.errors import ConfigError, FeedbackError, GraphRouteError
 from graphroute.graphs.build import build_runtime, graph_costs
 from graphroute.graphs.compiler import compile_file, run_graph
 from graphroute.graphs.schema import Budget, GraphSpec, ModelBlock
@@ -94,6 +94,8 @@ class Service:
                     raise ConfigError(f"replay {m.replay!r} is not recorded in serve.replay {s.replay}",
                                       field=f"models.{mid}.replay", path=cfg.base)
                 self.upstreams[mid] = RecordedUpstream(mid, data, str(m.replay), latency_ms=s.replay_latency_ms)
+        #: the upstreams' keys: scrubbed from every error message the server sends
+        self.secrets = [k for up in self.upstreams.values() for k in getattr(up, "secrets", ())]
         spec, rt = _runtime(cfg, data)
         self.graphs = {name: compile_file(cfg.base / path, chat_models=lambda g: chat_models(g.models, data))
                        for name, path in cfg.graphs.items()}
@@ -115,7 +117,8 @@ class Service:
                                backoff_s=0.05, backoff_max_s=1.0, timeout_s=s.timeout_s, breaker=s.breaker.model_dump(),
                                budgets=self.budgets, state=self.state)
         self.dispatcher = Dispatcher(self.gateway, self.upstreams, {k: m.context_window for k, m in cfg.models.items()},
-                                     {k: m.max_output_tokens for k, m in cfg.models.items()}, s.timeout_s)
+                                     {k: m.max_output_tokens for k, m in cfg.models.items()}, s.timeout_s,
+                                     token_margin=s.token_margin)
         self.bandits = {n: r for n, r in rt.routers.items() if hasattr(r, "learn")}
         for name, r in self.bandits.items():
             if s.state and not s.state.startswith("memory://") and r.cluster_of is None and r.clusters == "online":
@@ -146,10 +149,11 @@ class Service:
 
     # ------------------------------------------------------------------ feedback
     async def remember(self, request_id: str, prompt: str, decision: Any, target: Any, cost: float,
-                       latency_ms: float, fallback: bool = False, served: str | None = None) -> None:
-        """Keep what feedback on this request needs (for a bandit: its run) in the state backend, so
-        that any worker can take the feedback, and log the decision. When a fallback answered, the
-        outcome is not the chosen model's: a bandit does not learn from it."""
+                       latency_ms: float, *, fallback: bool = False, served: str | None = None, key: str | None = None,
+                       experiment: str | None = None) -> None:
+        """Keep what feedback on this request needs (who asked: ``key``; for a bandit: its run) in the
+        state backend, so that any worker can take the feedback, and log the decision. When a
+        fallback answered, the outcome is not the chosen model's: a bandit does not learn from it."""
         router = getattr(target, "router", None)
         name = next((n for n, r in self.bandits.items() if r is router), None)
         run = None
@@ -157,33 +161,47 @@ class Service:
             router.record(request_id, cost=cost, latency_ms=latency_ms)
             run = None if fallback else router.pending(request_id)
         try:
-            await self.state.remember(request_id, {"router": name, "run": run}, self.cfg.serve.feedback_ttl_s)
+            await self.state.remember(request_id, {"router": name, "run": run, "key": key, "experiment": experiment},
+                                      self.cfg.serve.feedback_ttl_s)
         except StateUnavailableError:
             log.warning("request %s: its feedback record could not be kept (state unreachable)", request_id)
         if self.sink is not None:
             log_decision(self.sink, request_id, prompt, decision, cost=cost, latency_ms=latency_ms, fallback=fallback,
                          served=served)
 
-    async def feedback(self, request_id: str, score: float, metric: str = "feedback") -> dict[str, Any]:
-        """Record a request's outcome; raises KeyError for a request no worker answered (or already scored).
-        A score of another ``metric`` (an experiment's ``judge``) and a shadow answer's score
-        (``<request id>#<shadow>``) are recorded only: no bandit learns from them."""
-        if metric != "feedback" or "#" in request_id:
-            if self.sink is None:
-                raise KeyError(request_id)
-            log_feedback(self.sink, request_id, score, metric)
-            return {"request_id": request_id, "recorded": True, "learned": False}
-        kept = await self.state.recall(request_id)
-        if kept is None:
-            raise KeyError(request_id)
+    async def feedback(self, request_id: str, score: float, metric: str = "feedback", key: Any = None) -> dict[str, Any]:
+        """Record a request's outcome, sent by the key that made the request (or an admin key; any
+        client when the server has no keys). The score must lie in the metric's declared range
+        (``serve.feedback_metrics``), and a request takes one score per metric: both are checked
+        before anything learns or is logged. A score of another ``metric`` (``judge``) and a shadow
+        answer's score (``<request id>#<shadow>``) are recorded only: no bandit learns from them.
+        Raises :class:`~graphroute.errors.FeedbackError`."""
+        ranges = self.cfg.serve.feedback_metrics
+        if metric not in ranges:
+            raise FeedbackError(f"Unknown metric {metric!r}; this server takes {', '.join(sorted(ranges))}.",
+                                "unknown_metric", "metric")
+        lo, hi = ranges[metric]
+        if not lo <= score <= hi:
+            raise FeedbackError(f"A {metric} score lies in [{lo:g}, {hi:g}]; got {score:g}.", "invalid_score", "score")
+        base, _, shadow = request_id.partition("#")
+        kept = await self.state.peek(base)
+        mine = kept is not None and (key is None or key.admin or kept.get("key") == key.name)
+        block = self.experiments.blocks.get(str((kept or {}).get("experiment"))) if shadow else None
+        if not mine or (shadow and (block is None or shadow not in block.shadow)):
+            raise FeedbackError(f"No answered request {request_id!r} of this key awaits feedback (unknown, another "
+                                f"key's, or older than serve.feedback_ttl_s).", "request_not_found", "request_id")
+        if not await self.state.claim(f"{request_id}:{metric}", self.cfg.serve.feedback_ttl_s):
+            raise FeedbackError(f"Request {request_id!r} already has a {metric} score; a request takes one per metric.",
+                                "feedback_already_recorded", "request_id")
         reward = None
-        router = self.bandits.get(kept.get("router") or "")
-        if router is not None and kept.get("run") is not None:
+        router = self.bandits.get((kept or {}).get("router") or "")
+        if metric == "feedback" and not shadow and router is not None and kept and kept.get("run") is not None:
             reward = router.learn(kept["run"], score)  # the Thompson router learns from it, on any worker
             await self.state.bandit_add(f"router:{kept['router']}", router.cell(kept["run"]), reward, router.half_life_s)
         if self.sink is not None:
-            log_feedback(self.sink, request_id, score)
-        return {"request_id": request_id, "recorded": True, "learned": reward is not None}
+            log_feedback(self.sink, request_id, score, metric)
+        return {"request_id": request_id, "recorded": self.sink is not None or reward is not None,
+                "learned": reward is not None}
 
     # ------------------------------------------------------------------ self-contained targets
     async def run_cascade(self, cascade: Any, prompt: str, session: str | None) -> tuple[str, str, float, list[dict]]:

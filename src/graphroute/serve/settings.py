@@ -74,7 +74,9 @@ class KeyBlock(_Strict):
     key_env: str | None = Field(None, description="environment variable holding the key (never the key)")
     models: list[str] = Field(default_factory=lambda: ["*"], description="virtual models it may use (fnmatch patterns)")
     budget: float | None = Field(None, ge=0, description="dollars this key may spend")
-    rate_limit: str | None = Field(None, description="requests per window, e.g. '600/minute' or '10/second'")
+    rate_limit: str | None = Field(None, description="requests per window, e.g. '600/minute' or '10/second' (chat, "
+                                                     "route and feedback calls all count)")
+    admin: bool = Field(False, description="may send feedback on any key's requests (a grading pipeline)")
 
     @field_validator("sha256")
     @classmethod
@@ -123,7 +125,15 @@ class ServeBlock(_Strict):
     open: bool = Field(False, description="serve without keys on a non-loopback address")
     budget: float | None = Field(None, ge=0, description="dollars across every key")
     max_body_bytes: int = Field(1_048_576, gt=0)
-    max_prompt_tokens: int | None = Field(None, gt=0, description="refuse longer prompts (default: the model's window)")
+    max_prompt_tokens: int | None = Field(None, gt=0, description="refuse requests billed more prompt tokens (every "
+                                                                  "message, tool and schema; default: the model's window)")
+    token_margin: float = Field(1.1, ge=1.0, description="budgets reserve the counted prompt tokens times this (a "
+                                                         "provider's tokenizer may count more than graphroute's)")
+    feedback_metrics: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {"feedback": (0.0, 1.0), "judge": (0.0, 1.0)},
+        description="metrics /v1/feedback accepts and the [low, high] range of each one's scores")
+    open_docs: bool | None = Field(None, description="serve /docs and /openapi.json without a key (default: only "
+                                                     "when no keys are configured)")
     retries: int = Field(2, ge=0)
     timeout_s: float = Field(60.0, gt=0)
     breaker: BreakerBlock = Field(default_factory=BreakerBlock)
@@ -184,6 +194,11 @@ def _check(cfg: ServeFile) -> list[tuple[tuple, str]]:
     if s.experiments and s.telemetry is None:
         issues.append((("serve", "experiments"), "experiments log every assignment: give serve.telemetry (a JSONL file "
                                                  "or a postgresql:// URL)"))
+    for metric, (lo, hi) in s.feedback_metrics.items():
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", metric):
+            issues.append((("serve", "feedback_metrics", metric), "a metric name is lowercase letters, digits and _"))
+        if not lo < hi:
+            issues.append((("serve", "feedback_metrics", metric), f"the range [{lo:g}, {hi:g}] is empty"))
     if s.keys is not None and s.keys_file is not None:
         issues.append((("serve", "keys_file"), "give keys or keys_file, not both"))
     if s.keys_file is not None and not (cfg.base / s.keys_file).is_file():

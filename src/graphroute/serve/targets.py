@@ -14,6 +14,8 @@ Examples:
     ('mmlu-clf', 0.25)
     >>> parse_router_name("router-mmlu", ["mmlu-clf", "mmlu"])
     ('mmlu', None)
+    >>> parse_router_name("router-mmlu-0.5\\n", ["mmlu"]) is None    # a threshold is a plain number
+    True
 """
 
 from __future__ import annotations
@@ -23,14 +25,18 @@ import copy
 import functools
 import inspect
 import math
+import re
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from graphroute.cascade import Cascade
 from graphroute.errors import GraphRouteError
 from graphroute.routers import Router
 from graphroute.routers.policy import ThresholdPolicy
 from graphroute.types import Decision
+
+
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 class UnknownVirtualModelError(GraphRouteError, LookupError):
@@ -45,11 +51,8 @@ def parse_router_name(name: str, routers: Sequence[str]) -> tuple[str, float | N
     for r in sorted(routers, key=len, reverse=True):  # router names may contain dashes
         if rest == r:
             return r, None
-        if rest.startswith(r + "-"):
-            try:
-                t = float(rest[len(r) + 1:])
-            except ValueError:
-                continue
+        if rest.startswith(r + "-") and _NUMBER.fullmatch(rest[len(r) + 1:]):
+            t = float(rest[len(r) + 1:])
             if math.isfinite(t):
                 return r, t
     return None
@@ -120,9 +123,21 @@ class Resolver:
             self._variants[key] = variant
         return self._variants[key]
 
-    def resolve(self, name: str) -> Target:
+    def resolve(self, name: str, visible: Callable[[str], bool] | None = None) -> Target:
+        """The target ``name`` names; an unknown name's error lists the names ``visible`` admits (all)."""
+        try:
+            return self._resolve(name)
+        except UnknownVirtualModelError as exc:
+            if not exc.args or not str(exc.args[0]).startswith("The model `"):
+                raise
+            names = [n for n in self.names() if visible is None or visible(n)]
+            raise UnknownVirtualModelError(f"The model `{name}` does not exist or you do not have access to it. Models: "
+                                           f"{', '.join(names) or 'none'}; router-<router>-<threshold> for a router "
+                                           f"you may use") from None
+
+    def _resolve(self, name: str) -> Target:
         if name in self.aliases:
-            target = self.resolve(self.aliases[name])
+            target = self._resolve(self.aliases[name])
             target.name, target.label = name, name
             return target
         if name in self.models:
@@ -141,5 +156,4 @@ class Resolver:
                 return Target(name, "cascade", f"router-{r}", router=router)
             return Target(name, "router", f"router-{r}", router=router if t is None else self._at_threshold(r, t),
                           mapping=self.maps.get(r, {}))
-        raise UnknownVirtualModelError(f"The model `{name}` does not exist. Models: {', '.join(self.names())}; "
-                                       f"router-<router>-<threshold> for any router")
+        raise UnknownVirtualModelError(f"The model `{name}` does not exist.")

@@ -15,11 +15,49 @@ Examples:
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
 
 from graphroute.prompts import message_text
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class TextPart(_Part):
+    type: Literal["text"]
+    text: str
+
+
+class ImageURL(_Part):
+    url: str
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+class ImagePart(_Part):
+    type: Literal["image_url"]
+    image_url: ImageURL
+
+
+class AudioPart(_Part):
+    type: Literal["input_audio"]
+    input_audio: dict[str, Any]
+
+
+class FilePart(_Part):
+    type: Literal["file"]
+    file: dict[str, Any]
+
+
+class RefusalPart(_Part):
+    type: Literal["refusal"]
+    refusal: str
+
+
+#: a content part, as OpenAI's API takes them (its ``type`` picks the shape)
+ContentPart = Annotated[Union[TextPart, ImagePart, AudioPart, FilePart, RefusalPart], Field(discriminator="type")]
 
 
 class Message(BaseModel):
@@ -28,7 +66,8 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[dict[str, Any]] | None = None
+    content: str | list[ContentPart] | None = None
+    name: str | None = Field(None, max_length=256)
 
 
 class ChatRequest(BaseModel):
@@ -36,7 +75,9 @@ class ChatRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    model: str = Field(min_length=1, description="a real model id, router-<router>-<threshold>, an alias or graph:<name>")
+    model: str = Field(min_length=1, max_length=256, pattern=r"^[^\s\x00-\x1f\x7f]+$",
+                       description="a real model id, router-<router>-<threshold>, an alias or graph:<name> (no spaces "
+                                   "or control characters)")
     messages: list[Message] = Field(min_length=1)
     stream: bool = False
     n: int = Field(1, ge=1, le=16)
@@ -55,15 +96,48 @@ class ChatRequest(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    """``POST /v1/feedback``: the outcome of an answered request."""
+    """``POST /v1/feedback``: the outcome of an answered request (the server's own schema names
+    its metrics and each one's range: :func:`feedback_request`)."""
 
     model_config = ConfigDict(extra="forbid")
 
     request_id: str = Field(min_length=1, max_length=128)
-    score: float = Field(description="quality of the answer (e.g. 1 good, 0 bad; any finite number)", allow_inf_nan=False)
+    score: float = Field(description="quality of the answer, in the metric's range (feedback: 0 bad to 1 good)",
+                         allow_inf_nan=False)
     metric: str = Field("feedback", pattern=r"^[a-z][a-z0-9_]{0,31}$",
                         description="what the score measures: feedback (a user's; bandits learn from it) or another "
                                     "name, e.g. judge (an experiment's judge; recorded only)")
+
+
+def feedback_request(ranges: dict[str, tuple[float, float]]) -> Any:
+    """The body ``/v1/feedback`` takes on a server whose metrics have these score ranges: one shape
+    per metric (``metric`` picks it), so the schema itself says which scores are valid.
+
+    Examples:
+        >>> from pydantic import TypeAdapter, ValidationError
+        >>> body = TypeAdapter(feedback_request({"feedback": (0.0, 1.0), "stars": (1.0, 5.0)}))
+        >>> body.validate_python({"request_id": "r1", "score": 4, "metric": "stars"}).score
+        4.0
+        >>> try:
+        ...     body.validate_python({"request_id": "r1", "score": 4})
+        ... except ValidationError as exc:
+        ...     print(exc.errors()[0]["loc"], exc.errors()[0]["type"])
+        ('feedback', 'score') less_than_equal
+    """
+    shapes = []
+    for metric, (lo, hi) in ranges.items():
+        shapes.append((metric, create_model(
+            f"Feedback_{metric}", __config__=ConfigDict(extra="forbid"),
+            request_id=(str, Field(min_length=1, max_length=128)),
+            score=(float, Field(ge=lo, le=hi, allow_inf_nan=False, description=f"a {metric} score, {lo:g} to {hi:g}")),
+            metric=(Literal[metric], Field(metric) if metric == "feedback" else ...))))  # type: ignore[valid-type]
+    if len(shapes) == 1:
+        return shapes[0][1]
+    return Annotated[Union[tuple(Annotated[shape, Tag(m)] for m, shape in shapes)], Discriminator(_metric_of)]
+
+
+def _metric_of(v: Any) -> Any:
+    return v.get("metric", "feedback") if isinstance(v, dict) else getattr(v, "metric", None)
 
 
 class ErrorDetail(BaseModel):

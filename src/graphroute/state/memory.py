@@ -67,6 +67,7 @@ class MemoryState:
         self._cache: list[CacheEntry] = []
         self._cache_base = 0  # cursor of self._cache[0]
         self._kept: OrderedDict[str, tuple[float, dict]] = OrderedDict()
+        self._claims: OrderedDict[str, float] = OrderedDict()
 
     def breaker(self, name: str, *, failures: int = 3, window_s: float = 30.0, cooldown_s: float = 10.0) -> CircuitBreaker:
         return CircuitBreaker(failures=failures, window_s=window_s, cooldown_s=cooldown_s)
@@ -125,11 +126,24 @@ class MemoryState:
             while len(self._kept) > MAX_LOG:
                 self._kept.popitem(last=False)
 
-    async def recall(self, key: str) -> dict | None:
-        """The value kept under ``key``, removed (each is recalled once); None if unknown or expired."""
+    async def peek(self, key: str) -> dict | None:
+        """The value kept under ``key`` (left in place); None if unknown or expired."""
         with self._lock:
-            exp, value = self._kept.pop(key, (0.0, None))
+            exp, value = self._kept.get(key, (0.0, None))
             return value if exp > self.clock() else None
+
+    async def claim(self, key: str, ttl_s: float) -> bool:
+        """True for the first caller of ``key`` within ``ttl_s`` (e.g. one feedback per request and
+        metric), False for every later one."""
+        now = self.clock()
+        with self._lock:
+            if self._claims.get(key, 0.0) > now:
+                return False
+            self._claims[key] = now + ttl_s
+            self._claims.move_to_end(key)
+            while len(self._claims) > MAX_LOG:
+                self._claims.popitem(last=False)
+            return True
 
     async def aclose(self) -> None:
         return None

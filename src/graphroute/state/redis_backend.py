@@ -12,12 +12,13 @@ Examples:
     >>> from graphroute.state import open_state
     >>> async def demo():
     ...     st = open_state("redis://127.0.0.1:6379/15", prefix="doctest")
+    ...     await st.client.delete(st.key("fbc", "req-1:feedback"))
     ...     await st.remember("req-1", {"model": "gpt4"}, ttl_s=60)
-    ...     got = await st.recall("req-1"), await st.recall("req-1")
+    ...     got = await st.peek("req-1"), await st.claim("req-1:feedback", 60), await st.claim("req-1:feedback", 60)
     ...     await st.aclose()
     ...     return got
-    >>> asyncio.run(demo())
-    ({'model': 'gpt4'}, None)
+    >>> asyncio.run(demo())     # the record stays; the first feedback claims it, a second is refused
+    ({'model': 'gpt4'}, True, False)
 """
 
 from __future__ import annotations
@@ -205,13 +206,21 @@ class RedisState:
         except StateUnavailableError:
             await self.local.remember(key, value, ttl_s)
 
-    async def recall(self, key: str) -> dict | None:
-        """The record kept under ``key`` by any worker, removed (GETDEL: recalled once)."""
-        mine = await self.local.recall(key)
+    async def peek(self, key: str) -> dict | None:
+        """The record kept under ``key`` by any worker (left in place for its TTL)."""
+        mine = await self.local.peek(key)
         if mine is not None:
             return mine
-        blob = await self.run(lambda: self.client.getdel(self.key("fb", key)))
+        blob = await self.run(lambda: self.client.get(self.key("fb", key)))
         return None if blob is None else json.loads(blob)
+
+    async def claim(self, key: str, ttl_s: float) -> bool:
+        """True for the first caller of ``key`` on any worker within ``ttl_s`` (``SET NX``)."""
+        try:
+            return bool(await self.run(lambda: self.client.set(self.key("fbc", key), "1", nx=True,
+                                                               px=max(1, int(ttl_s * 1000)))))
+        except StateUnavailableError:  # this worker's own record until Redis is back
+            return await self.local.claim(key, ttl_s)
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -51,6 +51,7 @@ class OpenAIUpstream:
         key = api_key(api_key_env, field=field)
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.secrets = (key,) if key else ()  # never in a response: scrubbed from every error the server sends
         self._timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=min(10.0, timeout_s))
         # streams: each read is bounded, not the whole answer
         self._stream_timeout = aiohttp.ClientTimeout(total=None, sock_read=timeout_s, sock_connect=min(10.0, timeout_s))

@@ -110,7 +110,7 @@ def test_more_mistakes_unreachable_dead_end_python_corpus_and_syntax(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_graph(write(tmp_path, extra))
     msg = str(e.value)
-    for words in ["nodes.lost: unreachable from START", "nodes.lost.call", "not an importable callable",
+    for words in ["nodes.lost: unreachable from START", "nodes.lost.call", "no module 'no' on the import path",
                   "nodes.search.corpus", "corpus file 'missing.jsonl' not found", "nodes.search: no outgoing edge"]:
         assert words in msg, msg
     with pytest.raises(ConfigError, match=r"g2.yaml:3:\d+: invalid YAML"):

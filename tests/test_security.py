@@ -404,3 +404,85 @@ def test_bad_bodies_get_a_4xx_the_connection_survives_and_every_refusal_is_count
     assert _post(guarded, "/v1/chat/completions", {"model": "nope", "messages": _ask("hi")}).status_code == 404
     grown = {c: _metric(guarded, f'graphroute_requests_total{{code="{c}"') - before[c] for c in before}
     assert grown[400] >= 3 and all(grown[c] >= 1 for c in (401, 403, 404, 413, 500)), grown
+
+
+# ---------------------------------------------------------------- files are checked without running them; stats read them
+def test_validate_reads_python_steps_without_importing_them(tmp_path):
+    import yaml
+
+    marker = tmp_path / "ran.txt"
+    (tmp_path / "evilmod.py").write_text(_marker_code(marker) + "\ndef step(state):\n    return {}\n")
+    graph = {"models": {}, "state": {"question": "str"}, "nodes": {"s": {"type": "python", "call": "evilmod:step"}},
+             "edges": [{"from": "START", "to": "s"}, {"from": "s", "to": "END"}]}
+    (tmp_path / "g.yaml").write_text(yaml.safe_dump(graph))
+    run = [sys.executable, "-m", "graphroute.cli.main", "validate", "g.yaml"]
+    out = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "valid graph" in out.stdout and not marker.exists()  # found in its source
+    graph["nodes"]["s"]["call"] = "evilmod:missing"
+    (tmp_path / "g.yaml").write_text(yaml.safe_dump(graph))
+    out = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "defines no 'missing'" in out.stderr and not marker.exists()
+    graph["nodes"]["s"]["call"] = "evilmod:step"
+    (tmp_path / "g.yaml").write_text(yaml.safe_dump(graph))
+    out = subprocess.run(run + ["--trust-code"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and marker.exists()  # only when asked to
+
+
+def test_validate_knows_serve_and_models_files_and_refuses_huge_yaml_before_parsing(tmp_path):
+    import time
+
+    import yaml
+
+    def validate(path, **env):
+        return subprocess.run([sys.executable, "-m", "graphroute.cli.main", "validate", str(path)], capture_output=True,
+                              text=True, timeout=120, env={**os.environ, **env})
+
+    out = validate(ROOT / "graphs" / "serve.yaml")
+    assert out.returncode == 0 and "valid serve file: 2 models, 2 routers, 1 graphs" in out.stdout, out.stderr
+    models = {"models": {"a": {"model": "gpt-4o", "base_url": "http://127.0.0.1:9/v1", "input_price": 1, "output_price": 1}}}
+    (tmp_path / "models.yaml").write_text(yaml.safe_dump(models))
+    out = validate(tmp_path / "models.yaml")
+    assert out.returncode == 0 and "valid models file: 1 models" in out.stdout
+    (tmp_path / "other.yaml").write_text("colour: blue\n")
+    out = validate(tmp_path / "other.yaml")
+    assert out.returncode == 2 and "not a graph" in out.stderr
+    with (tmp_path / "huge.yaml").open("w") as fh:
+        fh.write("nodes:\n")
+        for i in range(1_000_000):  # about 50 MB
+            fh.write(f"  n{i}: {{type: python, call: 'mod:fn', output: x{i}}}\n")
+    t0 = time.perf_counter()
+    out = validate(tmp_path / "huge.yaml")
+    assert out.returncode == 2 and "a configuration file is at most 5,000,000 bytes" in out.stderr
+    assert time.perf_counter() - t0 < 30  # refused by its size (before: 82 s and 1.16 GB to parse and refuse)
+    small = validate(tmp_path / "other.yaml", GRAPHROUTE_MAX_YAML_BYTES="5")
+    assert small.returncode == 2 and "at most 5 bytes" in small.stderr
+
+
+def test_stats_reads_the_telemetry_of_graph_cascade_and_router_requests(tmp_path):
+    import yaml
+    from fastapi.testclient import TestClient
+
+    from graphroute.datasets import load_dataset
+    from graphroute.serve import create_app
+
+    cfg = yaml.safe_load((ROOT / "graphs" / "serve.yaml").read_text())
+    cfg["routers"] = {"cheap": {"type": "cascade", "stages": [{"model": "mixtral", "scorer": {"type": "format", "kind": "json"}},
+                                                               {"model": "gpt4"}]},
+                      "bandit": {"type": "strategy", "kind": "thompson", "params": {"models": ["gpt4", "mixtral"]}}}
+    cfg["graphs"] = {"qa": str(ROOT / "graphs" / "qa_cascade.yaml")}
+    cfg["serve"] = {"replay": ["routellm-gsm8k"], "telemetry": "telemetry.jsonl"}
+    (tmp_path / "serve.yaml").write_text(yaml.safe_dump(cfg))
+    q = load_dataset("routellm-gsm8k").prompts[0]
+    with TestClient(create_app(tmp_path / "serve.yaml")) as client:
+        for model in ("graph:qa", "router-cheap", "router-bandit", "gpt4"):
+            r = client.post("/v1/chat/completions", json={"model": model, "messages": _ask(q)})
+            assert r.status_code == 200, r.text
+        assert r.json()["routing"]["model"] == "gpt4"
+    rows = [json.loads(x) for x in (tmp_path / "telemetry.jsonl").read_text().splitlines()]
+    cascade = next(row for row in rows if row["event"] == "decision" and "cascade starts" in row["reason"])
+    assert cascade["served"] == "gpt4" and not cascade.get("fallback")  # the stage that answered, not an error
+    out = subprocess.run([sys.executable, "-m", "graphroute.cli.main", "stats", str(tmp_path / "telemetry.jsonl"),
+                          "--json"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr  # before: TypeError once a graph request (model null) was logged
+    mix = json.loads(out.stdout)["model_mix"]
+    assert "gpt-4-1106-preview" not in mix and mix["gpt4"] >= 0.5 and sum(mix.values()) == pytest.approx(1.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -10,6 +11,8 @@ from pydantic import BaseModel, ValidationError
 from graphroute.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
+MAX_BYTES_ENV = "GRAPHROUTE_MAX_YAML_BYTES"
+DEFAULT_MAX_BYTES = 5_000_000
 
 
 def _node_at(node: Any, loc: tuple) -> Any:
@@ -31,15 +34,31 @@ def _node_at(node: Any, loc: tuple) -> Any:
     return node
 
 
+def max_yaml_bytes() -> int:
+    """The largest configuration file read: ``$GRAPHROUTE_MAX_YAML_BYTES``, default 5 MB (a
+    graph, serve or models file is a few kB; a 50 MB file took 82 s and 1.16 GB to refuse)."""
+    try:
+        return int(os.environ.get(MAX_BYTES_ENV, DEFAULT_MAX_BYTES))
+    except ValueError:
+        raise ConfigError(f"{MAX_BYTES_ENV} must be a number of bytes, got {os.environ[MAX_BYTES_ENV]!r}") from None
+
+
 def read_yaml(path: str | Path) -> tuple[Any, Any]:
-    """``(node tree, data)`` of a YAML file; missing, empty or unparsable files raise ConfigError."""
+    """``(node tree, data)`` of a YAML file; missing, empty, oversized (checked before it is read,
+    :func:`max_yaml_bytes`) or unparsable files raise ConfigError."""
     import yaml
 
     path = Path(path)
     try:
+        size, limit = path.stat().st_size, max_yaml_bytes()
+        if size > limit:
+            raise ConfigError(f"{size:,} bytes: a configuration file is at most {limit:,} bytes (set "
+                              f"{MAX_BYTES_ENV} to read larger ones)", path=path)
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("file not found", path=path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot be read: {exc}", path=path) from None
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text)

@@ -12,16 +12,51 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from graphroute.collect.models_file import ModelsFile
 from graphroute.datasets import load_dataset
+from graphroute.errors import ConfigError
 from graphroute.graphs import compile_file, run_graph, validate_file
+from graphroute.serve.settings import load_serve_config
+from graphroute.yamlconf import load_yaml_model, read_yaml
 from graphroute.graphs.crossval import evaluate_graph
 
 
-def validate_command(path: Path = typer.Argument(..., help="A graph YAML file.")) -> None:
-    """Check a graph file; print every problem as file:line:column: field.path: message (exit 2)."""
-    s = validate_file(path)
-    typer.echo(f"{path}: valid graph {s['name']!r}: {s['models']} models, {s['routers']} routers, "
-               f"{s['nodes']} nodes, {s['edges']} edges")
+def file_kind(path: Path) -> str:
+    """What a YAML file is, by its top-level keys: ``graph`` (nodes/edges), ``serve`` (a serve block
+    or graphs), ``models`` (models and judges only, for collect)."""
+    _, data = read_yaml(path)
+    keys = set(data) if isinstance(data, dict) else set()
+    if keys & {"nodes", "edges", "state"}:
+        return "graph"
+    if keys & {"serve", "graphs"} or ("routers" in keys and "models" in keys):
+        return "serve"
+    if keys and keys <= {"models", "judges"}:
+        return "models"
+    raise ConfigError("not a graph (nodes, edges), serve (serve, graphs, routers) or models file (models, "
+                      f"judges): top-level keys {sorted(keys) or 'none'}", path=path)
+
+
+def validate_command(path: Path = typer.Argument(..., help="A graph, serve or models YAML file."),
+                     trust_code: bool = typer.Option(False, "--trust-code", help="Import the modules python steps "
+                                                     "name to check them (runs their code); by default their source "
+                                                     "is read, never run.")) -> None:
+    """Check a graph, serve or models file (told apart by their top-level keys) without running any
+    of it; print every problem as file:line:column: field.path: message (exit 2)."""
+    kind = file_kind(path)
+    if kind == "graph":
+        s = validate_file(path, trust_code)
+        typer.echo(f"{path}: valid graph {s['name']!r}: {s['models']} models, {s['routers']} routers, "
+                   f"{s['nodes']} nodes, {s['edges']} edges")
+    elif kind == "serve":
+        cfg = load_serve_config(path)
+        for name, graph in cfg.graphs.items():  # the graphs it serves, checked the same way
+            validate_file(cfg.base / graph, trust_code)
+        typer.echo(f"{path}: valid serve file: {len(cfg.models)} models, {len(cfg.routers)} routers, "
+                   f"{len(cfg.graphs)} graphs, {len(cfg.serve.aliases)} aliases, "
+                   f"{len(cfg.serve.experiments)} experiments")
+    else:
+        spec = load_yaml_model(path, ModelsFile)
+        typer.echo(f"{path}: valid models file: {len(spec.models)} models, {len(spec.judges)} judges")
 
 
 def run_command(

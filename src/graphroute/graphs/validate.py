@@ -19,8 +19,11 @@ Examples:
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.machinery
 import string
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +105,10 @@ def check_routers(models: Any, routers: dict[str, Any], base: Path | None = None
     return issues
 
 
-def check(spec: GraphSpec, base: Path | None = None) -> list[tuple[tuple, str]]:
-    """Cross-reference and shape problems of a schema-valid spec: (location, message) pairs."""
+def check(spec: GraphSpec, base: Path | None = None, trust_code: bool = False) -> list[tuple[tuple, str]]:
+    """Cross-reference and shape problems of a schema-valid spec: (location, message) pairs. A
+    python node's callable is looked up in its module's source without importing it, unless
+    ``trust_code`` (then it is imported)."""
     issues = check_routers(spec.models, spec.routers, base)
     models = set(spec.models)
     known_keys = set(spec.state) | _outputs(spec) | BUILTIN_KEYS
@@ -142,12 +147,9 @@ def check(spec: GraphSpec, base: Path | None = None) -> list[tuple[tuple, str]]:
         if isinstance(node, RetrievalNode) and base is not None and not (base / node.corpus).is_file():
             issues.append((loc + ("corpus",), f"corpus file {node.corpus!r} not found"))
         if isinstance(node, PythonNode):
-            module, _, attr = node.call.partition(":")
-            try:
-                if not callable(getattr(importlib.import_module(module), attr)):
-                    raise AttributeError
-            except (ImportError, AttributeError, ValueError):
-                issues.append((loc + ("call",), f"{node.call!r} is not an importable callable (module:function)"))
+            problem = imported_callable(node.call) if trust_code else static_callable(node.call)
+            if problem:
+                issues.append((loc + ("call",), problem))
     issues += _check_edges(spec, known_keys)
     if spec.input and spec.input not in spec.state:
         issues.append((("input",), f"input {spec.input!r} is not a state key"))
@@ -203,14 +205,77 @@ def _check_edges(spec: GraphSpec, known_keys: set[str]) -> list[tuple[tuple, str
     return issues
 
 
-def load_graph(path: str | Path) -> GraphSpec:
-    """Parse and fully validate a graph file; raises ConfigError listing every problem."""
+def _module_source(module: str) -> tuple[str | None, str | None]:
+    """``(source path, problem)`` of ``module`` found on ``sys.path`` the way ``import`` would, with
+    no module (nor its packages) executed."""
+    if module in sys.builtin_module_names:
+        return None, None
+    search: list[str] | None = None
+    spec = None
+    for i, part in enumerate(module.split(".")):
+        if not part.isidentifier():
+            return None, f"{module!r} is not a module name"
+        spec = importlib.machinery.PathFinder.find_spec(part, search)
+        if spec is None:
+            return None, f"no module {'.'.join(module.split('.')[:i + 1])!r} on the import path"
+        search = list(spec.submodule_search_locations or [])
+    return (spec.origin if spec is not None else None), None
+
+
+def static_callable(call: str) -> str | None:
+    """None when ``module:function`` names a function, class or name defined at the top level of
+    that module's source; else the problem. Nothing is imported.
+
+    Examples:
+        >>> static_callable("json:dumps") is None, static_callable("json:nothing")
+        (True, "'json:nothing': module 'json' defines no 'nothing' (looked up in its source, not imported)")
+    """
+    module, _, attr = call.partition(":")
+    if not module or not attr.isidentifier():
+        return f"{call!r} is not module:function"
+    origin, problem = _module_source(module)
+    if problem:
+        return f"{call!r}: {problem}"
+    if origin is None or not origin.endswith(".py"):
+        return None  # a compiled or built-in module: it exists; its names are known only by importing it
+    try:
+        tree = ast.parse(Path(origin).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError) as exc:
+        return f"{call!r}: {origin} cannot be read: {exc}"
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    if attr not in names:
+        return f"{call!r}: module {module!r} defines no {attr!r} (looked up in its source, not imported)"
+    return None
+
+
+def imported_callable(call: str) -> str | None:
+    """:func:`static_callable` by importing the module (``--trust-code``): its code runs."""
+    module, _, attr = call.partition(":")
+    try:
+        if not callable(getattr(importlib.import_module(module), attr)):
+            raise AttributeError
+    except (ImportError, AttributeError, ValueError):
+        return f"{call!r} is not an importable callable (module:function)"
+    return None
+
+
+def load_graph(path: str | Path, trust_code: bool = False) -> GraphSpec:
+    """Parse and fully validate a graph file; raises ConfigError listing every problem. Python
+    steps are looked up without importing their modules unless ``trust_code``."""
     path = Path(path)
-    return load_checked(path, GraphSpec, lambda spec: check(spec, path.parent))
+    return load_checked(path, GraphSpec, lambda spec: check(spec, path.parent, trust_code))
 
 
-def validate_file(path: str | Path) -> dict[str, Any]:
+def validate_file(path: str | Path, trust_code: bool = False) -> dict[str, Any]:
     """A summary of a valid graph (for ``graphroute validate``); raises ConfigError otherwise."""
-    spec = load_graph(path)
+    spec = load_graph(path, trust_code)
     return {"name": spec.name, "models": len(spec.models), "routers": len(spec.routers), "nodes": len(spec.nodes),
             "edges": len(spec.edges)}

@@ -114,7 +114,8 @@ def log_decision(sink: Any, run_id: str, prompt: str, decision: Any, *, cost: fl
     """Record what learning from production needs of a routed request: the prompt, the model called
     and the probability it had (``Decision.probability``), and what it cost. ``fallback``: another
     model answered (the outcome is not the chosen model's: ``from-logs`` leaves it out); ``served``:
-    the configured model id that answered, where the router names its models otherwise.
+    the configured model id that answered (a router's own model names differ; a cascade's later
+    stage; a graph's steps, comma-separated) — what ``graphroute stats`` counts.
 
     Examples:
         >>> from graphroute.runtime.telemetry import MemorySink, log_decision, log_feedback
@@ -128,7 +129,7 @@ def log_decision(sink: Any, run_id: str, prompt: str, decision: Any, *, cost: fl
     sink.write({"event": "decision", "ts": time.time(), "run_id": str(run_id), "prompt": prompt, "model": decision.model,
                 "probability": 1.0 if decision.probability is None else decision.probability, "reason": decision.reason,
                 "cost": cost, "latency_ms": latency_ms, **({"fallback": True} if fallback else {}),
-                **({"served": served} if served is not None and served != decision.model else {})})
+                **({"served": served} if served is not None else {})})
 
 
 def log_feedback(sink: Any, run_id: str, score: float, metric: str = "feedback") -> None:
@@ -154,8 +155,9 @@ def summarise(source: str | Path | Iterable[dict[str, Any]]) -> dict[str, Any]:
     lat = np.array([c["latency_ms"] for c in rows if c.get("latency_ms") is not None], dtype=np.float64)
     models: dict[str, int] = {}
     errors: dict[str, int] = {}
-    for c in rows:
-        models[c.get("model", "unknown")] = models.get(c.get("model", "unknown"), 0) + 1
+    for c in rows:  # the model that answered, by its configured id (a decision also names the router's choice)
+        name = str(c.get("served") or c.get("model") or "unknown")
+        models[name] = models.get(name, 0) + 1
         if c.get("error"):
             kind = str(c["error"]).split(":")[0]
             errors[kind] = errors.get(kind, 0) + 1

@@ -15,7 +15,7 @@ failure modes chosen by the request's ``model``:
 * ``fast``, ``mid``, ``big``, ``flaky`` — the providers of ``benchmarks/faults.py``: their own latency
   and rates of timeouts, HTTP 429, HTTP 500, malformed bodies and slowness (seeded);
   ``POST /control?dead=flaky`` makes a model answer HTTP 503 every time until ``/control?dead=``
-  (``GET /stats`` counts ``dead_calls``).
+  (``GET /stats`` counts ``dead_calls``, and ``dead_at_ms`` says when each came, in ms after the death).
 
 ``python benchmarks/fake_upstream.py --port 8199 --latency-ms 20``
 """
@@ -29,7 +29,8 @@ import random
 import time
 from urllib.parse import parse_qs
 
-STATS = {"requests": 0, "cancelled": 0, "by_model": {}, "dead_calls": 0, "faults": {}}
+STATS = {"requests": 0, "cancelled": 0, "by_model": {}, "dead_calls": 0, "dead_at_ms": [], "faults": {}}
+DEAD_SINCE = [0.0]
 #: as benchmarks/faults.py: latency ms, then rates of timeout, 429, 500, malformed, slow
 FAULTS = {"fast": (3, 0.01, 0.05, 0.03, 0.02, 0.05), "mid": (6, 0.01, 0.02, 0.02, 0.01, 0.05),
           "big": (10, 0.005, 0.01, 0.01, 0.01, 0.02), "flaky": (4, 0.0, 0.0, 0.02, 0.0, 0.0)}
@@ -41,6 +42,7 @@ async def _fault(model: str) -> tuple[int, bytes] | None:
     """A faulty provider's failure (status, body), or None to answer."""
     if model in DEAD:
         STATS["dead_calls"] += 1
+        STATS["dead_at_ms"].append(round((time.monotonic() - DEAD_SINCE[0]) * 1000, 1))
         return 503, b'{"error":{"message":"service unavailable","type":"server_error"}}'
     latency, timeout, r429, r500, malformed, slow = FAULTS[model]
     u = RNG.random()
@@ -111,6 +113,7 @@ def make_app(latency_ms: float):
             q = parse_qs(scope.get("query_string", b"").decode(), keep_blank_values=True)
             DEAD.clear()
             DEAD.update(m for m in (q.get("dead") or [""])[0].split(",") if m)
+            DEAD_SINCE[0] = time.monotonic()
             return await _send(send, 200, json.dumps({"dead": sorted(DEAD)}).encode())
         if scope["path"] == "/stats":
             return await _send(send, 200, json.dumps(STATS).encode())

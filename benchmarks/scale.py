@@ -10,7 +10,7 @@ format), budget overruns (shared spend above the limit), failed calls the dead p
 (allowed: 3 plus one probe per cool-down), whether the workers survived the Redis restart, whether
 the killed worker's reservations expired within their TTL, and requests per second.
 
-    python benchmarks/scale.py [--requests 3000] [--concurrency 64]
+    python benchmarks/scale.py [--requests 3000] [--concurrency 64] [--rounds 1] [--throughput-only]
 
 Last line: ``workers=W requests=N lost=L budget_overruns=B dead_calls=D redis_restart_ok=R worker_kill_ok=K rps_1=X rps_2=Y``
 """
@@ -23,6 +23,7 @@ import json
 import math
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -160,6 +161,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=3000)
     ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=1, help="throughput runs per worker count (the median is reported)")
+    ap.add_argument("--throughput-only", action="store_true", help="skip the fault run")
     args = ap.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="graphroute-scale-"))
     rs = RedisServer(folder / "redis", persist=True).start()
@@ -168,9 +171,9 @@ def main() -> None:
     fake = start([sys.executable, str(HERE / "fake_upstream.py"), "--port", str(up_port), "--latency-ms", "0"],
                  f"{upstream}/stats", folder / "upstream.log")
     client = redis.Redis.from_url(rs.url)
-    rps = {}
+    rps: dict[int, list[float]] = {1: [], 2: []}
     try:
-        for w in (1, 2):  # throughput, no injected events, no budget
+        for w in [1, 2] * args.rounds:  # throughput, no injected events, no budget
             client.flushall()
             proc, url = serve(write_config(folder, upstream, rs.url, None), w, folder)
             before = client.info("commandstats"), client.info("stats")["total_commands_processed"]
@@ -179,7 +182,8 @@ def main() -> None:
             finally:
                 after = client.info("commandstats"), client.info("stats")["total_commands_processed"]
                 stop(proc)
-            rps[w] = r["rps"]
+            rps[w].append(r["rps"])
+
             def calls(stats: dict, name: str) -> int:
                 return int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))
 
@@ -190,6 +194,12 @@ def main() -> None:
             print(f"throughput, {w} worker(s): {r['rps']:.1f} requests/s ({r['answered']} answered, {r['typed']} typed "
                   f"errors, {r['lost']} lost, {r['codes']})", flush=True)
 
+        rps_med = {w: statistics.median(v) for w, v in rps.items()}
+        if args.rounds > 1:
+            print(f"requests/s per round: 1 worker {[round(x, 1) for x in rps[1]]}, 2 workers {[round(x, 1) for x in rps[2]]}")
+        if args.throughput_only:
+            print(f"rps_1={rps_med[1]:.1f} rps_2={rps_med[2]:.1f}")
+            return
         # the fault run: 2 workers, a binding global budget, dead provider, Redis restart, one worker killed
         client.flushall()
         budget = args.requests * 1.6e-5  # binds in the last part of the run
@@ -242,14 +252,14 @@ def main() -> None:
         print("by phase (start, dead on, dead off, redis restart, worker killed):", r["phases"])
         print(f"budget: spent ${spent:.6f} of ${budget:.6f} (shared, both workers); overruns {overruns}")
         print(f"dead provider: {dead_calls} failed calls in {dead_s:.1f} s dead (allowed 3 + one probe per "
-              f"{COOLDOWN_S} s = {allowed})")
+              f"{COOLDOWN_S} s = {allowed}), at ms after its death: {stats['dead_at_ms'][-dead_calls:] if dead_calls else []}")
         print(f"redis restarted mid-run: {len(survivors)} of {len(pids)} original workers still up after the kill; "
               f"{r['answered_after_kill']} answered after the SIGKILL; reservations left held ${held_end:.6f} "
               f"{expire_wait:.1f} s after the run (TTL {ttl:.0f} s)")
-        print(f"2 workers vs 1: {rps[2] / rps[1]:.2f}x on {os.cpu_count()} cores shared with the load generator, the "
+        print(f"2 workers vs 1: {rps_med[2] / rps_med[1]:.2f}x on {os.cpu_count()} cores shared with the load generator, the "
               f"fake upstream and Redis")
         print(f"workers=2 requests={args.requests} lost={r['lost']} budget_overruns={overruns} dead_calls={dead_calls} "
-              f"redis_restart_ok={redis_ok} worker_kill_ok={kill_ok} rps_1={rps[1]:.1f} rps_2={rps[2]:.1f}")
+              f"redis_restart_ok={redis_ok} worker_kill_ok={kill_ok} rps_1={rps_med[1]:.1f} rps_2={rps_med[2]:.1f}")
     finally:
         fake.terminate()
         rs.stop()

@@ -6,6 +6,7 @@ hardening note) and passes after; markers written by payloads prove that nothing
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -486,3 +487,115 @@ def test_stats_reads_the_telemetry_of_graph_cascade_and_router_requests(tmp_path
     assert out.returncode == 0, out.stderr  # before: TypeError once a graph request (model null) was logged
     mix = json.loads(out.stdout)["model_mix"]
     assert "gpt-4-1106-preview" not in mix and mix["gpt4"] >= 0.5 and sum(mix.values()) == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- a dead provider is cut off
+def _dead_gateway(state=None, calls=None):
+    from langchain_core.runnables import RunnableLambda
+
+    from graphroute.runtime import Gateway
+    from graphroute.strategies import RoundRobinRouter
+
+    async def dead(_):
+        calls.append(1)
+        await asyncio.sleep(0.005)
+        raise ConnectionError("HTTP 503 service unavailable")
+
+    return Gateway({"dead": RunnableLambda(dead)}, RoundRobinRouter(["dead"]), retries=2, backoff_s=0.001,
+                   breaker={"failures": 3, "window_s": 30, "cooldown_s": 60}, state=state)
+
+
+def test_a_burst_at_a_provider_dead_from_the_start_reaches_it_three_calls_per_worker():
+    from graphroute.errors import GraphRouteError
+    from graphroute.state import open_state
+
+    async def burst(gateways):
+        async def one(i):
+            try:
+                await gateways[i % len(gateways)].ainvoke(f"question {i}")
+            except GraphRouteError:
+                pass
+        await asyncio.gather(*[one(i) for i in range(200)])
+
+    calls: list = []
+    asyncio.run(burst([_dead_gateway(calls=calls)]))
+    assert len(calls) == 3  # before: about 100 of a burst of 200 reached it
+    shared: list = []
+
+    async def two_workers():
+        import uuid
+
+        states = [open_state("redis://127.0.0.1:6379/15", prefix=f"dead{uuid.uuid4().hex[:6]}") for _ in range(2)]
+        await burst([_dead_gateway(st, shared) for st in states])
+        for st in states:
+            await st.aclose()
+
+    asyncio.run(two_workers())
+    # three at first from each worker (none knows yet), then at most two trials while the shared breaker
+    # counts the failures up to its three
+    assert len(shared) <= 2 * 3 + 2
+
+
+def test_a_late_success_does_not_clear_the_failures_of_a_provider_that_died():
+    from graphroute.runtime.breaker import ADMITTED, TRIAL, CircuitBreaker
+    from graphroute.state import open_state
+
+    br = CircuitBreaker(failures=3)
+    before = br.allow()  # admitted while the provider was alive ...
+    br.record_failure(br.allow())  # ... a later call fails ...
+    br.record_success(before)  # ... and the earlier one's success arrives after
+    assert br.allow() == TRIAL  # still suspect: only trials
+    br.record_success(br.allow())  # a call admitted after the failure answered: cleared
+    assert br.allow() == ADMITTED
+
+    async def shared():
+        import uuid
+
+        a, b = (open_state("redis://127.0.0.1:6379/15", prefix=f"late{uuid.uuid4().hex[:6]}") for _ in range(2))
+        ba, bb = a.breaker("m", failures=3), b.breaker("m", failures=3)
+        before = await ba.aallow()
+        await bb.arecord_failure(await bb.aallow())
+        await ba.arecord_success(before)
+        suspect = await bb.aallow()
+        await bb.arecord_success(suspect)
+        cleared = await ba.aallow()
+        await a.aclose(), await b.aclose()
+        return suspect, cleared
+
+    suspect, cleared = asyncio.run(shared())
+    assert suspect == TRIAL and cleared == ADMITTED
+
+
+def test_a_model_that_fails_once_keeps_its_traffic():
+    from langchain_core.runnables import RunnableLambda
+
+    from graphroute.runtime import Gateway
+    from graphroute.strategies import RoundRobinRouter
+
+    calls = {"a": 0}
+
+    async def fails_once(_):
+        calls["a"] += 1
+        n = calls["a"]
+        await asyncio.sleep(0.01)
+        if n == 2:
+            raise ConnectionError("HTTP 500 internal error")
+        return "fine"
+
+    gw = Gateway({"a": RunnableLambda(fails_once), "b": RunnableLambda(lambda _: "from b")},
+                 RoundRobinRouter(["a"]), fallbacks={"a": ["b"]}, retries=0, backoff_s=0.001)
+
+    async def go():
+        await gw.ainvoke("warm up")
+
+        async def later(i):
+            await asyncio.sleep(0.002 * i)  # arrivals spread over the failure and the trial after it
+            return await gw.ainvoke(f"q{i}")
+
+        return await asyncio.gather(*[later(i) for i in range(30)], return_exceptions=True)
+
+    out = asyncio.run(go())
+    served = [getattr(r, "model", type(r).__name__) for r in out]
+    # the request that got the failure went to the fallback (no retries here); every other one waited for the
+    # trial call after the failure and was served by a (before: those arriving meanwhile went to b)
+    assert served.count("a") == 29 and served.count("b") == 1, served

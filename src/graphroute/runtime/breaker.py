@@ -7,8 +7,14 @@ While the window holds failures with no success after them, new calls are admitt
 trials, at most ``failures`` minus the failures so far at a time: under load, a provider that has
 just died gets no more failed calls than the threshold before its breaker opens.
 
-``allow`` answers a ticket (0 refused, 1 admitted, 2 trial) that ``record_success`` /
-``record_failure`` take back. The ``a``-methods are the same as coroutines (the state-backend
+A success clears the failures only when its call was admitted after the latest failure: a call
+that started before a model died and succeeded after others failed says nothing about the model
+now (such late successes kept a dying provider's breaker closed under load).
+
+``allow`` answers a ticket (0 refused, 1 admitted, 2 trial; a :class:`Ticket` remembers when it was
+admitted) that ``record_success`` / ``record_failure`` take back. :class:`SlowStart` caps the calls
+in flight to a model that has not shown that it answers (at start, after a failure, after its
+breaker closes). The ``a``-methods are the same as coroutines (the state-backend
 protocol, :mod:`graphroute.state`), so a shared breaker in Redis is used the same way.
 
 Examples:
@@ -26,12 +32,27 @@ Examples:
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import deque
-from typing import Callable
+from typing import Any, Callable
 
 REFUSED, ADMITTED, TRIAL = 0, 1, 2
+
+
+class Ticket(int):
+    """An admission (compares as its kind: 1 admitted, 2 trial) that remembers when it was admitted
+    (``at``, on the breaker's clock) and, for a shared breaker, its trial token."""
+
+    at: float
+    token: str = ""
+    shared: bool = False
+
+    def __new__(cls, kind: int, at: float, token: str = "", shared: bool = False) -> "Ticket":
+        t = super().__new__(cls, kind)
+        t.at, t.token, t.shared = at, token, shared
+        return t
 
 
 class CircuitBreaker:
@@ -51,18 +72,19 @@ class CircuitBreaker:
         """May a call go to this model now? A ticket: 0 refused, 1 admitted, 2 a trial (in half-open,
         only the first caller gets the probe)."""
         with self._lock:
+            now = self.clock()
             if self.state == "closed":
-                self._prune(self.clock())
+                self._prune(now)
                 if not self._recent:
-                    return ADMITTED
+                    return Ticket(ADMITTED, now)
                 if len(self._recent) + self._trials < self.failures:
                     self._trials += 1
-                    return TRIAL
+                    return Ticket(TRIAL, now)
                 return REFUSED
-            if self.state == "open" and self.clock() - self._opened_at >= self.cooldown_s:
+            if self.state == "open" and now - self._opened_at >= self.cooldown_s:
                 self.state = "half_open"
                 self._trials += 1
-                return TRIAL
+                return Ticket(TRIAL, now)
             return REFUSED
 
     def record_success(self, ticket: int = ADMITTED) -> None:
@@ -70,6 +92,8 @@ class CircuitBreaker:
             self._done(ticket)
             if self.state == "open" or (self.state == "half_open" and ticket != TRIAL):
                 return  # a call admitted before the breaker opened says nothing about the model now
+            if self.state == "closed" and self._recent and getattr(ticket, "at", self._recent[-1]) < self._recent[-1]:
+                return  # admitted before the latest failure: it says nothing about the model now
             self.state = "closed"
             self._recent.clear()
 
@@ -117,3 +141,84 @@ class CircuitBreaker:
 
     async def arelease(self, ticket: int) -> None:
         self.release(ticket)
+
+
+class SlowStart:
+    """Calls in flight to one model, capped while it has shown no recent success: at most ``first``
+    at a time when no call has succeeded within its recent window (four times its typical call
+    time, at least ``min_recent_s``) — at start, once a provider stops answering, and after its
+    breaker closes until answers flow again. A model that keeps answering is never capped, however
+    many of its calls fail; a caller waits for a slot (at most ``wait_s``) instead of failing. A
+    burst at a provider dead from the start reaches it ``first`` calls at a time (per worker), and
+    a provider that dies under load gets calls unchecked only until its answers have been missing
+    for one short window.
+
+    Examples:
+        >>> import asyncio
+        >>> from graphroute.runtime.breaker import SlowStart
+        >>> async def burst(gate, n, ok):    # n callers at once; the most in flight together
+        ...     now = most = 0
+        ...     async def one():
+        ...         nonlocal now, most
+        ...         started = await gate.acquire(wait_s=5)
+        ...         now += 1; most = max(most, now)
+        ...         await asyncio.sleep(0.01)
+        ...         now -= 1; gate.release(started, ok)
+        ...     await asyncio.gather(*[one() for _ in range(n)])
+        ...     return most
+        >>> asyncio.run(burst(SlowStart(first=3), 30, False))     # failing from the start: 3 at a time
+        3
+        >>> asyncio.run(burst(SlowStart(first=3), 30, True)) > 3  # answering: no cap once answers flow
+        True
+    """
+
+    def __init__(self, first: int = 3, min_recent_s: float = 0.02, clock: Callable[[], float] = time.monotonic) -> None:
+        self.first, self.min_recent_s, self.clock = first, min_recent_s, clock
+        self.last_ok = float("-inf")  # at start nothing is known of the model
+        self.call_s = 0.0  # typical time of a successful call (exponentially weighted)
+        self.inflight = 0
+        self._waiting = 0
+        self._cond: Any = None
+
+    @property
+    def healthy(self) -> bool:
+        """A call succeeded within the recent window."""
+        return self.clock() - self.last_ok <= max(self.min_recent_s, 4 * self.call_s)
+
+    async def acquire(self, wait_s: float) -> float | None:
+        """A slot: the call's start time, or None when none freed within ``wait_s``."""
+        if self.inflight < self.first or self.healthy:
+            self.inflight += 1
+            return self.clock()
+        if self._cond is None:
+            self._cond = asyncio.Condition()
+        self._waiting += 1
+        try:
+            async with self._cond:
+                await asyncio.wait_for(self._cond.wait_for(lambda: self.inflight < self.first or self.healthy), wait_s)
+                self.inflight += 1
+                return self.clock()
+        except asyncio.TimeoutError:
+            return None
+        finally:
+            self._waiting -= 1
+
+    def release(self, started: float, ok: bool | None) -> None:
+        """The call ended: ``ok`` True (answered), False (failed) or None (no verdict on the model)."""
+        self.inflight = max(0, self.inflight - 1)
+        if ok:
+            now = self.clock()
+            self.call_s = (now - started) if self.call_s == 0.0 else 0.8 * self.call_s + 0.2 * (now - started)
+            self.last_ok = now
+        self._wake()
+
+    def _wake(self) -> None:
+        cond = self._cond
+        if cond is not None and self._waiting:
+            async def notify() -> None:
+                async with cond:
+                    cond.notify_all()
+            try:
+                asyncio.get_running_loop().create_task(notify())
+            except RuntimeError:  # no loop running: nobody can be waiting
+                pass

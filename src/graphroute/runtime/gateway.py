@@ -35,7 +35,7 @@ from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_a
 from graphroute.costs import CostModel, count_tokens
 from graphroute.errors import GraphRouteError
 from graphroute.prompts import check_prompts
-from graphroute.runtime.breaker import CircuitBreaker
+from graphroute.runtime.breaker import CircuitBreaker, SlowStart
 from graphroute.runtime.budgets import BudgetManager, Reservation
 from graphroute.runtime.failures import BudgetExceededError, NoModelAvailableError, ProviderError, classify
 from graphroute.runtime.loop import run_sync
@@ -77,6 +77,8 @@ class Gateway:
         # breakers in this process, or shared through a state backend (graphroute.state: Redis)
         self.breakers = {m: (state.breaker(m, **(breaker or {})) if state is not None else CircuitBreaker(**(breaker or {})))
                          for m in models}
+        # in this process: a model that has shown no success since its last trouble gets few calls at a time
+        self.gates = {m: SlowStart(first=int((breaker or {}).get("failures", 3))) for m in models}
         self._takes_context = router is not None and "context" in inspect.signature(router.decide).parameters
 
     # ------------------------------------------------------------------ helpers
@@ -124,6 +126,21 @@ class Gateway:
         usage = getattr(msg, "usage_metadata", None) or {}
         return Reply(text, int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)), provider_ms, ttft)
 
+    @staticmethod
+    async def _admit(breaker: Any, gate: SlowStart) -> int:
+        """The breaker's ticket. Refused while it is closed (a recent failure, its trial calls under
+        way), the call waits for their outcome — about a call's time, at most a second — and asks
+        again, rather than going to a fallback: a model that failed once and answers again loses no
+        traffic, and one that died opens its breaker meanwhile."""
+        ticket = await breaker.aallow()
+        waited, limit = 0.0, min(1.0, max(0.01, 4 * gate.call_s))
+        while not ticket and breaker.state == "closed" and waited < limit:
+            step = min(limit - waited, max(0.002, gate.call_s / 2))
+            await asyncio.sleep(step)
+            waited += step
+            ticket = await breaker.aallow()
+        return ticket
+
     async def attempt(self, model: str, call: Callable[[], Awaitable[Reply]], *, tokens: int, request: dict[str, Any],
                       attempts: list[dict], defer: bool = False,
                       reserve_tokens: int | None = None) -> tuple[Reply, Reservation | None]:
@@ -149,11 +166,16 @@ class Gateway:
                                                                   request.get("max_output_tokens")),
                                                       request.get("session"), request.get("budget"),
                                                       request["spent"]) if self.budgets is not None else None
-                    ticket = await breaker.aallow()
+                    gate = self.gates[model]
+                    started = await gate.acquire(self.timeout_s)
+                    ticket = await self._admit(breaker, gate) if started is not None else 0
                     if not ticket:
+                        if started is not None:
+                            gate.release(started, None)
                         if res is not None:
                             await self.budgets.arelease(res)
-                        raise ProviderError("other", "circuit open", model)
+                        raise ProviderError("other", "circuit open" if started is not None else
+                                            "slow start: no call slot freed in time", model)
                     t0 = time.perf_counter()
                     try:
                         reply = await call()
@@ -161,8 +183,10 @@ class Gateway:
                         if res is not None:
                             await self.budgets.arelease(res)
                         if isinstance(exc, asyncio.CancelledError) or getattr(exc, "client_fault", False):
+                            gate.release(started, None)
                             await breaker.arelease(ticket)
                             raise  # the client went away or sent what no model accepts: not the provider's fault
+                        gate.release(started, False)
                         err = classify(exc if not isinstance(exc, asyncio.TimeoutError) else TimeoutError("timed out"), model)
                         await breaker.arecord_failure(ticket)
                         request["provider_ms"] += (time.perf_counter() - t0) * 1000
@@ -170,6 +194,7 @@ class Gateway:
                             self.tracker.observe(model, latency_ms=(time.perf_counter() - t0) * 1000, error=True)
                         attempts.append({"model": model, "error": err.kind, "message": str(err)})
                         raise err from None
+                    gate.release(started, True)
                     await breaker.arecord_success(ticket)
                     if defer:
                         return reply, res

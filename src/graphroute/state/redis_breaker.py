@@ -25,8 +25,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from graphroute.runtime.breaker import ADMITTED, TRIAL, CircuitBreaker
+from graphroute.runtime.breaker import ADMITTED, REFUSED, TRIAL, CircuitBreaker, Ticket
 from graphroute.state.base import StateUnavailableError
+
+
+def _local(ticket: int) -> bool:
+    """A ticket of the local breaker (given while Redis was unreachable)."""
+    return isinstance(ticket, Ticket) and not ticket.shared
 
 
 class RedisBreaker:
@@ -38,43 +43,39 @@ class RedisBreaker:
         self.keys = [st.key(f"br:{name}", ""), st.key(f"br:{name}", "f"), st.key(f"br:{name}", "t")]
         self.state, self.trips = "closed", 0
         self.local = CircuitBreaker(failures=failures, window_s=window_s, cooldown_s=cooldown_s)
-        self._tokens: dict[int, str] = {}  # our ticket numbers -> Redis trial tokens
-        self._next = 10  # shared tickets are > 2; 0-2 are the local breaker's own
 
     async def aallow(self) -> int:
         token = uuid.uuid4().hex
         try:
-            verdict, state = await self.st.script("BREAKER_ALLOW", self.keys,
-                                                  [self.failures, self.cooldown_s, self.trial_ttl_s, token,
-                                                                        self.window_s])
+            verdict, state, now = await self.st.script("BREAKER_ALLOW", self.keys,
+                                                       [self.failures, self.cooldown_s, self.trial_ttl_s, token,
+                                                        self.window_s])
         except StateUnavailableError:
             return self.local.allow()
         self.state = state.decode() if isinstance(state, bytes) else state
-        if int(verdict) != TRIAL:
-            return int(verdict)
-        self._next += 1
-        self._tokens[self._next] = token
-        return self._next
-
-    def _token(self, ticket: int) -> str:
-        return self._tokens.pop(ticket, "") if ticket > TRIAL else ""
+        if not int(verdict):
+            return REFUSED
+        return Ticket(int(verdict), float(now), token if int(verdict) == TRIAL else "", shared=True)
 
     async def arecord_success(self, ticket: int = ADMITTED) -> None:
-        if ticket <= TRIAL and ticket != ADMITTED:
+        if _local(ticket):
             self.local.record_success(ticket)
             return
-        token = self._token(ticket)
+        at = getattr(ticket, "at", None)
         try:
-            self.state = (await self.st.script("BREAKER_SUCCESS", self.keys, [token, "1" if token else "0"])).decode()
+            self.state = (await self.st.script("BREAKER_SUCCESS", self.keys,
+                                               [getattr(ticket, "token", ""), "1" if ticket == TRIAL else "0",
+                                                "" if at is None else repr(at)])).decode()
         except StateUnavailableError:
             self.local.record_success()
 
     async def arecord_failure(self, ticket: int = ADMITTED) -> None:
-        if ticket <= TRIAL and ticket != ADMITTED:
+        if _local(ticket):
             self.local.record_failure(ticket)
             return
         try:
-            state = (await self.st.script("BREAKER_FAILURE", self.keys, [self.failures, self.window_s, self._token(ticket),
+            state = (await self.st.script("BREAKER_FAILURE", self.keys, [self.failures, self.window_s,
+                                                                       getattr(ticket, "token", ""),
                                                                        uuid.uuid4().hex])).decode()
         except StateUnavailableError:
             self.local.record_failure()
@@ -84,12 +85,13 @@ class RedisBreaker:
         self.state = state
 
     async def arelease(self, ticket: int) -> None:
-        if ticket <= TRIAL:
+        if _local(ticket):
             self.local.release(ticket)
             return
-        token = self._token(ticket)
+        if not getattr(ticket, "token", ""):
+            return
         try:
-            await self.st.run(lambda: self.st.client.zrem(self.keys[2], token))
+            await self.st.run(lambda: self.st.client.zrem(self.keys[2], ticket.token))  # type: ignore[attr-defined]
         except StateUnavailableError:
             pass  # the token expires after trial_ttl_s
 

@@ -7,12 +7,8 @@ While the window holds failures with no success after them, new calls are admitt
 trials, at most ``failures`` minus the failures so far at a time: under load, a provider that has
 just died gets no more failed calls than the threshold before its breaker opens.
 
-A success clears the failures only when its call was admitted after the latest failure: a call
-that started before a model died and succeeded after others failed says nothing about the model
-now (such late successes kept a dying provider's breaker closed under load).
-
-``allow`` answers a ticket (0 refused, 1 admitted, 2 trial; a :class:`Ticket` remembers when it was
-admitted) that ``record_success`` / ``record_failure`` take back. :class:`SlowStart` caps the calls
+``allow`` answers a ticket (0 refused, 1 admitted, 2 trial; a :class:`Ticket`, which a shared
+breaker also gives its trial token) that ``record_success`` / ``record_failure`` take back. :class:`SlowStart` caps the calls
 in flight to a model that has not shown that it answers (at start, after a failure, after its
 breaker closes). The ``a``-methods are the same as coroutines (the state-backend
 protocol, :mod:`graphroute.state`), so a shared breaker in Redis is used the same way.
@@ -42,8 +38,8 @@ REFUSED, ADMITTED, TRIAL = 0, 1, 2
 
 
 class Ticket(int):
-    """An admission (compares as its kind: 1 admitted, 2 trial) that remembers when it was admitted
-    (``at``, on the breaker's clock) and, for a shared breaker, its trial token."""
+    """An admission (compares as its kind: 1 admitted, 2 trial) with when it was admitted (``at``, on
+    the breaker's clock) and, for a shared breaker, its trial token."""
 
     at: float
     token: str = ""
@@ -92,8 +88,6 @@ class CircuitBreaker:
             self._done(ticket)
             if self.state == "open" or (self.state == "half_open" and ticket != TRIAL):
                 return  # a call admitted before the breaker opened says nothing about the model now
-            if self.state == "closed" and self._recent and getattr(ticket, "at", self._recent[-1]) < self._recent[-1]:
-                return  # admitted before the latest failure: it says nothing about the model now
             self.state = "closed"
             self._recent.clear()
 

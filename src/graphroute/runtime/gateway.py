@@ -126,21 +126,6 @@ class Gateway:
         usage = getattr(msg, "usage_metadata", None) or {}
         return Reply(text, int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)), provider_ms, ttft)
 
-    @staticmethod
-    async def _admit(breaker: Any, gate: SlowStart) -> int:
-        """The breaker's ticket. Refused while it is closed (a recent failure, its trial calls under
-        way), the call waits for their outcome — about a call's time, at most a second — and asks
-        again, rather than going to a fallback: a model that failed once and answers again loses no
-        traffic, and one that died opens its breaker meanwhile."""
-        ticket = await breaker.aallow()
-        waited, limit = 0.0, min(1.0, max(0.01, 4 * gate.call_s))
-        while not ticket and breaker.state == "closed" and waited < limit:
-            step = min(limit - waited, max(0.002, gate.call_s / 2))
-            await asyncio.sleep(step)
-            waited += step
-            ticket = await breaker.aallow()
-        return ticket
-
     async def attempt(self, model: str, call: Callable[[], Awaitable[Reply]], *, tokens: int, request: dict[str, Any],
                       attempts: list[dict], defer: bool = False,
                       reserve_tokens: int | None = None) -> tuple[Reply, Reservation | None]:
@@ -168,7 +153,7 @@ class Gateway:
                                                       request["spent"]) if self.budgets is not None else None
                     gate = self.gates[model]
                     started = await gate.acquire(self.timeout_s)
-                    ticket = await self._admit(breaker, gate) if started is not None else 0
+                    ticket = await breaker.aallow() if started is not None else 0
                     if not ticket:
                         if started is not None:
                             gate.release(started, None)

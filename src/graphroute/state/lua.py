@@ -14,24 +14,24 @@ local ttl = tonumber(ARGV[3])
 if st == 'closed' then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[5]))
   local recent = redis.call('ZCARD', KEYS[2])
-  if recent == 0 then return {1, st, tostring(now)} end
+  if recent == 0 then return {1, st} end
   if recent + redis.call('ZCARD', KEYS[3]) < tonumber(ARGV[1]) then
     redis.call('ZADD', KEYS[3], now + ttl, ARGV[4])
-    return {2, st, tostring(now)}
+    return {2, st}
   end
-  return {0, st, tostring(now)}
+  return {0, st}
 end
 if st == 'open' and now - tonumber(redis.call('HGET', KEYS[1], 'opened_at') or '0') >= tonumber(ARGV[2]) then
   redis.call('HSET', KEYS[1], 'state', 'half_open')
   redis.call('DEL', KEYS[3])
   redis.call('ZADD', KEYS[3], now + ttl, ARGV[4])
-  return {2, 'half_open', tostring(now)}
+  return {2, 'half_open'}
 end
 if st == 'half_open' and redis.call('ZCARD', KEYS[3]) == 0 then
   redis.call('ZADD', KEYS[3], now + ttl, ARGV[4])
-  return {2, st, tostring(now)}
+  return {2, st}
 end
-return {0, st, tostring(now)}
+return {0, st}
 """
 
 _OPEN = """
@@ -55,16 +55,11 @@ if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[1]) then return open_breaker() 
 return st
 """
 
-# KEYS as BREAKER_ALLOW. ARGV: token ('' for none), 1 if the ticket was a trial, the time the call was
-# admitted ('' unknown): a call admitted before the latest failure does not clear the failures
+# KEYS as BREAKER_ALLOW. ARGV: token ('' for none), 1 if the ticket was a trial
 BREAKER_SUCCESS = """
 if ARGV[1] ~= '' then redis.call('ZREM', KEYS[3], ARGV[1]) end
 local st = redis.call('HGET', KEYS[1], 'state') or 'closed'
 if st == 'open' or (st == 'half_open' and ARGV[2] ~= '1') then return st end
-if st == 'closed' and ARGV[3] ~= '' then
-  local last = redis.call('ZREVRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  if #last > 0 and tonumber(ARGV[3]) < tonumber(last[2]) then return st end
-end
 redis.call('HSET', KEYS[1], 'state', 'closed')
 redis.call('DEL', KEYS[2])
 return 'closed'

@@ -22,6 +22,7 @@ Examples:
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -47,25 +48,22 @@ class RedisBreaker:
     async def aallow(self) -> int:
         token = uuid.uuid4().hex
         try:
-            verdict, state, now = await self.st.script("BREAKER_ALLOW", self.keys,
-                                                       [self.failures, self.cooldown_s, self.trial_ttl_s, token,
-                                                        self.window_s])
+            verdict, state = await self.st.script("BREAKER_ALLOW", self.keys,
+                                                  [self.failures, self.cooldown_s, self.trial_ttl_s, token, self.window_s])
         except StateUnavailableError:
             return self.local.allow()
         self.state = state.decode() if isinstance(state, bytes) else state
         if not int(verdict):
             return REFUSED
-        return Ticket(int(verdict), float(now), token if int(verdict) == TRIAL else "", shared=True)
+        return Ticket(int(verdict), time.monotonic(), token if int(verdict) == TRIAL else "", shared=True)
 
     async def arecord_success(self, ticket: int = ADMITTED) -> None:
         if _local(ticket):
             self.local.record_success(ticket)
             return
-        at = getattr(ticket, "at", None)
         try:
             self.state = (await self.st.script("BREAKER_SUCCESS", self.keys,
-                                               [getattr(ticket, "token", ""), "1" if ticket == TRIAL else "0",
-                                                "" if at is None else repr(at)])).decode()
+                                               [getattr(ticket, "token", ""), "1" if ticket == TRIAL else "0"])).decode()
         except StateUnavailableError:
             self.local.record_success()
 

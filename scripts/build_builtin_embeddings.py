@@ -1,6 +1,7 @@
 """Rebuild the precomputed embeddings shipped with the built-in datasets.
 
-    python scripts/build_builtin_embeddings.py --part prompts               # MiniLM, both datasets' prompts
+    python scripts/build_builtin_embeddings.py --part prompts               # MiniLM, RouteLLM's prompts
+    python scripts/build_builtin_embeddings.py --part llmrouter             # MiniLM, the 9-model records' prompts
     python scripts/build_builtin_embeddings.py --part responses             # GSM8K's recorded responses (cascade)
     python scripts/build_builtin_embeddings.py --part prompts --encoder layers   # the classifier's layers 1-6
 
@@ -22,12 +23,15 @@ from graphroute.datasets import load_dataset
 from graphroute.encoders import builtin_embeddings_dir, resolve_encoder, text_key
 from graphroute.encoders.disk_cache import safe_name
 
-PARTS = {"prompts": "shard-builtin-routellm", "responses": "shard-builtin-routellm-responses"}
+PARTS = {"prompts": "shard-builtin-routellm", "responses": "shard-builtin-routellm-responses",
+         "llmrouter": "shard-builtin-llmrouter"}
 
 
 def texts_for(part: str) -> list[str]:
     if part == "prompts":
         out = load_dataset("routellm-mmlu").prompts + load_dataset("routellm-gsm8k").prompts
+    elif part == "llmrouter":
+        out = load_dataset("llmrouter-9").prompts + load_dataset("llmrouter-9-test").prompts
     else:
         g = load_dataset("routellm-gsm8k")
         out = [t if t.strip() else "(empty)" for m in g.models for t in g.responses[m]]

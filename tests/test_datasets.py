@@ -109,7 +109,7 @@ def test_custom_prompt_column_and_pair(tmp_path):
         ("question,a,b\nq,1,0\n", {}, "no prompt column", "prompt", None),
         ("prompt,a,b\nq,1,0\nr,maybe,1\n", {}, "not numeric or boolean", "a", 2),
         ("prompt,a,b\nq,1,0\nr,0.5,1\n", {"score_type": "bool"}, "not boolean", "a", 2),
-        ("prompt,a,b\nq,1,\n", {}, "missing score", "b", 1),
+        ("prompt,a,b\nq,1,\n", {}, "no recorded score at all", "b", None),
         ("prompt,a,b\n ,1,0\n", {}, "prompt is empty", "prompt", 1),
         ("prompt,a,a|cost\nq,1,cheap\n", {}, "not a number", "a|cost", 1),
         ("prompt,a,z|cost\nq,1,0.1\n", {}, "no score column 'z'", "z|cost", None),

@@ -17,16 +17,23 @@ from graphroute.costs import CostModel
 from graphroute.datasets import RoutingDataset, load_dataset
 from graphroute.evaluation import evaluate, learning_curve
 from graphroute.evaluation.learning import check_fractions
+from graphroute.evaluation.many_report import group_table, many_table
 from graphroute.evaluation.report import atomic_write, curve_table, plot, plot_curves, results_table, write_json, write_scores
 from graphroute.routers import make_router, router_names
 
-DEFAULT_DATA = "routellm-mmlu,routellm-gsm8k"
+DEFAULT_DATA = "routellm-mmlu,routellm-gsm8k,llmrouter-9"
 
 
 def default_routers(data: RoutingDataset) -> list[str]:
     """The main job's routers: the recommended one for the data (the cascade where the weak model's
-    answers are recorded, else the classifier) beside random and the oracle."""
-    recommended = "cascade" if data.responses and data.weak in data.responses else "classifier"
+    answers are recorded; among more than two models the per-model logistic heads, which fit in
+    seconds; else the classifier) beside random and the oracle."""
+    if data.responses and data.weak in data.responses:
+        recommended = "cascade"
+    elif len(data.models) > 2:
+        recommended = "logistic"
+    else:
+        recommended = "classifier"
     return ["random", recommended, "oracle"]
 
 
@@ -100,7 +107,13 @@ def eval_command(
             runs[key] = results
             per_data[key] = (test_data.select_models(ds.models) if test_data is not None else ds, results)
     for results in runs.values():
-        console.print(results_table(results))
+        if any(r.many for r in results):  # more than two models: the router's own choice among them
+            console.print(many_table(results))
+            groups = group_table(results)
+            if groups is not None:
+                console.print(groups)
+        else:
+            console.print(results_table(results))
     if slow and any(r.protocol != runs[k][0].protocol for k in runs for r in runs[k]):
         console.print("Slow routers were fitted once and tested on fold 1 (labelled); --full evaluates every fold.")
     meta = {"routers": {k: [r.router for r in v] for k, v in runs.items()}, "seed": seed, "prices": cost_model.source,

@@ -1,7 +1,8 @@
 """Routing datasets: recorded per-model outcomes in one typed form.
 
-``load_dataset`` takes a built-in name (``routellm-mmlu``, ``routellm-gsm8k``), a directory in
-RouteLLM's layout, an MT-Bench judgements JSONL, or a wide CSV/JSONL file.
+``load_dataset`` takes a built-in name (``routellm-mmlu``, ``routellm-gsm8k``: GPT-4 vs Mixtral;
+``llmrouter-9``, ``llmrouter-9-test``: 9 models on 14 tasks), a directory in RouteLLM's layout, an
+MT-Bench judgements JSONL, or a wide CSV/JSONL file.
 
 Examples:
     >>> from graphroute.datasets import load_dataset
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from graphroute.datasets.base import RoutingDataset
+from graphroute.datasets.llmrouter import SPLITS as LLMROUTER_SPLITS, load_llmrouter
 from graphroute.datasets.logged import from_logs, load_logged, looks_logged, write_logged
 from graphroute.datasets.routellm import load_mtbench, load_routellm
 from graphroute.datasets.wide import load_wide
@@ -38,10 +40,11 @@ __all__ = [
     "load_wide",
 ]
 
-#: Built-in datasets: name -> (folder under builtin/, RouteLLM benchmark).
+#: Built-in datasets: name -> (folder under builtin/, benchmark or split).
 BUILTINS: dict[str, tuple[str, str]] = {
     "routellm-mmlu": ("routellm", "mmlu"),
     "routellm-gsm8k": ("routellm", "gsm8k"),
+    **{name: ("llmrouter", split) for name, split in LLMROUTER_SPLITS.items()},
 }
 
 
@@ -68,6 +71,10 @@ def load_dataset(spec: str | Path, **kwargs: Any) -> RoutingDataset:
     key = str(spec)
     if key in BUILTINS:
         folder, bench = BUILTINS[key]
+        if folder == "llmrouter":
+            if kwargs:
+                raise DatasetError(f"{', '.join(sorted(kwargs))} does not apply to the built-in {key}")
+            return load_llmrouter(builtin_path(folder), key)
         return _call(load_routellm, builtin_path(folder), kwargs, bench, name=key)
     path = Path(key).expanduser()
     if not path.exists():

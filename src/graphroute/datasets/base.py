@@ -80,22 +80,26 @@ class RoutingDataset:
             raise UnknownModelError(model, self.models, self.name) from None
 
     def accuracy(self, model: str) -> float:
-        """Mean score of ``model`` (accuracy for 0/1 data)."""
-        return float(self.scores[:, self.index(model)].mean())
+        """Mean score of ``model`` over the prompts where it was recorded (accuracy for 0/1 data)."""
+        return float(np.nanmean(self.scores[:, self.index(model)]))
+
+    def means(self) -> dict[str, float]:
+        """Every model's mean score, by name."""
+        return {m: self.accuracy(m) for m in self.models}
 
     @property
     def weak(self) -> str:
         """The weak model of the routed pair: given, else the lowest mean score."""
         if self.weak_model:
             return self.weak_model
-        return self.models[int(np.argmin(self.scores.mean(axis=0)))]
+        return self.models[int(np.argmin(np.nanmean(self.scores, axis=0)))]
 
     @property
     def strong(self) -> str:
         """The strong model of the routed pair: given, else the highest mean score."""
         if self.strong_model:
             return self.strong_model
-        return self.models[int(np.argmax(self.scores.mean(axis=0)))]
+        return self.models[int(np.argmax(np.nanmean(self.scores, axis=0)))]
 
     def pair(self, weak: str | None = None, strong: str | None = None) -> tuple[int, int]:
         """Column indices of the (weak, strong) pair."""

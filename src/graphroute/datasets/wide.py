@@ -8,7 +8,12 @@ Columns (any number of models):
 * optional ``<model>|cost`` (dollars), ``<model>|input_tokens``, ``<model>|output_tokens``,
   ``<model>|response`` (or RouteLLM's ``<model>_response``);
 * optional ``<model>|latency_ms``; optional group column (``group``, ``subject`` or ``category``; or name
-  it), ``id`` and ``reference`` columns (what `graphroute collect` writes).
+  it), ``id`` and ``reference`` columns (what `graphroute collect` writes);
+* any other column of text (a task's ``metric``, notes) describes the rows: kept in
+  ``meta["columns"]``, never read as a model.
+
+A blank score is an outcome not recorded: the row is kept with NaN there (routers that learn from
+partial labels use it; the others say so when fitted).
 """
 
 from __future__ import annotations
@@ -80,7 +85,8 @@ def parse_scores(values: Sequence[Any], *, path: Any, column: str, score_type: S
             out[i] = float(v)
             continue
         if v is None or (isinstance(v, str) and not v.strip()):
-            raise DatasetError("missing score", path=path, column=column, row=i + 1)
+            out[i] = np.nan  # not recorded: a partial row (routers that learn from partial labels use it)
+            continue
         if isinstance(v, str):
             s = v.strip().lower()
             if s in _TRUE or s in _FALSE:
@@ -103,11 +109,33 @@ def parse_scores(values: Sequence[Any], *, path: Any, column: str, score_type: S
             raise DatasetError(f"score {v!r} is not boolean", path=path, column=column, row=i + 1)
         if score_type == "unit" and not 0.0 <= f <= 1.0:
             raise DatasetError(f"score {v!r} is outside 0-1", path=path, column=column, row=i + 1)
+    known = out[~np.isnan(out)]
+    if not len(known):
+        raise DatasetError("no recorded score at all", path=path, column=column)
     if score_type != "auto":
         return out, score_type
     if all_bool:
         return out, "bool"
-    return out, "unit" if (out.min() >= 0.0 and out.max() <= 1.0) else "graded"
+    return out, "unit" if (known.min() >= 0.0 and known.max() <= 1.0) else "graded"
+
+
+def _is_text_column(values: Sequence[Any]) -> bool:
+    """Is a column text that describes rows (no value of it reads as a score)? A column where some
+    values read as scores is a score column, and its bad values are errors naming their rows."""
+    for v in values:
+        if isinstance(v, (bool, int, float)):
+            return False
+        s = "" if v is None else str(v).strip().lower()
+        if not s:
+            continue
+        if s in _TRUE or s in _FALSE:
+            return False
+        try:
+            float(s)
+            return False
+        except ValueError:
+            continue
+    return any(isinstance(v, str) and v.strip() for v in values)
 
 
 def _numbers(values: Iterable[Any], *, path: Any, column: str) -> np.ndarray:
@@ -151,6 +179,7 @@ def table_to_dataset(
     weak: str | None = None,
     strong: str | None = None,
     groups: Sequence[Any] | None = None,
+    correct_above: float | dict[str, float] | None = None,
 ) -> RoutingDataset:
     """Turn parsed rows of a wide table into a :class:`RoutingDataset` (see module doc)."""
     if prompt_column not in columns:
@@ -169,8 +198,10 @@ def table_to_dataset(
             candidates.append(col)
         else:
             extras.setdefault(model, {})[kind] = col
-    if models is None:
-        models = candidates
+    metadata: list[str] = []
+    if models is None:  # a text column (a task's metric name, a reference answer) describes rows: metadata
+        metadata = [c for c in candidates if c not in extras and _is_text_column([r.get(c) for r in rows])]
+        models = [c for c in candidates if c not in metadata]
     else:
         for m in models:
             if m not in candidates:
@@ -193,14 +224,18 @@ def table_to_dataset(
             raise DatasetError("prompt is empty or not text", path=path, column=prompt_column, row=i + 1)
         prompts.append(p)
 
-    score_cols, kinds = [], set()
+    score_cols, kinds = [], {}
     for m in models:
         col, kind = parse_scores([r.get(m) for r in rows], path=path, column=m, score_type=score_type)
+        t = correct_above.get(m) if isinstance(correct_above, dict) else correct_above
+        if t is not None:  # "a score above t counts as correct": 0/1 for this column
+            col, kind = np.where(np.isnan(col), np.nan, (col > float(t)).astype(np.float64)), "bool"
         score_cols.append(col)
-        kinds.add(kind)
+        kinds[m] = kind
     scores = np.stack(score_cols, axis=1)
     if score_range is None:
-        score_range = (0.0, 1.0) if kinds <= {"bool", "unit"} else (float(scores.min()), float(scores.max()))
+        score_range = (0.0, 1.0) if set(kinds.values()) <= {"bool", "unit"} else \
+            (float(np.nanmin(scores)), float(np.nanmax(scores)))
 
     def per_model(kind: str) -> np.ndarray | None:
         if not any(kind in extras.get(m, {}) for m in models):
@@ -228,7 +263,9 @@ def table_to_dataset(
         groups=None if groups is None else np.asarray(groups, dtype=object),
         score_range=score_range,
         source=str(path),
-        meta={"score_types": sorted(kinds)},
+        meta={"score_types": sorted(set(kinds.values())), "score_type_of": kinds,
+              "missing": int(np.isnan(scores).sum()),
+              **({"columns": {c: [r.get(c) for r in rows] for c in metadata}} if metadata else {})},
         weak_model=weak,
         strong_model=strong,
     )
@@ -245,8 +282,10 @@ def load_wide(
     weak: str | None = None,
     strong: str | None = None,
     name: str | None = None,
+    correct_above: float | dict[str, float] | None = None,
 ) -> RoutingDataset:
-    """Load a wide CSV or JSONL file (see the module docstring for its columns).
+    """Load a wide CSV or JSONL file (see the module docstring for its columns). ``correct_above``
+    turns scores into right/wrong: a score above it (one value, or one per model) counts as 1.
 
     Examples:
         >>> import tempfile, pathlib
@@ -270,4 +309,5 @@ def load_wide(
         score_range=score_range,
         weak=weak,
         strong=strong,
+        correct_above=correct_above,
     )

@@ -3,6 +3,7 @@ of models the quality-cost points, Pareto frontier, AIQ and cost saving."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -12,6 +13,7 @@ import numpy as np
 from graphroute.costs import CostModel
 from graphroute.datasets import RoutingDataset
 from graphroute.evaluation.cv import GroupBy, Predictions, cross_val_predict, train_test_predict
+from graphroute.evaluation.many import many_models
 from graphroute.metrics import Curve, aiq, cost_saving, optimal_curve, pareto_frontier, routellm_curve, summarize, tie_safe_curve
 from graphroute.routers import OracleRouter, Router, make_router
 
@@ -36,6 +38,9 @@ class RouterResult:
     cost: dict[str, Any] = field(default_factory=dict)  # reference costs, quality-cost points, AIQ, savings
     score_range: tuple[float, float] = (0.0, 1.0)  # the outcomes' scale (1-10 for MT-Bench judge scores)
     protocol: str = ""  # how it was evaluated ("5-fold CV grouped by prompt", "fold 1 of 5 held out", ...)
+    many: dict[str, Any] = field(default_factory=dict)  # more than two models: graphroute.evaluation.many
+    oracle: bool = False  # the oracle (reads the outcomes): an upper bound, not a router
+    cost_note: str = ""  # how the dollars were obtained (recorded, priced, or estimated)
 
     def to_dict(self) -> dict[str, Any]:
         def clean(v):
@@ -64,6 +69,8 @@ class RouterResult:
             **{m: {**self.summary[m], "fold_apgr": self.fold_apgr.get(m, []), "curve": self.curves[m].to_dict()}
                for m in self.summary},
             "cost": self.cost,
+            "many_models": self.many or None,
+            "cost_note": self.cost_note or None,
         })
 
 
@@ -136,7 +143,7 @@ def evaluate_predictions(name: str, data: RoutingDataset, preds: Predictions, *,
     if cs is not None and escalates:
         cs = cs + cw
     res = RouterResult(name, data.name, len(data), data.weak, data.strong, float(yw.mean()), float(ys.mean()),
-                       preds, constant=constant, score_range=tuple(map(float, data.score_range)))
+                       preds, constant=constant, score_range=tuple(map(float, data.score_range)), oracle=oracle)
     if constant:
         sel = preds.scores > 0
         res.point = {"strong_pct": float(sel.mean() * 100), "quality": float(np.where(sel, ys, yw).mean())}
@@ -158,6 +165,9 @@ def evaluate_predictions(name: str, data: RoutingDataset, preds: Predictions, *,
                 res.fold_apgr[method].append(summarize(sub, yw[m].mean(), ys[m].mean(), int(m.sum()))["apgr"])
     if costs is not None:
         res.cost = _cost_block(res, data, costs, quality_target, escalates)
+    if len(data.models) > 2 and preds.quality is not None and not escalates:
+        res.many = many_models(data.models, data.scores, costs, preds.quality, data.groups)
+    res.cost_note = str(data.meta.get("cost_estimate") or "")
     return res
 
 
@@ -205,7 +215,9 @@ def evaluate(
         >>> round(r.summary["routellm"]["apgr"], 3), r.protocol
         (1.131, '5-fold CV grouped by prompt')
     """
-    target = test.select_models(data.models) if test is not None else data
+    # a test set is scored for the pair the router was trained to route, not the test set's own
+    target = dataclasses.replace(test.select_models(data.models), weak_model=data.weak, strong_model=data.strong) \
+        if test is not None else data
     costs = (cost_model or CostModel.default()).dataset_costs(target)
     makers = [(_label(spec), _factory(spec)) for spec in routers]
     results = []

@@ -15,6 +15,7 @@ import numpy as np
 
 from graphroute.datasets import RoutingDataset
 from graphroute.evaluation.evaluate import RouterResult
+from graphroute.evaluation.many_report import plot_groups, plot_many
 
 
 def _f(v: float | None, spec: str = ".3f", suffix: str = "") -> str:
@@ -72,24 +73,32 @@ def write_json(path: str | Path, runs: dict[str, list[RouterResult]], meta: dict
 
 def write_scores(path: str | Path, runs: dict[str, tuple[RoutingDataset, list[RouterResult]]]) -> None:
     """One row per (dataset, router, test prompt): ``prompt,score`` (higher = more need for the strong
-    model) then the fold and the recorded weak and strong outcomes, enough to recompute every metric."""
+    model) then the fold and the recorded weak and strong outcomes, enough to recompute every metric;
+    then the model the router would pick at maximum quality, its recorded outcome, and the predicted
+    quality of every model as JSON keyed by model name (no positional columns)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
     with tmp.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["prompt", "score", "router", "dataset", "fold", "weak_model", "strong_model", "weak_score", "strong_score"])
+        w.writerow(["prompt", "score", "router", "dataset", "fold", "weak_model", "strong_model", "weak_score", "strong_score",
+                    "chosen_model", "chosen_score", "predicted"])
         for data, results in runs.values():
             wi, si = data.pair()
             for r in results:
+                q = r.predictions.quality
                 for i, (p, s) in enumerate(zip(data.prompts, r.predictions.scores)):
+                    # more than two models: the router's own choice, and its predictions keyed by model name
+                    j = int(np.argmax(q[i])) if q is not None else (si if s > 0 else wi)
+                    pred = json.dumps({m: float(v) for m, v in zip(data.models, q[i])}) if q is not None else ""
                     w.writerow([p, repr(float(s)), r.router, data.name, int(r.predictions.folds[i]), data.weak, data.strong,
-                                data.scores[i, wi], data.scores[i, si]])
+                                data.scores[i, wi], data.scores[i, si], data.models[j], data.scores[i, j], pred])
     os.replace(tmp, path)
 
 
 def plot(path: str | Path, runs: dict[str, list[RouterResult]]) -> None:
-    """PNG: per dataset, quality vs strong-call % (tie-safe lines, RouteLLM points) and quality vs $/query."""
+    """PNG: per dataset, quality vs strong-call % (tie-safe lines, RouteLLM points) and quality vs $/query;
+    for more than two models, the quality-cost frontiers and accuracy per group."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -99,6 +108,10 @@ def plot(path: str | Path, runs: dict[str, list[RouterResult]]) -> None:
     for row, (name, results) in zip(axes, runs.items()):
         r0 = results[0]
         ax1, ax2 = row
+        if any(r.many for r in results):  # more than two models: frontiers and per-group accuracy
+            plot_many(ax1, results)
+            plot_groups(ax2, results)
+            continue
         for r in results:
             if r.constant:
                 if r.point.get("cost_per_query") is not None:

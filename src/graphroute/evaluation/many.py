@@ -1,0 +1,96 @@
+"""Routing among more than two models, measured on recorded outcomes: what the router's own choice
+achieves at maximum quality and what it costs, beside the best single model and the oracle, the
+share of the gap between those two it closes, the accuracy and cost along the whole
+quality-cost frontier (``argmax(predicted quality - lam * cost)`` as ``lam`` sweeps), where it
+matches the best single model's accuracy, and the same per group (task). Everything is keyed by
+model name.
+
+Examples:
+    >>> import numpy as np
+    >>> from graphroute.evaluation.many import many_models
+    >>> scores = np.array([[1, 0, 1], [0, 1, 1], [0, 0, 1], [1, 1, 0]], dtype=float)
+    >>> costs = np.tile([0.1, 0.2, 1.0], (4, 1))
+    >>> predicted = scores + 0.01             # a router that knows every outcome
+    >>> out = many_models(["a", "b", "c"], scores, costs, predicted)
+    >>> out["router"]["accuracy"], out["best_single"]["model"], out["oracle"]["accuracy"], out["gap_closed"]
+    (1.0, 'c', 1.0, 1.0)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from graphroute.metrics import aiq, pareto_frontier
+
+
+def _choose(predicted: np.ndarray, expected: np.ndarray, lam: float) -> np.ndarray:
+    util = -np.broadcast_to(expected, predicted.shape) if math.isinf(lam) else predicted - lam * expected[None, :]
+    return np.argmax(util, axis=1)
+
+
+def _taken(scores: np.ndarray, costs: np.ndarray, choice: np.ndarray) -> tuple[float, float]:
+    rows = np.arange(len(choice))
+    return float(np.nanmean(scores[rows, choice])), float(np.mean(costs[rows, choice]))
+
+
+def frontier(predicted: np.ndarray, scores: np.ndarray, costs: np.ndarray, n: int = 81) -> dict[str, list[float]]:
+    """Accuracy and dollars per query of ``argmax(predicted - lam * expected cost)`` for ``lam``
+    from 0 (maximum quality) to infinity (the cheapest model)."""
+    expected = costs.mean(axis=0)
+    dq = float(np.ptp(predicted)) or 1.0
+    dc = float(np.ptp(expected)) or 1.0
+    lams = np.r_[0.0, dq / dc * np.logspace(-4, 4, n - 2), np.inf]
+    acc, cost = zip(*(_taken(scores, costs, _choose(predicted, expected, lam)) for lam in lams))
+    return {"lam": [float(x) for x in lams], "accuracy": list(acc), "cost_per_query": list(cost)}
+
+
+def many_models(models: Sequence[str], scores: np.ndarray, costs: np.ndarray | None, predicted: np.ndarray,
+                groups: Sequence[Any] | None = None) -> dict[str, Any]:
+    """The N-model block of an evaluation (see the module docstring). ``scores``: (n, m) recorded
+    outcomes (NaN where not recorded); ``costs``: (n, m) dollars (estimates where the data has none;
+    None: costs are left out); ``predicted``: (n, m) the router's predicted quality."""
+    models = list(models)
+    n, m = scores.shape
+    c = costs if costs is not None else np.zeros((n, m))
+    means = np.nanmean(scores, axis=0)
+    best = int(np.nanargmax(means))
+    choice = np.argmax(np.where(np.isnan(predicted), -np.inf, predicted), axis=1)
+    acc, cost = _taken(scores, c, choice)
+    row_best = np.nanmax(scores, axis=1)
+    # the oracle takes the cheapest model that reached each row's best outcome
+    reach = np.where(np.isnan(scores), False, scores >= row_best[:, None] - 1e-12)
+    oracle_choice = np.argmin(np.where(reach, c, np.inf), axis=1)
+    oracle_acc, oracle_cost = _taken(scores, c, oracle_choice)
+    best_acc, best_cost = float(means[best]), float(c[:, best].mean())
+    gap = oracle_acc - best_acc
+    out: dict[str, Any] = {
+        "models": {mm: {"accuracy": float(means[j]), "cost_per_query": float(c[:, j].mean())} for j, mm in enumerate(models)},
+        "router": {"accuracy": acc, "cost_per_query": cost,
+                   "choice_share": {mm: float(np.mean(choice == j)) for j, mm in enumerate(models)}},
+        "best_single": {"model": models[best], "accuracy": best_acc, "cost_per_query": best_cost},
+        "oracle": {"accuracy": oracle_acc, "cost_per_query": oracle_cost},
+        "gap_closed": (acc - best_acc) / gap if gap > 1e-12 else math.nan,
+    }
+    if costs is not None:
+        f = frontier(predicted, scores, costs)
+        pc, pq = np.asarray(f["cost_per_query"]) * n, np.asarray(f["accuracy"])
+        totals = costs.sum(axis=0)
+        keep = pareto_frontier(pc, pq)
+        out["frontier"] = {"cost_per_query": [float(pc[i]) / n for i in keep], "accuracy": [float(pq[i]) for i in keep]}
+        out["aiq"] = aiq(pc, pq, (float(totals.min()), float(totals.max())))
+        matched = [i for i in keep if pq[i] >= best_acc - 1e-12]
+        out["matched_best"] = ({"cost_per_query": float(pc[matched[0]]) / n,
+                                "cost_share": float(pc[matched[0]]) / n / best_cost if best_cost > 0 else math.nan}
+                               if matched else None)
+    if groups is not None:
+        g = np.asarray(groups, dtype=object)
+        rows = np.arange(n)
+        out["groups"] = {str(k): {"n": int((g == k).sum()),
+                                  "router": float(np.nanmean(scores[rows[g == k], choice[g == k]])),
+                                  "best_single": float(np.nanmean(scores[g == k, best])),
+                                  "oracle": float(np.nanmean(row_best[g == k]))}
+                         for k in sorted(set(g.tolist()))}
+    return out

@@ -82,3 +82,59 @@ def test_eval_cli_prints_the_nine_model_table_and_writes_scores_by_model_name(tm
     predicted = json.loads(first["predicted"])
     assert set(predicted) == set(load_dataset("llmrouter-9").models)
     assert first["chosen_model"] == max(predicted, key=predicted.get)
+
+
+# ---------------------------------------------------------------- decisions at a price among N models
+@pytest.fixture(scope="module")
+def fitted(nine):
+    from graphroute.routers import make_router
+
+    return make_router("logistic").fit(nine[0])
+
+
+def test_costs_in_the_data_reach_decisions(fitted, nine):
+    assert set(fitted.costs_) == set(nine[0].models) and fitted.costs_["gemma-2-9b-it"] < fitted.costs_["llama3-chatqa-1.5-70b"]
+    cap = 0.00005
+    chosen = [d.model for d in fitted.decide(nine[1].prompts[:200], max_cost=cap)]
+    assert all(fitted.costs_[m] <= cap for m in chosen)  # before: 100 % over the cap without a hand-set policy
+    free = [d.model for d in fitted.decide(nine[1].prompts[:200])]
+    assert any(fitted.costs_[m] > cap for m in free)
+
+
+@pytest.mark.parametrize("rule", ["lambda", "tolerance"])
+def test_calibration_to_a_cost_per_query_lands_on_it(fitted, nine, rule):
+    import copy
+
+    for target in (0.00005, 0.0001, 0.00015):
+        r = copy.copy(fitted)
+        cal = r.calibrate(nine[1], cost_per_query=target, rule=rule)
+        assert cal.met and target * 0.9 <= cal.cost_per_query <= target  # before: 0.001 and 0.002 both gave ~0.0005
+        rows = np.arange(len(nine[1]))
+        picks = [nine[1].index(d.model) for d in r.decide(nine[1].prompts)]
+        assert nine[1].costs[rows, picks].mean() == pytest.approx(cal.cost_per_query, rel=1e-9)
+
+
+def test_calibration_of_models_of_equal_price_and_to_a_share_of_the_best(fitted, nine):
+    import copy
+    import dataclasses
+
+    same = dataclasses.replace(nine[1], costs=np.full_like(nine[1].costs, 0.001))
+    cal = copy.copy(fitted).calibrate(same, quality=0.5)  # before: "calibrating more than two models needs costs"
+    assert cal.met and cal.thresholds == [0.0]
+    share = copy.copy(fitted).calibrate(nine[1], best_share=0.95)
+    assert share.target == {"best_share": 0.95} and share.quality >= 0.95 * 0.5626 - 1e-9
+    assert share.cost_per_query < 0.5 * nine[1].costs[:, nine[1].index("llama-3.1-nemotron-51b-instruct")].mean()
+
+
+def test_fit_calibrates_saves_and_routes_at_a_price(tmp_path, nine):
+    run = [sys.executable, "-m", "graphroute.cli.main"]
+    out = subprocess.run(run + ["fit", "llmrouter-9", "--router", "logistic", "--calibrate",
+                                "cost_per_query=0.00006,rule=tolerance", "--out", str(tmp_path / "r")],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0 and "tolerance" in out.stdout, out.stderr
+    from graphroute.routers import Router
+
+    r = Router.load(tmp_path / "r")
+    assert r.policy_.kind == "tolerance" and r.costs_ == pytest.approx(r.policy_.costs, rel=0.05)  # fit vs held-out split
+    picks = [d.model for d in r.decide(nine[1].prompts[:300])]
+    assert np.mean([r.costs_[m] for m in picks]) < 0.0001

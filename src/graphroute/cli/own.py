@@ -58,18 +58,28 @@ def from_logs_command(
                f"without feedback, {counts['orphan_feedback']} feedback events without a decision left out)")
 
 
-def _target(text: str) -> dict[str, float]:
-    key, sep, value = text.partition("=")
-    if not sep or key not in ("strong_share", "quality", "budget"):
-        raise ConfigError(f"--calibrate takes strong_share=X, quality=X or budget=X, not {text!r}", field="--calibrate")
-    return {key: float(parse_value(value))}
+TARGETS = ("strong_share", "quality", "best_share", "budget", "cost_per_query")
+
+
+def _target(text: str) -> dict[str, float | str]:
+    """``key=value`` pairs: one target (strong_share, quality, best_share, budget or cost_per_query),
+    optionally ``rule=tolerance`` (more than two models)."""
+    out: dict[str, float | str] = {}
+    for part in text.split(","):
+        key, sep, value = part.strip().partition("=")
+        if not sep or key not in (*TARGETS, "rule"):
+            raise ConfigError(f"--calibrate takes one of {', '.join(f'{t}=X' for t in TARGETS)} (and rule=lambda|tolerance"
+                              f" among more than two models), not {text!r}", field="--calibrate")
+        out[key] = value.strip() if key == "rule" else float(parse_value(value))
+    return out
 
 
 def fit_command(
     data: str = typer.Argument(..., help="A dataset: a built-in name, a CSV/JSONL file (e.g. from graphroute collect)."),
     router: str = typer.Option("classifier", "--router", help="A router spec, e.g. 'knn:k=50'."),
     out: Path = typer.Option(..., "--out", help="The folder to save the router to."),
-    calibrate: str = typer.Option(None, "--calibrate", help="strong_share=X | quality=X | budget=X"),
+    calibrate: str = typer.Option(None, "--calibrate", help="strong_share=X | quality=X | best_share=X | "
+                                  "cost_per_query=X (budget=X), and rule=tolerance among more than two models"),
     holdout: float = typer.Option(0.2, "--holdout", min=0.0, max=0.9,
                                   help="Share of prompts kept out of the fit to calibrate on (with --calibrate)."),
     prompt_column: str = typer.Option(None, "--prompt-column"),

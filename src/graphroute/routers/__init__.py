@@ -21,7 +21,14 @@ from graphroute.routers.trees import FEATURES, FeatureRouter, prompt_features
 from graphroute.routers.text import TextRouter, word_ngrams
 from graphroute.routers.stacked import DEFAULT_MEMBERS, StackedRouter
 from graphroute.routers.escalation import CascadeRouter
-from graphroute.routers.policy import POLICIES, CostPolicy, Policy, TargetQualityPolicy, ThresholdPolicy
+from graphroute.routers.policy import (
+    POLICIES,
+    CostPolicy,
+    Policy,
+    TargetQualityPolicy,
+    ThresholdPolicy,
+    TolerancePolicy,
+)
 from graphroute.routers.semantic import Route, SemanticRouter
 
 __all__ = [
@@ -47,6 +54,7 @@ __all__ = [
     "TargetQualityPolicy",
     "TextRouter",
     "ThresholdPolicy",
+    "TolerancePolicy",
     "as_dataset",
     "calibrate",
     "make_router",

@@ -33,7 +33,7 @@ from graphroute.errors import DatasetError, NotFittedError, PersistenceError, Un
 from graphroute.persist import META, Saved, loading, read_folder, save_folder
 from graphroute.prompts import check_prompts
 from graphroute.registry import Registry
-from graphroute.routers.calibration import calibrate
+from graphroute.routers.calibration import calibrate, data_costs
 from graphroute.routers.policy import CostPolicy, Policy, ThresholdPolicy, policy_from_dict, policy_to_dict
 from graphroute.types import Calibration, Decision
 
@@ -116,6 +116,8 @@ class Router(ABC):
                                "ones (logged feedback): fit 'logistic' or 'ridge' on it", path=data.source)
         self.models_ = list(data.models)
         self.weak_, self.strong_ = data.weak, data.strong
+        costs = data_costs(data)  # recorded (or estimated by the loader), else priced: decisions at a price use them
+        self.costs_ = None if costs is None else {m: float(np.mean(costs[:, j])) for j, m in enumerate(self.models_)}
         self._fit(data)
         return self
 
@@ -176,8 +178,11 @@ class Router(ABC):
 
     # ------------------------------------------------------------------ decisions
     def default_policy(self) -> Policy:
-        """The strong model only where it is predicted strictly better (two models), else the best."""
-        return ThresholdPolicy(threshold=1e-9) if len(self.models_) == 2 else CostPolicy()
+        """The strong model only where it is predicted strictly better (two models), else the best;
+        either knows each model's expected dollars from the training data (``costs_``), so a
+        per-call ``max_cost`` is honoured without setting a policy by hand."""
+        costs = getattr(self, "costs_", None)
+        return ThresholdPolicy(threshold=1e-9, costs=costs) if len(self.models_) == 2 else CostPolicy(costs=costs)
 
     def set_policy(self, policy: Policy | None = None, **changes: Any) -> "Router":
         """Replace the policy, or change fields of the current one (``set_policy(unfamiliar="strong")``)."""
@@ -230,8 +235,9 @@ class Router(ABC):
         return await asyncio.to_thread(self.decide, X, max_cost=max_cost)
 
     def calibrate(self, data: RoutingDataset, **target: Any) -> Calibration:
-        """Set ``policy_`` for a target on held-out data (``strong_share=``, ``quality=`` or ``budget=``);
-        see :func:`graphroute.routers.calibration.calibrate`."""
+        """Set ``policy_`` for a target on held-out data (``strong_share=``, ``quality=``, ``best_share=``,
+        ``budget=``/``cost_per_query=``; ``rule="tolerance"`` among more than two models); see
+        :func:`graphroute.routers.calibration.calibrate`."""
         self._check_fitted()
         return calibrate(self, data, **target)
 
@@ -292,7 +298,7 @@ class Router(ABC):
         """Write the router to folder ``path`` (replaced atomically; see :mod:`graphroute.persist`)."""
         self._check_fitted()
         meta = {"class": f"{type(self).__module__}.{type(self).__qualname__}", "params": self._saved_params(),
-                "models": self.models_, "weak": self.weak_, "strong": self.strong_,
+                "models": self.models_, "weak": self.weak_, "strong": self.strong_, "costs": getattr(self, "costs_", None),
                 "policy": policy_to_dict(self.policy_) if self.policy_ is not None else None}
         return save_folder(path, KIND, meta, arrays=self._state(), estimators=self._estimators(),
                            encoder_id=self._encoder_id(), write=self._save_files)
@@ -308,6 +314,7 @@ class Router(ABC):
         with loading(path):
             router = klass(**{**meta["params"], **overrides})
             router.models_, router.weak_, router.strong_ = list(meta["models"]), meta["weak"], meta["strong"]
+            router.costs_ = meta.get("costs")
             try:
                 router._load(saved)
             except (KeyError, ValueError, IndexError) as exc:  # saved by another version of the router

@@ -3,17 +3,25 @@
 The result is stored with the router (``router.policy_``) and explained in words, because a bare
 threshold means nothing to a reader: "threshold +0.118: 30.0 % of calibration prompts go to
 gpt-4-1106-preview; expected quality 0.761 (weak 0.669, strong 0.801); $0.00041 per query".
+
+Among more than two models the policy is ``argmax(predicted quality - lam * expected cost)``
+(``rule="lambda"``) or the cheapest model predicted within a tolerance of the best
+(``rule="tolerance"``, NVIDIA's rule); ``lam`` or the tolerance is found by bisection on the
+calibration prompts, so a budget lands where it is asked (the cost of the choices falls
+monotonically as either grows). Costs come from the data (recorded, or priced by
+``CostModel.default()``); models of equal price calibrate to the best predicted model.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from graphroute.costs import CostModel
 from graphroute.metrics import tie_safe_curve
-from graphroute.routers.policy import CostPolicy, ThresholdPolicy
+from graphroute.routers.policy import CostPolicy, ThresholdPolicy, TolerancePolicy
 from graphroute.types import Calibration
 
 if TYPE_CHECKING:
@@ -27,29 +35,48 @@ def _expected_costs(data: "RoutingDataset", costs: np.ndarray | None) -> dict[st
     return {m: float(costs[:, j].mean()) for j, m in enumerate(data.models)}
 
 
-def calibrate(router: "Router", data: "RoutingDataset", *, strong_share: float | None = None,
-              quality: float | None = None, budget: float | None = None,
-              costs: np.ndarray | None = None) -> Calibration:
-    """Choose the router's threshold (two models) or lambda (more) on ``data`` and store it.
+def data_costs(data: "RoutingDataset") -> np.ndarray | None:
+    """The (prompts x models) dollars of ``data``: recorded (or estimated by its loader), else
+    priced by graphroute's price file; None when a model has neither."""
+    return CostModel.default().dataset_costs(data)
 
-    The previous policy's ``unfamiliar`` and ``min_familiarity`` are kept. Exactly one of
-    ``strong_share`` (0-1), ``quality`` (in score units) or ``budget``
-    (dollars per query; needs ``costs``, an (n, models) dollar matrix, e.g.
-    ``CostModel.default().dataset_costs(data)``) must be given. ``data`` should be held out from
-    the router's training data.
+
+def calibrate(router: "Router", data: "RoutingDataset", *, strong_share: float | None = None,
+              quality: float | None = None, budget: float | None = None, cost_per_query: float | None = None,
+              best_share: float | None = None, rule: str = "lambda", costs: np.ndarray | None = None) -> Calibration:
+    """Choose the router's threshold (two models), or lambda or tolerance (more), on ``data`` and store it.
+
+    The previous policy's ``unfamiliar`` and ``min_familiarity`` are kept. Exactly one target:
+    ``strong_share`` (0-1, two models), ``quality`` (in score units), ``best_share`` (a share of the
+    best single model's quality on ``data``) or ``budget`` / ``cost_per_query`` (dollars per query).
+    ``costs``: an (n, models) dollar matrix (default: :func:`data_costs`). ``rule`` (more than two
+    models): ``lambda`` or ``tolerance``. ``data`` should be held out from the router's training data.
     """
-    given = [x is not None for x in (strong_share, quality, budget)]
+    if cost_per_query is not None:
+        if budget is not None:
+            raise ValueError("give budget or cost_per_query (the same thing), not both")
+        budget = cost_per_query
+    given = [x is not None for x in (strong_share, quality, budget, best_share)]
     if sum(given) != 1:
-        raise ValueError("give exactly one of strong_share, quality, budget")
-    if budget is not None and costs is None:
-        raise ValueError("a budget needs costs (an (n, models) dollar matrix)")
+        raise ValueError("give exactly one of strong_share, quality, best_share, budget (cost_per_query)")
     data = data.select_models(router.models_)
+    if costs is None:
+        costs = data_costs(data)
+    if budget is not None and costs is None:
+        raise ValueError(f"a budget needs costs: {data.name!r} records none and the price file lacks some of "
+                         f"{router.models_} (pass costs=, an (n, models) dollar matrix)")
+    if best_share is not None:
+        quality = best_share * float(np.nanmax(np.nanmean(data.scores, axis=0)))
     expected = _expected_costs(data, costs)
     if len(router.models_) == 2:
         cal = _pair(router, data, strong_share, quality, budget, costs)
         cal.policy.costs = expected
     else:
-        cal = _lambda(router, data, quality, budget, costs, strong_share)
+        if strong_share is not None:
+            raise ValueError("strong_share applies to two models; among more use quality, best_share or budget")
+        cal = _many(router, data, quality, budget, costs, rule)
+    if best_share is not None:
+        cal.target = {"best_share": best_share}
     if router.policy_ is not None:
         cal.policy.unfamiliar, cal.policy.min_familiarity = router.policy_.unfamiliar, router.policy_.min_familiarity
     router.policy_ = cal.policy
@@ -89,29 +116,66 @@ def _pair(router, data, strong_share, quality, budget, costs) -> Calibration:
                        text, policy=ThresholdPolicy(threshold=threshold))
 
 
-def _lambda(router, data, quality, budget, costs, strong_share) -> Calibration:
-    if costs is None:
-        raise ValueError("calibrating more than two models needs costs")
-    if strong_share is not None:
-        raise ValueError("strong_share applies to two models; use quality or budget")
+def _bisect(f: Callable[[float], tuple[float, float]], lo: float, hi: float, ok: Callable[[float, float], bool],
+            steps: int = 60) -> float:
+    """The smallest knob in [lo, hi] whose (quality, cost) satisfies ``ok``, where ``ok`` holds from
+    some knob on (the cost of the choices falls as the knob grows); ``hi`` when none does."""
+    if ok(*f(lo)):
+        return lo
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if ok(*f(mid)) else (mid, hi)
+    return hi
+
+
+def _many(router, data, quality, budget, costs, rule: str) -> Calibration:
     q = np.asarray(router.quality_dataset(data), dtype=np.float64)
-    expected = costs.mean(axis=0)
-    dq, dc = float(np.ptp(q)) or 1.0, float(np.ptp(expected)) or 1.0
-    lams = np.r_[0.0, dq / dc * np.logspace(-4, 4, 161)]
+    c = costs if costs is not None else np.zeros((len(data), len(data.models)))
+    expected = c.mean(axis=0)
     rows = np.arange(len(data))
-    pts = []
-    for lam in lams:
-        choice = np.argmax(q - lam * expected[None, :], axis=1)
-        pts.append((lam, data.scores[rows, choice].mean(), costs[rows, choice].mean()))
-    if quality is not None:
-        ok = [p for p in pts if p[1] >= quality]
-        lam, qual, cost = max(ok, key=lambda p: p[0]) if ok else max(pts, key=lambda p: p[1])
+
+    def outcome(choice: np.ndarray) -> tuple[float, float]:
+        return float(np.nanmean(data.scores[rows, choice])), float(c[rows, choice].mean())
+
+    if rule == "tolerance":
+        def choose(t: float) -> np.ndarray:
+            near = q >= q.max(axis=1, keepdims=True) - t
+            return np.argmin(np.where(near, expected[None, :], np.inf), axis=1)
+        top = float(np.ptp(q)) + 1e-9
+    elif rule == "lambda":
+        def choose(lam: float) -> np.ndarray:
+            return np.argmax(q - lam * expected[None, :], axis=1)
+        steps = np.diff(np.unique(expected))
+        # beyond this lam no predicted quality gap outweighs the smallest price step: the cheapest model
+        top = (float(np.ptp(q)) + 1e-9) / float(steps[steps > 0].min()) if (steps > 0).any() else 0.0
     else:
-        ok = [p for p in pts if p[2] <= budget]
-        lam, qual, cost = max(ok, key=lambda p: p[1]) if ok else max(pts, key=lambda p: p[0])
-    text = (f"lambda {lam:.6g} (quality - lambda x expected $): expected quality {qual:.4f} at ${cost:.6f} per query "
-            f"on {len(data)} calibration prompts")
-    policy = CostPolicy(costs={m: float(c) for m, c in zip(data.models, expected)}, lam=float(lam))
+        raise ValueError(f"rule must be 'lambda' or 'tolerance', got {rule!r}")
+    f = lambda knob: outcome(choose(knob))  # noqa: E731
+    best_q, best_c = f(0.0)
+    if top == 0.0:  # every model costs the same: the best predicted model is the cheapest good choice
+        knob, (qual, cost), met = 0.0, (best_q, best_c), True
+        if quality is not None:
+            met = best_q >= quality
+    elif budget is not None:
+        knob = _bisect(f, 0.0, top, lambda qq, cc: cc <= budget + 1e-15)
+        qual, cost = f(knob)
+        met = cost <= budget + 1e-15
+    else:  # the largest knob (the cheapest choices) that still reaches the quality
+        lo, hi = 0.0, top
+        if f(hi)[0] >= quality - 1e-12:
+            lo = hi
+        for _ in range(60 if lo < hi else 0):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if f(mid)[0] >= quality - 1e-12 else (lo, mid)
+        knob = lo
+        qual, cost = f(knob)
+        met = qual >= quality - 1e-12
+    how = ("lambda {:.6g} (quality - lambda x expected $)" if rule == "lambda" else
+           "tolerance {:.6g} (the cheapest model predicted within it of the best)").format(knob)
+    text = (f"{how}: expected quality {qual:.4f} at ${cost:.6f} per query on {len(data)} calibration prompts "
+            f"(the best predicted model everywhere: {best_q:.4f} at ${best_c:.6f})")
+    exp = {m: float(x) for m, x in zip(data.models, expected)} if costs is not None else None
+    policy = CostPolicy(costs=exp, lam=float(knob)) if rule == "lambda" else TolerancePolicy(costs=exp, tolerance=float(knob))
     target = {"quality": quality} if quality is not None else {"budget": budget}
-    met = qual >= quality if quality is not None else cost <= budget
-    return Calibration([float(lam)], float(qual), float(cost), None, target, bool(met), text, policy=policy)
+    return Calibration([float(knob)], float(qual), float(cost) if costs is not None else None, None, target, bool(met),
+                       text, policy=policy)

@@ -3,7 +3,9 @@
 * :class:`ThresholdPolicy` — two models: the strong one when ``q_strong - q_weak >= threshold``;
 * :class:`CostPolicy` — any number: ``argmax(q - lam * cost)``;
 * :class:`TargetQualityPolicy` — any number: the cheapest model predicted to reach ``target``,
-  else the best predicted one.
+  else the best predicted one;
+* :class:`TolerancePolicy` — any number: the cheapest model predicted within ``tolerance`` of the
+  best predicted one (NVIDIA's rule).
 
 Every policy also honours a per-call ``max_cost`` (a remaining budget): models whose expected
 cost exceeds it are not chosen while a cheaper one exists. And every policy says what a prompt
@@ -143,6 +145,31 @@ class TargetQualityPolicy(Policy):
             return models[j], f"cheapest model predicted to reach {self.target:.3f} ({q[j]:.3f})"
         j = int(np.argmax(np.where(ok, q, -np.inf)))
         return models[j], f"no model predicted to reach {self.target:.3f}; best predicted {q[j]:.3f}"
+
+
+@POLICIES.register("tolerance")
+@dataclass
+class TolerancePolicy(Policy):
+    """The cheapest model whose predicted quality is within ``tolerance`` of the best predicted one.
+
+    Examples:
+        >>> import numpy as np
+        >>> p = TolerancePolicy(costs={"small": 0.1, "mid": 0.5, "big": 2.0}, tolerance=0.05)
+        >>> p.choose(np.array([0.60, 0.78, 0.80]), ["small", "mid", "big"], "small", "big")[0]
+        'mid'
+    """
+
+    tolerance: float = 0.0
+    kind: ClassVar[str] = "tolerance"
+
+    def choose(self, q: np.ndarray, models: Sequence[str], weak: str, strong: str, max_cost: float | None = None,
+               gain: float | None = None) -> tuple[str, str]:
+        c = np.array([(self.costs or {}).get(m, 0.0) for m in models])
+        ok = affordable(models, self.costs, max_cost)
+        best = float(np.max(np.where(ok, q, -np.inf)))
+        near = np.flatnonzero(ok & (q >= best - self.tolerance))
+        j = int(near[np.argmin(c[near])])
+        return models[j], f"cheapest model predicted within {self.tolerance:.3g} of the best ({q[j]:.3f} vs {best:.3f})"
 
 
 def policy_to_dict(policy: Policy) -> dict[str, Any]:

@@ -49,8 +49,9 @@ def combined(full: RoutingDataset, logged: RoutingDataset) -> RoutingDataset:
 def _reorder(ds: RoutingDataset, models: list[str]) -> RoutingDataset:
     cols = [ds.models.index(m) if m in ds.models else None for m in models]
     n = len(ds)
-    take = lambda a: np.column_stack([a[:, c] if c is not None else np.full(n, np.nan if a is ds.scores else 0.0)
-                                      for c in cols])
+    def take(a):
+        return np.column_stack([a[:, c] if c is not None else np.full(n, np.nan if a is ds.scores else 0.0)
+                                for c in cols])
     return RoutingDataset(name=ds.name, prompts=ds.prompts, models=models, scores=take(ds.scores),
                           meta={"weights": take(ds.meta["weights"])})
 

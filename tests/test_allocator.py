@@ -187,7 +187,7 @@ def test_assignment_matches_brute_force(seed):
     load = [int(x) for x in rng.integers(0, 2, size=A)]
     res = assign_matrix(values, cap, load, load_penalty=0.1)
     best = -np.inf
-    free = [max(0, c - l) for c, l in zip(cap, load)]
+    free = [max(0, c - used) for c, used in zip(cap, load)]
     for combo in itertools.product([None, *range(A)], repeat=T):
         counts = [sum(1 for c in combo if c == a) for a in range(A)]
         if any(counts[a] > free[a] for a in range(A)) or sum(c is not None for c in combo) < min(T, sum(free)):

@@ -85,7 +85,10 @@ def test_cli_dataset_from_logs_then_fit_and_route(small_mmlu, tmp_path):
     for i, d in enumerate(r.decide(small_mmlu.prompts[200:400])):
         log_decision(sink, f"r{i}", small_mmlu.prompts[200 + i], d)
         log_feedback(sink, f"r{i}", small_mmlu.scores[200 + i, small_mmlu.index(d.model)])
-    run = lambda *a: subprocess.run([sys.executable, "-m", "graphroute.cli.main", *a], capture_output=True, text=True)
+
+    def run(*a):
+        return subprocess.run([sys.executable, "-m", "graphroute.cli.main", *a], capture_output=True, text=True)
+
     out = run("dataset", "from-logs", str(tmp_path / "calls.jsonl"), "--out", str(tmp_path / "logged.csv"))
     assert out.returncode == 0 and "200 requests with feedback" in out.stdout, out.stderr
     fit = run("fit", str(tmp_path / "logged.csv"), "--router", "ridge", "--out", str(tmp_path / "r"),

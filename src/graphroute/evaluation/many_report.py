@@ -6,7 +6,6 @@ per group (task) the same accuracies; the quality-cost frontiers beside every si
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Sequence
 
 from graphroute.evaluation.evaluate import RouterResult

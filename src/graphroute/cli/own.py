@@ -84,9 +84,19 @@ def fit_command(
                                   help="Share of prompts kept out of the fit to calibrate on (with --calibrate)."),
     prompt_column: str = typer.Option(None, "--prompt-column"),
     seed: int = typer.Option(0, "--seed"),
+    add_model: str = typer.Option(None, "--add-model", help="Place this model (a column of DATA: its outcomes on a few "
+                                  "probe prompts) among the models of the saved router --into, without refitting."),
+    into: Path = typer.Option(None, "--into", help="With --add-model: the saved router (an 'mf' router) to add it to."),
+    cost: float = typer.Option(None, "--cost", help="With --add-model: the new model's dollars per call."),
 ) -> None:
-    """Fit a router on a dataset, calibrate it on held-out prompts, and save it."""
+    """Fit a router on a dataset, calibrate it on held-out prompts, and save it; or, with
+    --add-model, place a new model in a saved router from its outcomes on a few probe prompts."""
     ds = load_dataset(data, **({"prompt_column": prompt_column} if prompt_column else {}))
+    if add_model or into:
+        if not (add_model and into):
+            raise ConfigError("--add-model NAME and --into SAVED_ROUTER go together", field="--add-model")
+        _add_model(ds, add_model, into, out, cost)
+        return
     target = _target(calibrate) if calibrate else None
     if target is not None and ds.meta.get("partial") and "strong_share" not in target:
         raise ConfigError("logged feedback knows one model's outcome per prompt: calibrate it with strong_share=X",
@@ -101,6 +111,18 @@ def fit_command(
     if target is not None:
         cal = r.calibrate(cal_on, **target)
         typer.echo(f"calibrated on {len(cal_on)} held-out prompts: {cal.explanation}")
+    r.save(out)
+    typer.echo(f"saved to {out}")
+
+
+def _add_model(ds, name: str, into: Path, out: Path, cost: float | None) -> None:
+    r = Router.load(into)
+    r.add_model(name, ds, cost=cost)
+    lo, hi = r.predict_interval(ds.prompts)  # type: ignore[attr-defined]
+    j = r.models_.index(name)
+    typer.echo(f"placed {name} among {len(r.models_) - 1} models from {int((~np.isnan(ds.scores[:, ds.index(name)])).sum())}"
+               f" probe prompts; its predicted quality on them: 90 % interval half-width "
+               f"{float(np.mean(hi[:, j] - lo[:, j])) / 2:.3f}")
     r.save(out)
     typer.echo(f"saved to {out}")
 

@@ -17,6 +17,7 @@ from graphroute.routers.calibration import calibrate
 from graphroute.routers.embedding import EmbeddingRouter, PromptOnlyRouter
 from graphroute.routers.knn import KNNRouter
 from graphroute.routers.heads import HeadRouter
+from graphroute.routers.factors import FactorRouter
 from graphroute.routers.trees import FEATURES, FeatureRouter, prompt_features
 from graphroute.routers.text import TextRouter, word_ngrams
 from graphroute.routers.stacked import DEFAULT_MEMBERS, StackedRouter
@@ -40,6 +41,7 @@ __all__ = [
     "CascadeRouter",
     "CostPolicy",
     "EmbeddingRouter",
+    "FactorRouter",
     "FeatureRouter",
     "HeadRouter",
     "KNNRouter",

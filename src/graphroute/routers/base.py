@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from graphroute.datasets import RoutingDataset
-from graphroute.errors import DatasetError, NotFittedError, PersistenceError, UnknownModelError, UnknownRouterError
+from graphroute.errors import ConfigError, DatasetError, NotFittedError, PersistenceError, UnknownModelError, UnknownRouterError
 from graphroute.persist import META, Saved, loading, read_folder, save_folder
 from graphroute.prompts import check_prompts
 from graphroute.registry import Registry
@@ -127,6 +127,13 @@ class Router(ABC):
     def _check_fitted(self) -> None:
         if not hasattr(self, "models_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() or load() first")
+
+    def add_model(self, name: str, data: RoutingDataset, **options: Any) -> "Router":
+        """Place a new model among the fitted ones from a few of its outcomes, without refitting;
+        routers that learn across models (``mf``: :class:`~graphroute.routers.FactorRouter`) can."""
+        raise ConfigError(f"the {self.name} router cannot add a model without refitting: fit it again with "
+                          f"{name!r}'s outcomes, or use the 'mf' router, which places a new model from a few probes",
+                          field="add_model")
 
     # ------------------------------------------------------------------ predicting
     @abstractmethod

@@ -128,7 +128,8 @@ class Router(ABC):
         if not hasattr(self, "models_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() or load() first")
 
-    def add_model(self, name: str, data: RoutingDataset, **options: Any) -> "Router":
+    def add_model(self, name: str, data: RoutingDataset, *, column: str | None = None, cost: float | None = None,
+                  replace: bool = False) -> "Router":
         """Place a new model among the fitted ones from a few of its outcomes, without refitting;
         routers that learn across models (``mf``: :class:`~graphroute.routers.FactorRouter`) can."""
         raise ConfigError(f"the {self.name} router cannot add a model without refitting: fit it again with "

@@ -138,3 +138,44 @@ def test_fit_calibrates_saves_and_routes_at_a_price(tmp_path, nine):
     assert r.policy_.kind == "tolerance" and r.costs_ == pytest.approx(r.policy_.costs, rel=0.05)  # fit vs held-out split
     picks = [d.model for d in r.decide(nine[1].prompts[:300])]
     assert np.mean([r.costs_[m] for m in picks]) < 0.0001
+
+
+NINE_GRAPH = """\
+models:
+  cheap: {model: "openai:cheap", input_price: 0.1, output_price: 0.1, offline_response: "cheap"}
+  big: {model: "openai:big", input_price: 5, output_price: 5, offline_response: "big"}
+routers:
+  pick:
+    type: classifier
+    fit: {data: llmrouter-9, router: logistic, calibrate: CALIBRATE}
+    models: {gemma-2-9b-it: cheap, llama-3.1-nemotron-51b-instruct: big}
+state: {question: str, answer: str}
+nodes:
+  answer: {type: llm, router: pick, prompt: "{question}", output: answer}
+edges:
+  - {from: START, to: answer}
+  - {from: answer, to: END}
+"""
+
+
+def test_yaml_graphs_take_the_n_model_calibration_targets_and_refuse_bad_ones(tmp_path):
+    from graphroute.errors import ConfigError
+    from graphroute.graphs import load_graph
+
+    for block in ("{cost_per_query: 0.0001, rule: tolerance}", "{best_share: 0.95}"):
+        (tmp_path / "g.yaml").write_text(NINE_GRAPH.replace("CALIBRATE", block))
+        assert load_graph(tmp_path / "g.yaml").routers["pick"].fit.calibrate  # type: ignore[union-attr]
+    from graphroute.graphs import compile_file, run_graph
+
+    out = run_graph(compile_file(tmp_path / "g.yaml", offline=True), "What is the capital of France?")
+    assert out["outcome"] == "completed" and out["trace"][-1]["model"] in ("cheap", "big")
+    for block, says in (("{cost_per_querry: 0.0001}", "unknown calibration key 'cost_per_querry'"),
+                        ("{cost_per_query: 0.0001, rule: greedy}", "rule must be one of lambda, tolerance"),
+                        ("{cost_per_query: 0.0001, best_share: 0.9}", "exactly one calibration target")):
+        (tmp_path / "g.yaml").write_text(NINE_GRAPH.replace("CALIBRATE", block))
+        with pytest.raises(ConfigError, match=r"g.yaml:7:\d+: routers.pick.classifier.fit.calibrate") as err:
+            load_graph(tmp_path / "g.yaml")
+        assert says in str(err.value)
+    bad = subprocess.run([sys.executable, "-m", "graphroute.cli.main", "fit", "llmrouter-9", "--out", str(tmp_path / "r"),
+                          "--calibrate", "cost_per_query=0.0001,best_share=0.9"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "exactly one calibration target" in bad.stderr

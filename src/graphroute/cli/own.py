@@ -13,6 +13,7 @@ from graphroute.datasets import from_logs, load_dataset, write_logged
 from graphroute.errors import ConfigError
 from graphroute.registry import parse_value
 from graphroute.routers import Router, make_router
+from graphroute.routers.calibration import TARGETS, check_target
 
 
 def collect_command(
@@ -58,9 +59,6 @@ def from_logs_command(
                f"without feedback, {counts['orphan_feedback']} feedback events without a decision left out)")
 
 
-TARGETS = ("strong_share", "quality", "best_share", "budget", "cost_per_query")
-
-
 def _target(text: str) -> dict[str, float | str]:
     """``key=value`` pairs: one target (strong_share, quality, best_share, budget or cost_per_query),
     optionally ``rule=tolerance`` (more than two models)."""
@@ -71,7 +69,10 @@ def _target(text: str) -> dict[str, float | str]:
             raise ConfigError(f"--calibrate takes one of {', '.join(f'{t}=X' for t in TARGETS)} (and rule=lambda|tolerance"
                               f" among more than two models), not {text!r}", field="--calibrate")
         out[key] = value.strip() if key == "rule" else float(parse_value(value))
-    return out
+    try:
+        return check_target(out)
+    except ValueError as exc:
+        raise ConfigError(f"--calibrate {text!r}: {exc}", field="--calibrate") from None
 
 
 def fit_command(

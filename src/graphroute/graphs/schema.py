@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from graphroute.routers.calibration import check_target
 
 
 class _Strict(BaseModel):
@@ -50,7 +52,12 @@ class FitBlock(_Strict):
 
     data: str
     router: str | dict[str, Any] = "classifier"
-    calibrate: dict[str, float] | None = None  # e.g. {strong_share: 0.3}
+    calibrate: dict[str, float | str] | None = None  # e.g. {strong_share: 0.3}, {cost_per_query: 0.0001, rule: tolerance}
+
+    @field_validator("calibrate")
+    @classmethod
+    def _one_target(cls, value: dict[str, float | str] | None) -> dict[str, float | str] | None:
+        return None if value is None else check_target(value)
 
 
 class ClassifierBlock(_Strict):

@@ -29,6 +29,35 @@ if TYPE_CHECKING:
     from graphroute.routers.base import Router
 
 
+#: The calibration targets ``calibrate`` takes (one of them), besides ``rule``.
+TARGETS = ("strong_share", "quality", "best_share", "budget", "cost_per_query")
+RULES = ("lambda", "tolerance")
+
+
+def check_target(target: dict) -> dict:
+    """A calibration block (``{cost_per_query: 0.0001, rule: tolerance}``) checked: one known target,
+    a number, and a known rule; raises ``ValueError`` naming what is wrong.
+
+    Examples:
+        >>> check_target({"best_share": 0.95, "rule": "tolerance"})
+        {'best_share': 0.95, 'rule': 'tolerance'}
+        >>> check_target({"budgte": 1})
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown calibration key 'budgte': one of strong_share, quality, best_share, budget, cost_per_query (and rule)
+    """
+    for key, value in target.items():
+        if key not in (*TARGETS, "rule"):
+            raise ValueError(f"unknown calibration key {key!r}: one of {', '.join(TARGETS)} (and rule)")
+        if key == "rule" and value not in RULES:
+            raise ValueError(f"calibration rule must be one of {', '.join(RULES)}, not {value!r}")
+        if key != "rule" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ValueError(f"calibration target {key} must be a number, not {value!r}")
+    if sum(k in target for k in TARGETS) != 1:
+        raise ValueError(f"give exactly one calibration target of {', '.join(TARGETS)}")
+    return target
+
+
 def _expected_costs(data: "RoutingDataset", costs: np.ndarray | None) -> dict[str, float] | None:
     if costs is None:
         return None

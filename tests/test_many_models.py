@@ -179,3 +179,21 @@ def test_yaml_graphs_take_the_n_model_calibration_targets_and_refuse_bad_ones(tm
     bad = subprocess.run([sys.executable, "-m", "graphroute.cli.main", "fit", "llmrouter-9", "--out", str(tmp_path / "r"),
                           "--calibrate", "cost_per_query=0.0001,best_share=0.9"], capture_output=True, text=True)
     assert bad.returncode != 0 and "exactly one calibration target" in bad.stderr
+
+
+def test_one_graded_column_does_not_turn_every_logistic_head_into_a_ridge(nine, tmp_path):
+    from graphroute.routers import Router, make_router
+
+    train, test = nine
+    graded = [m for m in train.models if not np.isin(train.scores[:, train.index(m)][~np.isnan(train.scores[:, train.index(m)])],
+                                                     (0.0, 1.0)).all()]
+    part = train.subset(range(1500))
+    part.scores[:, 0] = np.clip(part.scores[:, 0] * 0.9 + 0.05, 0, 1)  # one model's outcomes graded, the rest 0/1
+    part.scores[:, 1:] = (part.scores[:, 1:] >= 0.5).astype(float)
+    r = make_router("logistic").fit(part)
+    assert r._links.tolist() == ["identity"] + ["sigmoid"] * 8, graded
+    q = r.predict_quality(test.prompts[:50])
+    loaded = Router.load(r.save(tmp_path / "r"))
+    np.testing.assert_allclose(loaded.predict_quality(test.prompts[:50]), q)
+    # a logistic head's probabilities are strictly inside (0, 1); a ridge's are clipped scores
+    assert ((q[:, 1:] > 0) & (q[:, 1:] < 1)).all()

@@ -1,7 +1,8 @@
 """Trained heads on prompt embeddings: logistic, ridge or a small MLP (scikit-learn), one output per model.
 
-Scores are first scaled to 0-1 by the dataset's score range. Binary outcomes get a logistic
-regression per model (predicted probability of success); graded ones a ridge regression. The MLP
+Scores are first scaled to 0-1 by the dataset's score range. A model whose outcomes are 0/1 gets a
+logistic regression (predicted probability of success), one whose outcomes are graded a ridge
+regression: the choice is made per model, so one graded column does not change the others. The MLP
 is one multi-output regressor, saved with ``skops.io``. A linear head's fitted state is its
 weights, ``coef_`` (features x models) and ``intercept_``, as scikit-learn's linear models expose
 them: it predicts with one matrix product and is saved as those arrays, because a saved router
@@ -91,26 +92,30 @@ class HeadRouter(EmbeddingRouter):
         Y = (data.scores - lo) / ((hi - lo) or 1.0)
         known = ~np.isnan(Y)  # partial labels (logged feedback): only the called model's outcome
         W = data.meta.get("weights") if not known.all() else None
-        binary = bool(np.isin(Y[known], (0.0, 1.0)).all())
-        self._link = "sigmoid" if self.head == "logistic" and binary else "identity"
         if not known.all() and self.head == "mlp":
             raise ValueError("the mlp head needs every model's outcome; logistic and ridge learn from partial feedback")
         if self.head == "mlp":
-            self._link = "mlp"
+            self._link, self._links = "mlp", np.asarray([])
             self.mlp_ = MLPRegressor(hidden_layer_sizes=(self.hidden,), alpha=self.alpha / len(Y), max_iter=self.max_iter,
                                      early_stopping=len(Y) >= 200, random_state=self.seed).fit(V, Y)
             return
+        # the link per model: a logistic regression where that model's outcomes are 0/1, a ridge
+        # regression where they are graded (one graded column does not change the others)
+        self._link = "linear"
+        self._links = np.asarray(["sigmoid" if self.head == "logistic" and np.isin(Y[known[:, j], j], (0.0, 1.0)).all()
+                                  else "identity" for j in range(Y.shape[1])])
         self.coef_, self.intercept_ = np.zeros((V.shape[1], Y.shape[1])), np.zeros(Y.shape[1])
         for j in range(Y.shape[1]):
             rows = known[:, j]
             y, Vj, w = Y[rows, j], V[rows], (None if W is None else W[rows, j])
             if not len(y):  # no feedback for this model yet: an uninformed 0.5
                 continue
-            if self._link == "sigmoid" and not 0 < y.sum() < len(y):  # one outcome only: a constant
+            sigmoid = self._links[j] == "sigmoid"
+            if sigmoid and not 0 < y.sum() < len(y):  # one outcome only: a constant
                 self.intercept_[j] = 40.0 if y.mean() > 0.5 else -40.0
                 continue
             est = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(Vj, y.astype(int), sample_weight=w) \
-                if self._link == "sigmoid" else Ridge(alpha=self.alpha).fit(Vj, y, sample_weight=w)
+                if sigmoid else Ridge(alpha=self.alpha).fit(Vj, y, sample_weight=w)
             self.coef_[:, j], self.intercept_[j] = np.ravel(est.coef_), float(np.ravel(est.intercept_)[0])
 
     def _predict_vectors(self, V: np.ndarray, prompts: Sequence[str] = ()) -> np.ndarray:
@@ -119,7 +124,7 @@ class HeadRouter(EmbeddingRouter):
             q = np.clip(self.mlp_.predict(V).reshape(len(V), -1), 0.0, 1.0)
         else:
             z = V.astype(np.float64) @ self.coef_ + self.intercept_
-            q = _sigmoid(z) if self._link == "sigmoid" else np.clip(z, 0.0, 1.0)
+            q = np.where(self._links == "sigmoid", _sigmoid(z), np.clip(z, 0.0, 1.0))
         lo, hi = self._range
         return lo + q * (hi - lo)
 
@@ -128,7 +133,7 @@ class HeadRouter(EmbeddingRouter):
         return {"mlp": self.mlp_} if self._link == "mlp" else {}
 
     def _vector_state(self) -> dict[str, np.ndarray]:
-        out = {"range": self._range, "link": np.asarray(self._link)}
+        out = {"range": self._range, "link": np.asarray(self._link if self._link == "mlp" else self._links)}
         if self._link != "mlp":
             out.update({"coef": self.coef_, "intercept": self.intercept_})
         if self.prompt_features != "none":
@@ -136,7 +141,12 @@ class HeadRouter(EmbeddingRouter):
         return out
 
     def _set_vector_state(self, state: dict[str, np.ndarray], saved: Saved) -> None:
-        self._range, self._link = state["range"], str(state["link"])
+        self._range, link = state["range"], np.asarray(state["link"])
+        if link.ndim == 0:  # "mlp", or one link for every model (saved before links were per model)
+            self._link = "mlp" if str(link) == "mlp" else "linear"
+            self._links = np.full(len(self.models_), str(link))
+        else:
+            self._link, self._links = "linear", link.astype(str)
         if self.prompt_features != "none":
             self._fmean, self._fstd = state["fmean"], state["fstd"]
             if len(self._fmean) != len(MATH_FEATURE_NAMES):

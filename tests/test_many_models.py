@@ -197,3 +197,14 @@ def test_one_graded_column_does_not_turn_every_logistic_head_into_a_ridge(nine, 
     np.testing.assert_allclose(loaded.predict_quality(test.prompts[:50]), q)
     # a logistic head's probabilities are strictly inside (0, 1); a ridge's are clipped scores
     assert ((q[:, 1:] > 0) & (q[:, 1:] < 1)).all()
+
+
+def test_prompts_that_differ_only_after_the_encoders_window_are_warned_about():
+    from graphroute.errors import GraphRouteWarning
+    from graphroute.routers import make_router
+
+    shots = " ".join(f"Example {i}: the capital of country number {i} is city number {i}." for i in range(80))
+    prompts = [f"{shots}\nQuestion {k}: what is {k} + {k}?" for k in range(40)] + ["What is 2 + 2?", "Name a prime."]
+    scores = np.tile([[0.0, 1.0], [1.0, 0.0]], (21, 1))
+    with pytest.warns(GraphRouteWarning, match="40 of 42 distinct prompts embed to the same vector"):
+        make_router("logistic").fit(prompts, scores, models=["a", "b"])

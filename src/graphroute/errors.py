@@ -121,3 +121,8 @@ class FeedbackError(GraphRouteError, ValueError):
     def __init__(self, message: str, code: str, param: str | None = None) -> None:
         self.code, self.param = code, param
         super().__init__(message)
+
+
+class GraphRouteWarning(UserWarning):
+    """Something graphroute did that works but is probably not what you meant (e.g. prompts the
+    encoder cannot tell apart)."""

@@ -8,6 +8,7 @@ ensemble hand the same vectors to all its members.
 
 from __future__ import annotations
 
+import warnings
 from abc import abstractmethod
 from typing import Any, Sequence
 
@@ -15,11 +16,33 @@ import numpy as np
 
 from graphroute.datasets import RoutingDataset
 from graphroute.encoders import EncoderMixin
-from graphroute.errors import EncoderError
+from graphroute.errors import EncoderError, GraphRouteWarning
 from graphroute.persist import Saved
 from graphroute.prompts import check_prompts
 from graphroute.routers.base import Router
 from graphroute.routers.familiarity import Familiarity
+
+
+def warn_collapsed(V: np.ndarray, prompts: Sequence[str], name: str, share: float = 0.05) -> int:
+    """Warn when more than ``share`` of the distinct prompts embed to exactly the vector of another
+    one: the encoder reads a prompt's first tokens only (MiniLM: 256), so prompts that differ only
+    after a long shared prefix (few-shot examples before the question) look alike to every
+    embedding router. Returns how many prompts collapsed.
+    """
+    distinct = dict.fromkeys(prompts)
+    if len(distinct) < 2:
+        return 0
+    first = {p: i for i, p in enumerate(prompts)}
+    rows = np.asarray([first[p] for p in distinct])
+    _, inverse, counts = np.unique(np.round(V[rows], 6), axis=0, return_inverse=True, return_counts=True)
+    collapsed = int(counts[counts > 1].sum())
+    if collapsed > share * len(rows):
+        warnings.warn(GraphRouteWarning(
+            f"{name}: {collapsed} of {len(rows)} distinct prompts embed to the same vector as another one "
+            f"({int((counts > 1).sum())} such vectors): the encoder reads only a prompt's first tokens, and these "
+            "differ after them (e.g. few-shot examples before the question); put the question first, or route on it"),
+            stacklevel=3)
+    return collapsed
 
 
 class EmbeddingRouter(EncoderMixin, Router):
@@ -54,6 +77,7 @@ class EmbeddingRouter(EncoderMixin, Router):
     def _fit(self, data: RoutingDataset) -> None:
         self.encoder_id_ = self.encoder_.id
         V = self.embed(data.prompts)
+        warn_collapsed(V, data.prompts, data.name)
         self._fit_vectors(V, data)
         self._fit_familiarity(V)
 

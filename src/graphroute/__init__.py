@@ -23,6 +23,7 @@ _EXPORTS = {
     "evaluate": "graphroute.evaluation",
     "Router": "graphroute.routers",
     "make_router": "graphroute.routers",
+    "fit_router": "graphroute.routers",
     "SemanticRouter": "graphroute.routers",
     "Route": "graphroute.routers",
     "RouterNode": "graphroute.nodes",

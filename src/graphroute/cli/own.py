@@ -12,7 +12,7 @@ from graphroute.collect import collect, load_models
 from graphroute.datasets import from_logs, load_dataset, write_logged
 from graphroute.errors import ConfigError
 from graphroute.registry import parse_value
-from graphroute.routers import Router, make_router
+from graphroute.routers import Router, fit_router, split_for_calibration
 from graphroute.routers.calibration import TARGETS, check_target
 
 
@@ -102,16 +102,11 @@ def fit_command(
     if target is not None and ds.meta.get("partial") and "strong_share" not in target:
         raise ConfigError("logged feedback knows one model's outcome per prompt: calibrate it with strong_share=X",
                           field="--calibrate")
-    fit_on, cal_on = ds, ds
-    if target is not None and holdout > 0:
-        order = np.random.default_rng(seed).permutation(len(ds))
-        n_cal = max(1, int(round(holdout * len(ds))))
-        fit_on, cal_on = ds.subset(np.sort(order[n_cal:])), ds.subset(np.sort(order[:n_cal]))
-    r = make_router(router).fit(fit_on)
+    fit_on, cal_on = split_for_calibration(ds, holdout, seed) if target is not None else (ds, ds)
+    r = fit_router(router, ds, calibrate=target, holdout=holdout, seed=seed)
     typer.echo(f"fitted {r.name} on {len(fit_on)} prompts, models {list(r.models_)}")
-    if target is not None:
-        cal = r.calibrate(cal_on, **target)
-        typer.echo(f"calibrated on {len(cal_on)} held-out prompts: {cal.explanation}")
+    if r.calibration_ is not None:
+        typer.echo(f"calibrated on {len(cal_on)} held-out prompts: {r.calibration_.explanation}")
     r.save(out)
     typer.echo(f"saved to {out}")
 

@@ -28,7 +28,8 @@ from graphroute.graphs.schema import AllocatorBlock, CascadeBlock, ClassifierBlo
 from graphroute.index import VectorIndex
 from graphroute.models import ReplayChatModel, chat_model
 from graphroute.persist import META
-from graphroute.routers import Router, make_router
+from graphroute.routers import Router, fit_router
+from graphroute.routers.fitting import HOLDOUT
 from graphroute.scorers import LearnedScorer, make_scorer
 from graphroute.strategies import RulesRouter, make_strategy
 from graphroute.types import Calibration
@@ -92,9 +93,11 @@ def _data_key(data: RoutingDataset) -> str:
     return hashlib.sha1("\n".join(data.prompts).encode()).hexdigest()[:16] + f"-{len(data)}-{','.join(data.models)}"
 
 
-def _source_key(name: str, base: Path) -> str:
+def _source_key(name: str | list[str], base: Path) -> str:
     """A cache key for a dataset named in a file, without loading it (built-ins are fixed; files by
     size and modification time)."""
+    if isinstance(name, list):
+        return "+".join(_source_key(n, base) for n in name)
     if name in BUILTINS:
         return f"builtin:{name}:{__version__}"
     p = base / name
@@ -105,15 +108,23 @@ def _source_key(name: str, base: Path) -> str:
     return f"file:{p.resolve()}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def load_data(name: str, base: Path) -> RoutingDataset:
+def load_data(name: str | list[str], base: Path) -> RoutingDataset:
+    """A dataset named in a file (a built-in name or a path relative to it); a list of them is
+    concatenated (they must record the same models)."""
+    if isinstance(name, list):
+        return RoutingDataset.concat([load_data(n, base) for n in name])
     return load_dataset(name if name in BUILTINS else str(base / name))
+
+
+#: Share of a ``fit`` block's data held out to calibrate on when it has a ``calibrate`` target.
+CALIBRATION_HOLDOUT = HOLDOUT
 
 
 def _classifier(block: ClassifierBlock, base: Path, data: RoutingDataset | None):
     if block.path:
         return Router.load(base / block.path)
     assert block.fit is not None
-    folder = _cache_dir("router", {"block": block.model_dump(),
+    folder = _cache_dir("router", {"block": block.model_dump(), "calibration_holdout": CALIBRATION_HOLDOUT,
                                    "data": _data_key(data) if data is not None else _source_key(block.fit.data, base)})
     if (folder / META).is_file():
         try:
@@ -121,9 +132,7 @@ def _classifier(block: ClassifierBlock, base: Path, data: RoutingDataset | None)
         except Exception:  # a stale or corrupt cache entry is refitted
             pass
     data = data if data is not None else load_data(block.fit.data, base)
-    router = make_router(block.fit.router).fit(data)
-    if block.fit.calibrate:
-        router.calibrate(data, **block.fit.calibrate)
+    router = fit_router(block.fit.router, data, calibrate=block.fit.calibrate, holdout=CALIBRATION_HOLDOUT)
     router.save(folder)
     return router
 

@@ -48,9 +48,10 @@ class ModelBlock(_Strict):
 
 
 class FitBlock(_Strict):
-    """Fit a router on a dataset at compile time (cached): ``data`` is a built-in name or a path."""
+    """Fit a router on a dataset at compile time (cached): ``data`` is a built-in name or a path, or
+    a list of them recording the same models (concatenated)."""
 
-    data: str
+    data: str | list[str] = Field(min_length=1)
     router: str | dict[str, Any] = "classifier"
     calibrate: dict[str, float | str] | None = None  # e.g. {strong_share: 0.3}, {cost_per_query: 0.0001, rule: tolerance}
 

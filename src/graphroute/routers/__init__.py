@@ -22,6 +22,7 @@ from graphroute.routers.trees import FEATURES, FeatureRouter, prompt_features
 from graphroute.routers.text import TextRouter, word_ngrams
 from graphroute.routers.stacked import DEFAULT_MEMBERS, StackedRouter
 from graphroute.routers.escalation import CascadeRouter
+from graphroute.routers.fitting import fit_router, split_for_calibration
 from graphroute.routers.policy import (
     POLICIES,
     CostPolicy,
@@ -59,9 +60,11 @@ __all__ = [
     "TolerancePolicy",
     "as_dataset",
     "calibrate",
+    "fit_router",
     "make_router",
     "prompt_features",
     "router_class",
     "router_names",
+    "split_for_calibration",
     "word_ngrams",
 ]

@@ -99,6 +99,8 @@ class Router(ABC):
     #: The decision policy; set by :meth:`calibrate` or :meth:`set_policy` (default: the strong
     #: model where it is predicted strictly better, for two models; the best predicted model for more).
     policy_: Policy | None = None
+    #: What the latest :meth:`calibrate` chose and did on its data (not saved; the policy is).
+    calibration_: Calibration | None = None
     #: Whether ``fit`` accepts partial labels (NaN outcomes, e.g. logged feedback).
     learns_partial: bool = False
 
@@ -247,7 +249,8 @@ class Router(ABC):
         ``budget=``/``cost_per_query=``; ``rule="tolerance"`` among more than two models); see
         :func:`graphroute.routers.calibration.calibrate`."""
         self._check_fitted()
-        return calibrate(self, data, **target)
+        self.calibration_ = calibrate(self, data, **target)
+        return self.calibration_
 
     # ------------------------------------------------------------------ params
     @classmethod

@@ -1,0 +1,83 @@
+"""The default router is calibrated on prompts it was not fitted on: fit_router, a YAML fit block over
+several built-in datasets, and the shipped serve.yaml's ``auto``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from graphroute.datasets import load_dataset
+from graphroute.errors import DatasetError
+from graphroute.routers import fit_router, split_for_calibration
+
+SERVE = Path(__file__).resolve().parents[1] / "graphs" / "serve.yaml"
+
+
+@pytest.fixture(scope="module")
+def both():
+    return [load_dataset("routellm-mmlu"), load_dataset("routellm-gsm8k")]
+
+
+def test_split_for_calibration_holds_out_a_seeded_share(both):
+    gsm8k = both[1]
+    fit_on, cal_on = split_for_calibration(gsm8k, 0.2, seed=3)
+    assert len(cal_on) == round(0.2 * len(gsm8k)) and len(fit_on) + len(cal_on) == len(gsm8k)
+    assert not set(fit_on.prompts) & set(cal_on.prompts)
+    assert split_for_calibration(gsm8k, 0.2, seed=3)[1].prompts == cal_on.prompts
+    with pytest.raises(ValueError, match="holdout"):
+        split_for_calibration(gsm8k, 1.0)
+
+
+def test_fit_router_calibrates_on_held_out_prompts_of_several_datasets(both):
+    mmlu, gsm8k = both
+    r = fit_router("logistic", both, calibrate={"best_share": 0.95})
+    assert r.calibration_ is not None and r.calibration_.target == {"best_share": 0.95}
+    # held-out rows of the concatenation (the same seeded split): 95 % of GPT-4's quality, far fewer GPT-4 calls
+    from graphroute.datasets import RoutingDataset
+
+    _, held = split_for_calibration(RoutingDataset.concat(both))
+    picks = [d.model for d in r.decide(held.prompts)]
+    share = np.mean([m == r.strong_ for m in picks])
+    quality = held.scores[np.arange(len(held)), [held.index(m) for m in picks]].mean()
+    assert share < 0.8 and quality >= 0.95 * held.accuracy(r.strong_) - 0.01
+    with pytest.raises(DatasetError, match="only datasets of the same models"):
+        fit_router("logistic", [gsm8k, load_dataset("llmrouter-9-test")])
+
+
+def test_a_yaml_fit_block_takes_a_list_of_datasets_and_the_shipped_auto_is_calibrated(tmp_path):
+    from graphroute.serve.settings import load_serve_config
+
+    shipped = yaml.safe_load(SERVE.read_text())
+    block = shipped["routers"]["classifier"]["fit"]
+    assert block["data"] == ["routellm-mmlu", "routellm-gsm8k"] and block["calibrate"] == {"best_share": 0.95}
+    load_serve_config(SERVE)  # validates
+    from graphroute.graphs import compile_file, run_graph
+
+    graph = f"""\
+models:
+  mixtral: {{model: "x:mixtral", input_price: 0.6, output_price: 0.6, offline_response: "m"}}
+  gpt4: {{model: "x:gpt4", input_price: 10, output_price: 30, offline_response: "g"}}
+routers:
+  pick:
+    type: classifier
+    fit: {{data: [routellm-gsm8k, routellm-gsm8k], router: logistic, calibrate: {{strong_share: 0.3}}}}
+    models: {{mistralai/Mixtral-8x7B-Instruct-v0.1: mixtral, gpt-4-1106-preview: gpt4}}
+state: {{question: str, answer: str}}
+nodes:
+  answer: {{type: llm, router: pick, prompt: "{{question}}", output: answer}}
+edges:
+  - {{from: START, to: answer}}
+  - {{from: answer, to: END}}
+"""
+    (tmp_path / "g.yaml").write_text(graph)
+    out = run_graph(compile_file(tmp_path / "g.yaml", offline=True), "What is 2 + 2?")
+    assert out["outcome"] == "completed"
+    (tmp_path / "g.yaml").write_text(graph.replace("data: [routellm-gsm8k, routellm-gsm8k]", "data: []"))
+    from graphroute.errors import ConfigError
+    from graphroute.graphs import load_graph
+
+    with pytest.raises(ConfigError, match="routers.pick.classifier.fit.data"):
+        load_graph(tmp_path / "g.yaml")

@@ -81,3 +81,37 @@ edges:
 
     with pytest.raises(ConfigError, match="routers.pick.classifier.fit.data"):
         load_graph(tmp_path / "g.yaml")
+
+
+def test_roles_pool_pairs_and_a_wins_router_routes_any_pair(tmp_path):
+    from graphroute.datasets import RoutingDataset
+    from graphroute.errors import ConfigError
+    from graphroute.routers import Router, WinRouter, make_router
+
+    nine = load_dataset("llmrouter-9-test").roles()
+    gsm8k = load_dataset("routellm-gsm8k").roles()
+    assert nine.models == gsm8k.models == ["weak", "strong"]
+    assert nine.meta["pair"] == ["llama3-chatqa-1.5-8b", "llama-3.1-nemotron-51b-instruct"]
+    pooled = RoutingDataset.concat([gsm8k, nine])
+    r = make_router("wins").fit(pooled)
+    assert isinstance(r, WinRouter) and r.models_ == ["weak", "strong"]
+    q = r.quality_dataset(nine)
+    np.testing.assert_allclose(q.sum(axis=1), 1.0)  # [1 - p, p]
+    # the chance the strong model wins ranks the prompts where it did win above the others
+    won = nine.scores[:, 1] > nine.scores[:, 0]
+    assert q[won, 1].mean() > q[~won, 1].mean()
+    # fitted on a dataset of nine models, it learns the dataset's pair
+    assert make_router("wins").fit(load_dataset("llmrouter-9-test")).models_ == nine.meta["pair"]
+    # any pair: the same scores under new names, with that pair's prices
+    r.calibrate(pooled.subset(range(0, len(pooled), 3)), strong_share=0.4)
+    other = r.for_pair("gpt-4o-mini", "gpt-4o", costs={"gpt-4o-mini": 1e-4, "gpt-4o": 2e-3})
+    assert other.models_ == ["gpt-4o-mini", "gpt-4o"] and other.policy_.costs == {"gpt-4o-mini": 1e-4, "gpt-4o": 2e-3}
+    picks = other.route(nine.prompts[:50], threshold=0.0)
+    assert picks == [{"weak": "gpt-4o-mini", "strong": "gpt-4o"}[m] for m in r.route(nine.prompts[:50], threshold=0.0)]
+    assert r.models_ == ["weak", "strong"]  # the original is untouched
+    assert [d.model for d in Router.load(other.save(tmp_path / "w")).decide(nine.prompts[:20])] == \
+        [d.model for d in other.decide(nine.prompts[:20])]
+    with pytest.raises(ConfigError, match="two different models"):
+        r.for_pair("a", "a")
+    with pytest.raises(ConfigError, match="needs a router of two models"):
+        make_router("logistic").fit(load_dataset("llmrouter-9-test")).for_pair("a", "b")

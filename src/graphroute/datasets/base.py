@@ -175,6 +175,23 @@ class RoutingDataset:
             weak_model=None if self.weak_model is None else new(self.weak_model),
             strong_model=None if self.strong_model is None else new(self.strong_model))
 
+    def roles(self, weak: str | None = None, strong: str | None = None) -> "RoutingDataset":
+        """The (weak, strong) pair as models named ``weak`` and ``strong`` (default: the dataset's
+        pair), so records of different pairs concatenate and a router learns what needs a stronger
+        model rather than what one named model does; ``meta["pair"]`` keeps the names.
+
+        Examples:
+            >>> from graphroute.datasets import load_dataset
+            >>> d = load_dataset("llmrouter-9-test").roles()
+            >>> d.models, d.meta["pair"]
+            (['weak', 'strong'], ['llama3-chatqa-1.5-8b', 'llama-3.1-nemotron-51b-instruct'])
+        """
+        w, s = weak or self.weak, strong or self.strong
+        out = self.select_models([w, s]).rename_models({w: "weak", s: "strong"})
+        out.meta["pair"] = [w, s]
+        out.weak_model, out.strong_model = "weak", "strong"
+        return out
+
     @classmethod
     def concat(cls, parts: Sequence["RoutingDataset"], name: str | None = None) -> "RoutingDataset":
         """One dataset holding the rows of ``parts`` (which must record the same models on the same

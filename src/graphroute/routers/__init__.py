@@ -18,6 +18,7 @@ from graphroute.routers.embedding import EmbeddingRouter, PromptOnlyRouter
 from graphroute.routers.knn import KNNRouter
 from graphroute.routers.heads import HeadRouter
 from graphroute.routers.factors import FactorRouter
+from graphroute.routers.wins import WinRouter
 from graphroute.routers.trees import FEATURES, FeatureRouter, prompt_features
 from graphroute.routers.text import TextRouter, word_ngrams
 from graphroute.routers.stacked import DEFAULT_MEMBERS, StackedRouter
@@ -58,6 +59,7 @@ __all__ = [
     "TextRouter",
     "ThresholdPolicy",
     "TolerancePolicy",
+    "WinRouter",
     "as_dataset",
     "calibrate",
     "fit_router",

@@ -34,7 +34,14 @@ from graphroute.persist import META, Saved, loading, read_folder, save_folder
 from graphroute.prompts import check_prompts
 from graphroute.registry import Registry
 from graphroute.routers.calibration import calibrate, data_costs
-from graphroute.routers.policy import CostPolicy, Policy, ThresholdPolicy, policy_from_dict, policy_to_dict
+from graphroute.routers.policy import (
+    CostPolicy,
+    Policy,
+    ThresholdPolicy,
+    policy_from_dict,
+    policy_to_dict,
+    unfamiliar_choice,
+)
 from graphroute.types import Calibration, Decision
 
 ROUTERS = Registry("router", error=UnknownRouterError)
@@ -130,6 +137,34 @@ class Router(ABC):
         if not hasattr(self, "models_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() or load() first")
 
+    def for_pair(self, weak: str, strong: str, *, costs: dict[str, float] | None = None) -> "Router":
+        """This two-model router routing another (weak, strong) pair on the same scores, as RouteLLM's
+        routers are used: sound for routers fitted on :meth:`RoutingDataset.roles` of several pairs
+        (what needs a stronger model), a guess for one fitted on a single named pair.
+        ``costs``: the new pair's dollars per call (the old pair's are dropped).
+
+        Examples:
+            >>> from graphroute.datasets import load_dataset
+            >>> r = make_router("wins").fit(load_dataset("routellm-gsm8k").roles()).for_pair("gpt-4o-mini", "gpt-4o")
+            >>> r.models_
+            ['gpt-4o-mini', 'gpt-4o']
+        """
+        self._check_fitted()
+        if len(self.models_) != 2:
+            raise ConfigError(f"for_pair needs a router of two models; this one routes {len(self.models_)}",
+                              field="for_pair")
+        if weak == strong:
+            raise ConfigError(f"for_pair needs two different models, got {weak!r} twice", field="for_pair")
+        new = copy.copy(self)
+        rename = {self.weak_: weak, self.strong_: strong}
+        new.models_ = [rename[m] for m in self.models_]
+        new.weak_, new.strong_ = weak, strong
+        new.costs_ = dict(costs) if costs else None
+        if self.policy_ is not None:
+            u = self.policy_.unfamiliar
+            new.policy_ = dataclasses.replace(self.policy_, costs=new.costs_, unfamiliar=rename.get(u, u) if u else u)
+        return new
+
     def add_model(self, name: str, data: RoutingDataset, *, column: str | None = None, cost: float | None = None,
                   replace: bool = False) -> "Router":
         """Place a new model among the fitted ones from a few of its outcomes, without refitting;
@@ -224,7 +259,7 @@ class Router(ABC):
             f, near = (None, None) if fam is None else (float(fam[0][i]), float(fam[1][i]))
             strange = f is not None and f < policy.min_familiarity
             if strange:
-                model, reason = _unfamiliar(policy, f, model, reason, fallback, max_cost)
+                model, reason = unfamiliar_choice(policy, f, model, reason, fallback, max_cost)
             chances = policy.chances(model, self.models_, max_cost)
             model, prob, explored = policy.explored(model, self.models_, self._explore_rng(), max_cost)
             if explored:
@@ -363,15 +398,3 @@ def router_class(name: str, path: Any = None) -> type[Router]:
         raise PersistenceError(f"{META}: class {name!r} is not a router class this process defines (a router of your "
                                f"own: import its module before loading)", path=path)
     return known[name]
-
-
-def _unfamiliar(policy: Policy, familiarity: float, model: str, reason: str, fallback: str | None,
-                max_cost: float | None) -> tuple[str, str]:
-    """An unfamiliar prompt's model and reason: the policy's ``unfamiliar`` model when it is set and
-    affordable, else the router's own choice, noted as unfamiliar."""
-    note = f"unfamiliar prompt: familiarity {familiarity:.3f} < {policy.min_familiarity:g}"
-    over_budget = bool(policy.costs and max_cost is not None and fallback and policy.costs.get(fallback, 0.0) > max_cost)
-    if fallback is None or fallback == model or over_budget:
-        return model, f"{reason} ({note})"
-    return fallback, f"{note}, sent to {fallback} (the router alone: {model}, {reason})"
-

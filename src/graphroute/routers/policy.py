@@ -178,3 +178,15 @@ def policy_to_dict(policy: Policy) -> dict[str, Any]:
 
 def policy_from_dict(d: dict[str, Any]) -> Policy:
     return POLICIES.make(dict(d))
+
+
+def unfamiliar_choice(policy: Policy, familiarity: float, model: str, reason: str, fallback: str | None,
+                max_cost: float | None) -> tuple[str, str]:
+    """An unfamiliar prompt's model and reason: the policy's ``unfamiliar`` model when it is set and
+    affordable, else the router's own choice, noted as unfamiliar."""
+    note = f"unfamiliar prompt: familiarity {familiarity:.3f} < {policy.min_familiarity:g}"
+    over_budget = bool(policy.costs and max_cost is not None and fallback and policy.costs.get(fallback, 0.0) > max_cost)
+    if fallback is None or fallback == model or over_budget:
+        return model, f"{reason} ({note})"
+    return fallback, f"{note}, sent to {fallback} (the router alone: {model}, {reason})"
+

@@ -58,7 +58,7 @@ def main() -> None:
     specs = router_names(args.routers)
     blend = {"logistic", "wins"} <= set(specs)
     columns = specs + (["blend"] if blend else [])
-    print(f"APGR on each test set's own pair (rows: training records; 0.5 = random); test n: "
+    print("APGR on each test set's own pair (rows: training records; 0.5 = random); test n: "
           + ", ".join(f"{k} {len(v)}" for k, v in tests.items()))
     print(f"{'train':12s} {'router':20s} " + " ".join(f"{t:>7s}" for t in tests) + f" {'unfamiliar':>11s} {'fit s':>6s}")
     last = {}

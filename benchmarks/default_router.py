@@ -43,6 +43,8 @@ def main() -> None:
         rows = np.sort(np.random.default_rng(0).choice(len(data), min(1000, len(data)), replace=False)) \
             if name == "mmlu" else np.arange(len(data))
         part = data.subset(rows)
+        if router.models_ == ["weak", "strong"]:  # a router fitted on roles (fit: {roles: true})
+            part = part.roles()
         picks = [d.model for d in router.decide(part.prompts)]
         j = np.array([part.index(m) for m in picks])
         quality = float(np.mean(part.scores[np.arange(len(part)), j]))

@@ -75,6 +75,12 @@ edges:
     (tmp_path / "g.yaml").write_text(graph)
     out = run_graph(compile_file(tmp_path / "g.yaml", offline=True), "What is 2 + 2?")
     assert out["outcome"] == "completed"
+    # records of different pairs pool as their roles; the block maps weak and strong to graph models
+    roles = graph.replace("data: [routellm-gsm8k, routellm-gsm8k]", "data: [routellm-gsm8k, llmrouter-9-test], roles: true")
+    roles = roles.replace("mistralai/Mixtral-8x7B-Instruct-v0.1: mixtral, gpt-4-1106-preview: gpt4", "weak: mixtral, strong: gpt4")
+    (tmp_path / "g.yaml").write_text(roles)
+    out = run_graph(compile_file(tmp_path / "g.yaml", offline=True), "Write a haiku about autumn.")
+    assert out["outcome"] == "completed" and out["trace"][-1]["model"] in ("mixtral", "gpt4")
     (tmp_path / "g.yaml").write_text(graph.replace("data: [routellm-gsm8k, routellm-gsm8k]", "data: []"))
     from graphroute.errors import ConfigError
     from graphroute.graphs import load_graph

@@ -108,12 +108,13 @@ def _source_key(name: str | list[str], base: Path) -> str:
     return f"file:{p.resolve()}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def load_data(name: str | list[str], base: Path) -> RoutingDataset:
+def load_data(name: str | list[str], base: Path, roles: bool = False) -> RoutingDataset:
     """A dataset named in a file (a built-in name or a path relative to it); a list of them is
-    concatenated (they must record the same models)."""
+    concatenated (they must record the same models, or be seen as their ``roles``)."""
     if isinstance(name, list):
-        return RoutingDataset.concat([load_data(n, base) for n in name])
-    return load_dataset(name if name in BUILTINS else str(base / name))
+        return RoutingDataset.concat([load_data(n, base, roles) for n in name])
+    data = load_dataset(name if name in BUILTINS else str(base / name))
+    return data.roles() if roles else data
 
 
 #: Share of a ``fit`` block's data held out to calibrate on when it has a ``calibrate`` target.
@@ -131,7 +132,7 @@ def _classifier(block: ClassifierBlock, base: Path, data: RoutingDataset | None)
             return Router.load(folder)
         except Exception:  # a stale or corrupt cache entry is refitted
             pass
-    data = data if data is not None else load_data(block.fit.data, base)
+    data = data if data is not None else load_data(block.fit.data, base, block.fit.roles)
     router = fit_router(block.fit.router, data, calibrate=block.fit.calibrate, holdout=CALIBRATION_HOLDOUT)
     router.save(folder)
     return router

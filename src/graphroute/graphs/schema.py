@@ -52,6 +52,8 @@ class FitBlock(_Strict):
     a list of them recording the same models (concatenated)."""
 
     data: str | list[str] = Field(min_length=1)
+    roles: bool = Field(False, description="fit on each dataset's (weak, strong) pair renamed weak/strong, so datasets "
+                                           "of different pairs pool; map weak and strong in the block's models")
     router: str | dict[str, Any] = "classifier"
     calibrate: dict[str, float | str] | None = None  # e.g. {strong_share: 0.3}, {cost_per_query: 0.0001, rule: tolerance}
 

@@ -119,7 +119,7 @@ def _pair(router, data, strong_share, quality, budget, costs) -> Calibration:
     curve = tie_safe_curve(scores, yw, ys, cost_weak=None if costs is None else costs[:, w],
                            cost_strong=None if costs is None else costs[:, s])
     n = len(data)
-    fits = ()
+    fits: np.ndarray = np.zeros(0, dtype=int)
     if strong_share is not None:
         if not 0.0 <= strong_share <= 1.0:
             raise ValueError(f"strong_share must be in [0, 1], got {strong_share}")
@@ -128,6 +128,7 @@ def _pair(router, data, strong_share, quality, budget, costs) -> Calibration:
         reach = np.flatnonzero(curve.quality >= quality)
         i = int(reach[0]) if len(reach) else int(np.argmax(curve.quality))
     else:
+        assert curve.cost is not None and budget is not None  # a budget target needs costs (checked above)
         fits = np.flatnonzero(curve.cost / n <= budget)
         i = int(fits[np.argmax(curve.quality[fits])]) if len(fits) else 0
     t = float(curve.thresholds[i])
@@ -166,14 +167,19 @@ def _many(router, data, quality, budget, costs, rule: str) -> Calibration:
     def outcome(choice: np.ndarray) -> tuple[float, float]:
         return float(np.nanmean(data.scores[rows, choice])), float(c[rows, choice].mean())
 
+    def by_tolerance(t: float) -> np.ndarray:
+        near = q >= q.max(axis=1, keepdims=True) - t
+        return np.argmin(np.where(near, expected[None, :], np.inf), axis=1)
+
+    def by_lambda(lam: float) -> np.ndarray:
+        return np.argmax(q - lam * expected[None, :], axis=1)
+
+    choose: Callable[[float], np.ndarray]
     if rule == "tolerance":
-        def choose(t: float) -> np.ndarray:
-            near = q >= q.max(axis=1, keepdims=True) - t
-            return np.argmin(np.where(near, expected[None, :], np.inf), axis=1)
+        choose = by_tolerance
         top = float(np.ptp(q)) + 1e-9
     elif rule == "lambda":
-        def choose(lam: float) -> np.ndarray:
-            return np.argmax(q - lam * expected[None, :], axis=1)
+        choose = by_lambda
         steps = np.diff(np.unique(expected))
         # beyond this lam no predicted quality gap outweighs the smallest price step: the cheapest model
         top = (float(np.ptp(q)) + 1e-9) / float(steps[steps > 0].min()) if (steps > 0).any() else 0.0

@@ -133,3 +133,11 @@ def test_fit_add_model_cli(nine, eight, tmp_path):
     out = fit("--add-model", "newcomer", "--into", str(eight))  # the router routes at a price: a cost is needed
     assert out.returncode != 0 and "has no cost: pass cost=" in out.stderr
     assert "--into" in fit("--add-model", "newcomer").stderr
+
+
+def test_mf_is_a_member_of_the_classifier_stack(nine):
+    train, test = nine
+    members = [["logistic", {"C": 0.3}], ["mf", {"dims": 8}]]
+    r = make_router({"name": "classifier", "members": members, "encoder": None, "folds": 3}).fit(train.subset(range(1200)))
+    q = r.predict_quality(test.prompts[:30])
+    assert q.shape == (30, 9) and np.isfinite(q).all()

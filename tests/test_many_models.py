@@ -208,3 +208,18 @@ def test_prompts_that_differ_only_after_the_encoders_window_are_warned_about():
     scores = np.tile([[0.0, 1.0], [1.0, 0.0]], (21, 1))
     with pytest.warns(GraphRouteWarning, match="40 of 42 distinct prompts embed to the same vector"):
         make_router("logistic").fit(prompts, scores, models=["a", "b"])
+
+
+def test_the_ends_encoder_tells_few_shot_prompts_apart():
+    from graphroute.encoders import resolve_encoder
+    from graphroute.routers import make_router
+
+    shots = " ".join(f"Example {i}: the capital of country number {i} is city number {i}." for i in range(80))
+    prompts = [f"{shots}\nQuestion {k}: what is {k} + {k}?" for k in range(6)]
+    plain, ends = resolve_encoder(None).encode(prompts), resolve_encoder("ends").encode(prompts)
+    assert np.allclose(plain[0], plain[1]) and not np.allclose(ends[0], ends[1])
+    short = ["What is 2 + 2?", "Name a prime number."]
+    np.testing.assert_allclose(resolve_encoder("ends").encode(short), resolve_encoder(None).encode(short), atol=1e-5)
+    r = make_router("logistic:encoder=ends").fit(prompts + short, np.tile([[0.0, 1.0], [1.0, 0.0]], (4, 1)),
+                                                models=["a", "b"])
+    assert r.encoder_id_.endswith("/ends64")

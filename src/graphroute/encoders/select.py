@@ -25,6 +25,7 @@ from typing import Any
 
 from graphroute.datasets import builtin_path
 from graphroute.encoders.disk_cache import CachedEncoder
+from graphroute.encoders.ends import EndsEncoder
 from graphroute.encoders.onnx import OnnxEncoder
 from graphroute.encoders.sentence_transformers import SentenceTransformerEncoder
 from graphroute.encoders.static import StaticEncoder
@@ -87,6 +88,9 @@ SPECS = Registry("encoder")
 SPECS.add("default", lambda model=None: default_encoder(model), "the offline MiniLM, cached")
 SPECS.add("layers", lambda model=None: default_encoder(model, layers=DEFAULT_LAYERS),
           "MiniLM's layers 1-6, each mean-pooled, concatenated (cached)")
+SPECS.add("ends", lambda model=None: CachedEncoder(EndsEncoder(make_encoder(model), model=model), None,
+                                                  read_only_dirs=[builtin_embeddings_dir()]),
+          "the offline MiniLM on a long prompt's first 64 and last 190 tokens (few-shot prompts), cached")
 SPECS.add("static", lambda model=None: StaticEncoder(model), "the static token table distilled from MiniLM")
 
 

@@ -40,7 +40,8 @@ def warn_collapsed(V: np.ndarray, prompts: Sequence[str], name: str, share: floa
         warnings.warn(GraphRouteWarning(
             f"{name}: {collapsed} of {len(rows)} distinct prompts embed to the same vector as another one "
             f"({int((counts > 1).sum())} such vectors): the encoder reads only a prompt's first tokens, and these "
-            "differ after them (e.g. few-shot examples before the question); put the question first, or route on it"),
+            "differ after them (e.g. few-shot examples before the question): embed their ends (encoder='ends'), put the "
+            "question first, or route on it"),
             stacklevel=3)
     return collapsed
 

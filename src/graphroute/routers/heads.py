@@ -105,7 +105,15 @@ class HeadRouter(EmbeddingRouter):
         self._links = np.asarray(["sigmoid" if self.head == "logistic" and np.isin(Y[known[:, j], j], (0.0, 1.0)).all()
                                   else "identity" for j in range(Y.shape[1])])
         self.coef_, self.intercept_ = np.zeros((V.shape[1], Y.shape[1])), np.zeros(Y.shape[1])
+        # ridge columns known on every row share one factorisation: one multi-output fit (the same
+        # solution per column, a ninth of the time for nine models)
+        shared = [j for j in range(Y.shape[1]) if self._links[j] == "identity" and known[:, j].all()] if W is None else []
+        if shared:
+            est = Ridge(alpha=self.alpha).fit(V, Y[:, shared])
+            self.coef_[:, shared], self.intercept_[shared] = np.atleast_2d(est.coef_).T, np.ravel(est.intercept_)
         for j in range(Y.shape[1]):
+            if j in shared:
+                continue
             rows = known[:, j]
             y, Vj, w = Y[rows, j], V[rows], (None if W is None else W[rows, j])
             if not len(y):  # no feedback for this model yet: an uninformed 0.5

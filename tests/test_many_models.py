@@ -223,3 +223,19 @@ def test_the_ends_encoder_tells_few_shot_prompts_apart():
     r = make_router("logistic:encoder=ends").fit(prompts + short, np.tile([[0.0, 1.0], [1.0, 0.0]], (4, 1)),
                                                 models=["a", "b"])
     assert r.encoder_id_.endswith("/ends64")
+
+
+def test_the_evaluation_reports_the_tolerance_rules_frontier_too():
+    from graphroute.evaluation.many import many_models
+
+    rng = np.random.default_rng(0)
+    scores = (rng.random((400, 3)) < [0.5, 0.6, 0.7]).astype(float)
+    costs = np.tile([0.1, 0.3, 1.0], (400, 1))
+    predicted = 0.5 * scores + 0.5 * rng.random((400, 3))  # a router that knows something
+    out = many_models(["a", "b", "c"], scores, costs, predicted)
+    for key in ("frontier", "frontier_tolerance"):
+        f = out[key]
+        assert np.all(np.diff(f["cost_per_query"]) > 0) and np.all(np.diff(f["accuracy"]) > 0)  # a Pareto frontier
+    matched = out["matched_best_tolerance"]
+    best = out["best_single"]
+    assert matched is not None and matched["cost_share"] == pytest.approx(matched["cost_per_query"] / best["cost_per_query"])

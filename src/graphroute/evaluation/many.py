@@ -1,8 +1,9 @@
 """Routing among more than two models, measured on recorded outcomes: what the router's own choice
 achieves at maximum quality and what it costs, beside the best single model and the oracle, the
 share of the gap between those two it closes, the accuracy and cost along the whole
-quality-cost frontier (``argmax(predicted quality - lam * cost)`` as ``lam`` sweeps), where it
-matches the best single model's accuracy, and the same per group (task). Everything is keyed by
+quality-cost frontier (``argmax(predicted quality - lam * cost)`` as ``lam`` sweeps, and the
+cheapest model within a tolerance of the best as the tolerance sweeps), where each matches the best
+single model's accuracy, and the same per group (task). Everything is keyed by
 model name.
 
 Examples:
@@ -36,15 +37,40 @@ def _taken(scores: np.ndarray, costs: np.ndarray, choice: np.ndarray) -> tuple[f
     return float(np.nanmean(scores[rows, choice])), float(np.mean(costs[rows, choice]))
 
 
-def frontier(predicted: np.ndarray, scores: np.ndarray, costs: np.ndarray, n: int = 81) -> dict[str, list[float]]:
-    """Accuracy and dollars per query of ``argmax(predicted - lam * expected cost)`` for ``lam``
-    from 0 (maximum quality) to infinity (the cheapest model)."""
+def _within(predicted: np.ndarray, expected: np.ndarray, tolerance: float) -> np.ndarray:
+    near = predicted >= np.max(predicted, axis=1, keepdims=True) - tolerance
+    return np.argmin(np.where(near, expected[None, :], np.inf), axis=1)
+
+
+def frontier(predicted: np.ndarray, scores: np.ndarray, costs: np.ndarray, n: int = 81,
+             rule: str = "lambda") -> dict[str, list[float]]:
+    """Accuracy and dollars per query as the price knob sweeps from maximum quality to the cheapest
+    model: ``argmax(predicted - lam * expected cost)`` for ``lam`` from 0 to infinity
+    (``rule="lambda"``), or the cheapest model predicted within a tolerance of the best for
+    tolerances from 0 to the whole range (``rule="tolerance"``, NVIDIA's rule)."""
     expected = costs.mean(axis=0)
     dq = float(np.ptp(predicted)) or 1.0
-    dc = float(np.ptp(expected)) or 1.0
-    lams = np.r_[0.0, dq / dc * np.logspace(-4, 4, n - 2), np.inf]
-    acc, cost = zip(*(_taken(scores, costs, _choose(predicted, expected, lam)) for lam in lams))
-    return {"lam": [float(x) for x in lams], "accuracy": list(acc), "cost_per_query": list(cost)}
+    if rule == "tolerance":
+        knobs = np.r_[0.0, dq * np.logspace(-4, 0, n - 1)]
+        choices = [_within(predicted, expected, t) for t in knobs]
+    else:
+        dc = float(np.ptp(expected)) or 1.0
+        knobs = np.r_[0.0, dq / dc * np.logspace(-4, 4, n - 2), np.inf]
+        choices = [_choose(predicted, expected, lam) for lam in knobs]
+    acc, cost = zip(*(_taken(scores, costs, c) for c in choices))
+    return {rule if rule == "tolerance" else "lam": [float(x) for x in knobs], "accuracy": list(acc),
+            "cost_per_query": list(cost)}
+
+
+def _matched(cost: np.ndarray, acc: np.ndarray, keep: Sequence[int], best_acc: float,
+             best_cost: float) -> dict[str, float] | None:
+    """The cheapest frontier point as accurate as the best single model: its dollars and their
+    share of the best single model's."""
+    matched = [i for i in keep if acc[i] >= best_acc - 1e-12]
+    if not matched:
+        return None
+    i = min(matched, key=lambda k: cost[k])
+    return {"cost_per_query": float(cost[i]), "cost_share": float(cost[i]) / best_cost if best_cost > 0 else math.nan}
 
 
 def many_models(models: Sequence[str], scores: np.ndarray, costs: np.ndarray | None, predicted: np.ndarray,
@@ -81,10 +107,13 @@ def many_models(models: Sequence[str], scores: np.ndarray, costs: np.ndarray | N
         keep = pareto_frontier(pc, pq)
         out["frontier"] = {"cost_per_query": [float(pc[i]) / n for i in keep], "accuracy": [float(pq[i]) for i in keep]}
         out["aiq"] = aiq(pc, pq, (float(totals.min()), float(totals.max())))
-        matched = [i for i in keep if pq[i] >= best_acc - 1e-12]
-        out["matched_best"] = ({"cost_per_query": float(pc[matched[0]]) / n,
-                                "cost_share": float(pc[matched[0]]) / n / best_cost if best_cost > 0 else math.nan}
-                               if matched else None)
+        out["matched_best"] = _matched(pc / n, pq, keep, best_acc, best_cost)
+        t = frontier(predicted, scores, costs, rule="tolerance")
+        tc, tq = np.asarray(t["cost_per_query"]), np.asarray(t["accuracy"])
+        tkeep = pareto_frontier(tc, tq)
+        out["frontier_tolerance"] = {"cost_per_query": [float(tc[i]) for i in tkeep],
+                                     "accuracy": [float(tq[i]) for i in tkeep]}
+        out["matched_best_tolerance"] = _matched(tc, tq, tkeep, best_acc, best_cost)
     if groups is not None:
         g = np.asarray(groups, dtype=object)
         rows = np.arange(n)

@@ -27,24 +27,27 @@ def many_table(results: Sequence[RouterResult], title: str = ""):
     est = " (estimated)" if r0.cost_note.startswith("estimated") else ""
     caption = (f"n={r0.n}, {len(m['models'])} models; accuracy at maximum quality (each router's own choice); "
                f"$/query{est}; gap closed = (router - best single) / (oracle - best single); "
-               f"matched = $/query where the router's frontier reaches the best single model, as a share of its cost")
+               f"matched = $/query where the router's frontier reaches the best single model, as a share of its cost "
+               f"(lambda: argmax(quality - lambda x cost); tolerance: the cheapest model within a tolerance of the best)")
     if r0.cost_note:
         caption += f"\n{r0.cost_note}"
     t = Table(title=title or f"{r0.dataset} ({r0.protocol})", caption=caption)
-    for col in ("router", "accuracy", f"$/query{est}", "gap closed", "AIQ", "matched $/query", "matched share"):
+    for col in ("router", "accuracy", f"$/query{est}", "gap closed", "AIQ", "matched $/query", "matched share",
+                "matched share, tolerance"):
         t.add_column(col, justify="left" if col == "router" else "right")
     for r in results:
         if not r.many:
             continue
         mm, matched = r.many, r.many.get("matched_best") or {}
+        tol = mm.get("matched_best_tolerance") or {}
         t.add_row(escape(r.router), _f(mm["router"]["accuracy"], ".4f"), _f(mm["router"]["cost_per_query"], ".6f"),
                   _f(mm["gap_closed"], ".1%"), _f(mm.get("aiq"), ".4f"), _f(matched.get("cost_per_query"), ".6f"),
-                  _f(matched.get("cost_share"), ".1%"))
+                  _f(matched.get("cost_share"), ".1%"), _f(tol.get("cost_share"), ".1%"))
     b, o = m["best_single"], m["oracle"]
     t.add_row(escape(f"best single: {b['model']}"), _f(b["accuracy"], ".4f"), _f(b["cost_per_query"], ".6f"), "0.0%",
-              "—", "—", "—")
+              "—", "—", "—", "—")
     t.add_row("oracle, cheapest right model", _f(o["accuracy"], ".4f"), _f(o["cost_per_query"], ".6f"), "100.0%", "—",
-              "—", "—")
+              "—", "—", "—")
     return t
 
 

@@ -189,3 +189,29 @@ def test_shipped_yaml_graphs_run_on_the_local_model(live_server, tmp_path, graph
     assert out["outcome"] == "completed", out
     assert isinstance(out["answer"], str) and out["answer"].strip()
     assert out["trace"] and out["cost"] > 0  # real token usage priced at the graph's prices
+
+
+def test_a_new_model_joins_an_mf_router_from_probes_collected_live(live_server, tmp_path):
+    from graphroute.routers import Router, make_router
+
+    (tmp_path / "models.yaml").write_text(f"""models:
+  gemma: {{model: gemma-3-270m, base_url: "{live_server.base_url}", input_price: 0.05, output_price: 0.1,
+          max_output_tokens: 8}}
+""")
+    probes = QUESTIONS + [{"id": 4, "prompt": "What is 7 + 1? Reply with just the number.", "reference": "8"},
+                          {"id": 5, "prompt": "What is 12 / 3? Reply with just the number.", "reference": "4"},
+                          {"id": 6, "prompt": "What is 5 + 5? Reply with just the number.", "reference": "10"}]
+    out = tmp_path / "probes.csv"
+    r = _cli("collect", "--models", str(tmp_path / "models.yaml"), "--prompts", str(_write_prompts(tmp_path, probes)),
+             "--grader", "numeric", "--out", str(out), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    make_router("mf:dims=4").fit(load_dataset("routellm-gsm8k")).save(tmp_path / "pair")
+    added = _cli("fit", str(out), "--add-model", "gemma", "--into", str(tmp_path / "pair"), "--out", str(tmp_path / "three"))
+    assert added.returncode == 0, added.stderr
+    assert "placed gemma among 2 models from 6 probe prompts" in added.stdout
+    router = Router.load(tmp_path / "three")
+    assert router.models_[-1] == "gemma" and router.costs_["gemma"] > 0  # the dollars collect recorded
+    lo, hi = router.predict_interval(["What is 9 + 9?"])
+    assert (hi - lo)[0, -1] > (hi - lo)[0, 0]  # less sure of the newcomer than of a model it was fitted on
+    routed = _cli("route", str(tmp_path / "three"), "What is 4 + 4?", "--json")
+    assert routed.returncode == 0 and json.loads(routed.stdout.splitlines()[0])["model"] in router.models_

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from graphroute.encoders.base import Encoder
+from graphroute.encoders.sentence_transformers import default_model_path
 
 
 class EndsEncoder:
@@ -47,8 +48,6 @@ class EndsEncoder:
     def _tokenizer(self) -> Any:
         if self._tok is None:
             from tokenizers import Tokenizer
-
-            from graphroute.encoders.sentence_transformers import default_model_path
 
             tok = Tokenizer.from_file(str(Path(self.model or default_model_path()) / "tokenizer.json"))
             tok.no_truncation()

@@ -40,6 +40,34 @@ def mmlu():
     return load_dataset("routellm-mmlu")
 
 
+ONE_STEP = """\
+models:
+  {weak}: {{model: "x:{weak}", input_price: 0.1, output_price: 0.1, offline_response: "{weak}"}}
+  {strong}: {{model: "x:{strong}", input_price: 5, output_price: 5, offline_response: "{strong}"}}
+routers:
+  pick:
+    type: classifier
+    fit: {fit}
+    models: {mapping}
+state: {{question: str, answer: str}}
+nodes:
+  answer: {{type: llm, router: pick, prompt: "{{question}}", output: answer}}
+edges:
+  - {{from: START, to: answer}}
+  - {{from: answer, to: END}}
+"""
+
+
+@pytest.fixture(scope="session")
+def one_step_graph():
+    """A YAML graph of one routed step between two offline models: ``one_step_graph(fit=..., mapping=...)``
+    (the router block's ``fit`` and ``models`` as YAML flow text)."""
+    def make(*, fit: str, mapping: str, weak: str = "cheap", strong: str = "big") -> str:
+        return ONE_STEP.format(weak=weak, strong=strong, fit=fit, mapping=mapping)
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def live_server():
     """The real local LLM (Gemma 3 270M under llama.cpp's server) on a free loopback port, for the

@@ -47,7 +47,7 @@ def test_fit_router_calibrates_on_held_out_prompts_of_several_datasets(both):
         fit_router("logistic", [gsm8k, load_dataset("llmrouter-9-test")])
 
 
-def test_a_yaml_fit_block_takes_a_list_of_datasets_and_the_shipped_auto_is_calibrated(tmp_path):
+def test_a_yaml_fit_block_takes_a_list_of_datasets_and_the_shipped_auto_is_calibrated(tmp_path, one_step_graph):
     from graphroute.serve.settings import load_serve_config
 
     shipped = yaml.safe_load(SERVE.read_text())
@@ -56,22 +56,9 @@ def test_a_yaml_fit_block_takes_a_list_of_datasets_and_the_shipped_auto_is_calib
     load_serve_config(SERVE)  # validates
     from graphroute.graphs import compile_file, run_graph
 
-    graph = """\
-models:
-  mixtral: {model: "x:mixtral", input_price: 0.6, output_price: 0.6, offline_response: "m"}
-  gpt4: {model: "x:gpt4", input_price: 10, output_price: 30, offline_response: "g"}
-routers:
-  pick:
-    type: classifier
-    fit: {data: [routellm-gsm8k, routellm-gsm8k], router: logistic, calibrate: {strong_share: 0.3}}
-    models: {mistralai/Mixtral-8x7B-Instruct-v0.1: mixtral, gpt-4-1106-preview: gpt4}
-state: {question: str, answer: str}
-nodes:
-  answer: {type: llm, router: pick, prompt: "{question}", output: answer}
-edges:
-  - {from: START, to: answer}
-  - {from: answer, to: END}
-"""
+    pair = "{mistralai/Mixtral-8x7B-Instruct-v0.1: mixtral, gpt-4-1106-preview: gpt4}"
+    graph = one_step_graph(fit="{data: [routellm-gsm8k, routellm-gsm8k], router: logistic, calibrate: {strong_share: 0.3}}",
+                           mapping=pair, weak="mixtral", strong="gpt4")
     (tmp_path / "g.yaml").write_text(graph)
     out = run_graph(compile_file(tmp_path / "g.yaml", offline=True), "What is 2 + 2?")
     assert out["outcome"] == "completed"

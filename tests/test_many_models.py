@@ -140,30 +140,15 @@ def test_fit_calibrates_saves_and_routes_at_a_price(tmp_path, nine):
     assert np.mean([r.costs_[m] for m in picks]) < 0.0001
 
 
-NINE_GRAPH = """\
-models:
-  cheap: {model: "openai:cheap", input_price: 0.1, output_price: 0.1, offline_response: "cheap"}
-  big: {model: "openai:big", input_price: 5, output_price: 5, offline_response: "big"}
-routers:
-  pick:
-    type: classifier
-    fit: {data: llmrouter-9, router: logistic, calibrate: CALIBRATE}
-    models: {gemma-2-9b-it: cheap, llama-3.1-nemotron-51b-instruct: big}
-state: {question: str, answer: str}
-nodes:
-  answer: {type: llm, router: pick, prompt: "{question}", output: answer}
-edges:
-  - {from: START, to: answer}
-  - {from: answer, to: END}
-"""
+MAPPING = "{gemma-2-9b-it: cheap, llama-3.1-nemotron-51b-instruct: big}"
 
 
-def test_yaml_graphs_take_the_n_model_calibration_targets_and_refuse_bad_ones(tmp_path):
+def test_yaml_graphs_take_the_n_model_calibration_targets_and_refuse_bad_ones(tmp_path, one_step_graph):
     from graphroute.errors import ConfigError
     from graphroute.graphs import load_graph
 
     for block in ("{cost_per_query: 0.0001, rule: tolerance}", "{best_share: 0.95}"):
-        (tmp_path / "g.yaml").write_text(NINE_GRAPH.replace("CALIBRATE", block))
+        (tmp_path / "g.yaml").write_text(one_step_graph(fit=f"{{data: llmrouter-9, router: logistic, calibrate: {block}}}", mapping=MAPPING))
         assert load_graph(tmp_path / "g.yaml").routers["pick"].fit.calibrate  # type: ignore[union-attr]
     from graphroute.graphs import compile_file, run_graph
 
@@ -172,7 +157,7 @@ def test_yaml_graphs_take_the_n_model_calibration_targets_and_refuse_bad_ones(tm
     for block, says in (("{cost_per_querry: 0.0001}", "unknown calibration key 'cost_per_querry'"),
                         ("{cost_per_query: 0.0001, rule: greedy}", "rule must be one of lambda, tolerance"),
                         ("{cost_per_query: 0.0001, best_share: 0.9}", "exactly one calibration target")):
-        (tmp_path / "g.yaml").write_text(NINE_GRAPH.replace("CALIBRATE", block))
+        (tmp_path / "g.yaml").write_text(one_step_graph(fit=f"{{data: llmrouter-9, router: logistic, calibrate: {block}}}", mapping=MAPPING))
         with pytest.raises(ConfigError, match=r"g.yaml:7:\d+: routers.pick.classifier.fit.calibrate") as err:
             load_graph(tmp_path / "g.yaml")
         assert says in str(err.value)

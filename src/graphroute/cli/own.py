@@ -12,7 +12,8 @@ from graphroute.collect import collect, load_models
 from graphroute.datasets import from_logs, load_dataset, write_logged
 from graphroute.errors import ConfigError
 from graphroute.registry import parse_value
-from graphroute.routers import Router, fit_router, split_for_calibration
+from graphroute.routers import Router, fit_router
+from graphroute.routers.fitting import held_out_count
 from graphroute.routers.calibration import TARGETS, check_target
 
 
@@ -102,11 +103,11 @@ def fit_command(
     if target is not None and ds.meta.get("partial") and "strong_share" not in target:
         raise ConfigError("logged feedback knows one model's outcome per prompt: calibrate it with strong_share=X",
                           field="--calibrate")
-    fit_on, cal_on = split_for_calibration(ds, holdout, seed) if target is not None else (ds, ds)
     r = fit_router(router, ds, calibrate=target, holdout=holdout, seed=seed)
-    typer.echo(f"fitted {r.name} on {len(fit_on)} prompts, models {list(r.models_)}")
+    n_cal = held_out_count(len(ds), holdout) if target is not None else 0
+    typer.echo(f"fitted {r.name} on {len(ds) - n_cal if holdout else len(ds)} prompts, models {list(r.models_)}")
     if r.calibration_ is not None:
-        typer.echo(f"calibrated on {len(cal_on)} held-out prompts: {r.calibration_.explanation}")
+        typer.echo(f"calibrated on {n_cal} held-out prompts: {r.calibration_.explanation}")
     r.save(out)
     typer.echo(f"saved to {out}")
 

@@ -25,21 +25,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from graphroute.metrics import aiq, pareto_frontier
-
-
-def _choose(predicted: np.ndarray, expected: np.ndarray, lam: float) -> np.ndarray:
-    util = -np.broadcast_to(expected, predicted.shape) if math.isinf(lam) else predicted - lam * expected[None, :]
-    return np.argmax(util, axis=1)
+from graphroute.metrics.choices import lambda_choice, tolerance_choice
 
 
 def _taken(scores: np.ndarray, costs: np.ndarray, choice: np.ndarray) -> tuple[float, float]:
     rows = np.arange(len(choice))
     return float(np.nanmean(scores[rows, choice])), float(np.mean(costs[rows, choice]))
-
-
-def _within(predicted: np.ndarray, expected: np.ndarray, tolerance: float) -> np.ndarray:
-    near = predicted >= np.max(predicted, axis=1, keepdims=True) - tolerance
-    return np.argmin(np.where(near, expected[None, :], np.inf), axis=1)
 
 
 def frontier(predicted: np.ndarray, scores: np.ndarray, costs: np.ndarray, n: int = 81,
@@ -52,17 +43,17 @@ def frontier(predicted: np.ndarray, scores: np.ndarray, costs: np.ndarray, n: in
     dq = float(np.ptp(predicted)) or 1.0
     if rule == "tolerance":
         knobs = np.r_[0.0, dq * np.logspace(-4, 0, n - 1)]
-        choices = [_within(predicted, expected, t) for t in knobs]
+        choices = [tolerance_choice(predicted, expected, t) for t in knobs]
     else:
         dc = float(np.ptp(expected)) or 1.0
         knobs = np.r_[0.0, dq / dc * np.logspace(-4, 4, n - 2), np.inf]
-        choices = [_choose(predicted, expected, lam) for lam in knobs]
+        choices = [lambda_choice(predicted, expected, lam) for lam in knobs]
     acc, cost = zip(*(_taken(scores, costs, c) for c in choices))
-    return {rule if rule == "tolerance" else "lam": [float(x) for x in knobs], "accuracy": list(acc),
-            "cost_per_query": list(cost)}
+    knob = "tolerance" if rule == "tolerance" else "lam"
+    return {knob: [float(x) for x in knobs], "accuracy": list(acc), "cost_per_query": list(cost)}
 
 
-def _matched(cost: np.ndarray, acc: np.ndarray, keep: Sequence[int], best_acc: float,
+def _matched(cost: np.ndarray, acc: np.ndarray, keep: Sequence[int] | np.ndarray, best_acc: float,
              best_cost: float) -> dict[str, float] | None:
     """The cheapest frontier point as accurate as the best single model: its dollars and their
     share of the best single model's."""

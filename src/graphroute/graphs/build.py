@@ -117,15 +117,11 @@ def load_data(name: str | list[str], base: Path, roles: bool = False) -> Routing
     return data.roles() if roles else data
 
 
-#: Share of a ``fit`` block's data held out to calibrate on when it has a ``calibrate`` target.
-CALIBRATION_HOLDOUT = HOLDOUT
-
-
 def _classifier(block: ClassifierBlock, base: Path, data: RoutingDataset | None):
     if block.path:
         return Router.load(base / block.path)
     assert block.fit is not None
-    folder = _cache_dir("router", {"block": block.model_dump(), "calibration_holdout": CALIBRATION_HOLDOUT,
+    folder = _cache_dir("router", {"block": block.model_dump(), "calibration_holdout": HOLDOUT,
                                    "data": _data_key(data) if data is not None else _source_key(block.fit.data, base)})
     if (folder / META).is_file():
         try:
@@ -133,7 +129,7 @@ def _classifier(block: ClassifierBlock, base: Path, data: RoutingDataset | None)
         except Exception:  # a stale or corrupt cache entry is refitted
             pass
     data = data if data is not None else load_data(block.fit.data, base, block.fit.roles)
-    router = fit_router(block.fit.router, data, calibrate=block.fit.calibrate, holdout=CALIBRATION_HOLDOUT)
+    router = fit_router(block.fit.router, data, calibrate=block.fit.calibrate, holdout=HOLDOUT)
     router.save(folder)
     return router
 

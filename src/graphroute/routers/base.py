@@ -33,7 +33,7 @@ from graphroute.errors import ConfigError, DatasetError, NotFittedError, Persist
 from graphroute.persist import META, Saved, loading, read_folder, save_folder
 from graphroute.prompts import check_prompts
 from graphroute.registry import Registry
-from graphroute.routers.calibration import calibrate, data_costs
+from graphroute.routers.calibration import calibrate, data_costs, expected_costs
 from graphroute.routers.policy import (
     CostPolicy,
     Policy,
@@ -125,8 +125,8 @@ class Router(ABC):
                                "ones (logged feedback): fit 'logistic' or 'ridge' on it", path=data.source)
         self.models_ = list(data.models)
         self.weak_, self.strong_ = data.weak, data.strong
-        costs = data_costs(data)  # recorded (or estimated by the loader), else priced: decisions at a price use them
-        self.costs_ = None if costs is None else {m: float(np.mean(costs[:, j])) for j, m in enumerate(self.models_)}
+        # recorded (or estimated by the loader), else priced: decisions at a price use them
+        self.costs_ = expected_costs(data, data_costs(data))
         self._fit(data)
         return self
 

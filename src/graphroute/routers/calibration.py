@@ -21,6 +21,7 @@ import numpy as np
 
 from graphroute.costs import CostModel
 from graphroute.metrics import tie_safe_curve
+from graphroute.metrics.choices import lambda_choice, tolerance_choice
 from graphroute.routers.policy import CostPolicy, ThresholdPolicy, TolerancePolicy
 from graphroute.types import Calibration
 
@@ -58,7 +59,8 @@ def check_target(target: dict) -> dict:
     return target
 
 
-def _expected_costs(data: "RoutingDataset", costs: np.ndarray | None) -> dict[str, float] | None:
+def expected_costs(data: "RoutingDataset", costs: np.ndarray | None) -> dict[str, float] | None:
+    """Each model's mean dollars per call over ``data`` (``costs``: its (n, models) matrix)."""
     if costs is None:
         return None
     return {m: float(costs[:, j].mean()) for j, m in enumerate(data.models)}
@@ -96,7 +98,7 @@ def calibrate(router: "Router", data: "RoutingDataset", *, strong_share: float |
                          f"{router.models_} (pass costs=, an (n, models) dollar matrix)")
     if best_share is not None:
         quality = best_share * float(np.nanmax(np.nanmean(data.scores, axis=0)))
-    expected = _expected_costs(data, costs)
+    expected = expected_costs(data, costs)
     if len(router.models_) == 2:
         cal = _pair(router, data, strong_share, quality, budget, costs)
         cal.policy.costs = expected
@@ -146,65 +148,49 @@ def _pair(router, data, strong_share, quality, budget, costs) -> Calibration:
                        text, policy=ThresholdPolicy(threshold=threshold))
 
 
-def _bisect(f: Callable[[float], tuple[float, float]], lo: float, hi: float, ok: Callable[[float, float], bool],
-            steps: int = 60) -> float:
-    """The smallest knob in [lo, hi] whose (quality, cost) satisfies ``ok``, where ``ok`` holds from
-    some knob on (the cost of the choices falls as the knob grows); ``hi`` when none does."""
-    if ok(*f(lo)):
-        return lo
+def _bisect(holds: Callable[[float], bool], lo: float, hi: float, steps: int = 60) -> tuple[float, float]:
+    """``(lo, hi)`` around the knob where ``holds`` turns from False to True, ``holds`` being monotone
+    in the knob (the cost of the choices falls as it grows); ``(lo, lo)`` if it holds at ``lo``,
+    ``(hi, hi)`` if it never does."""
+    if holds(lo):
+        return lo, lo
+    if not holds(hi):
+        return hi, hi
     for _ in range(steps):
         mid = (lo + hi) / 2
-        lo, hi = (lo, mid) if ok(*f(mid)) else (mid, hi)
-    return hi
+        lo, hi = (lo, mid) if holds(mid) else (mid, hi)
+    return lo, hi
 
 
 def _many(router, data, quality, budget, costs, rule: str) -> Calibration:
+    if rule not in RULES:
+        raise ValueError(f"rule must be 'lambda' or 'tolerance', got {rule!r}")
     q = np.asarray(router.quality_dataset(data), dtype=np.float64)
     c = costs if costs is not None else np.zeros((len(data), len(data.models)))
     expected = c.mean(axis=0)
     rows = np.arange(len(data))
+    choice_at = lambda_choice if rule == "lambda" else tolerance_choice
 
-    def outcome(choice: np.ndarray) -> tuple[float, float]:
+    def at(knob: float) -> tuple[float, float]:
+        """Quality and dollars per query of the choices at ``knob`` (lambda or tolerance)."""
+        choice = choice_at(q, expected, knob)
         return float(np.nanmean(data.scores[rows, choice])), float(c[rows, choice].mean())
 
-    def by_tolerance(t: float) -> np.ndarray:
-        near = q >= q.max(axis=1, keepdims=True) - t
-        return np.argmin(np.where(near, expected[None, :], np.inf), axis=1)
-
-    def by_lambda(lam: float) -> np.ndarray:
-        return np.argmax(q - lam * expected[None, :], axis=1)
-
-    choose: Callable[[float], np.ndarray]
     if rule == "tolerance":
-        choose = by_tolerance
         top = float(np.ptp(q)) + 1e-9
-    elif rule == "lambda":
-        choose = by_lambda
+    else:
         steps = np.diff(np.unique(expected))
         # beyond this lam no predicted quality gap outweighs the smallest price step: the cheapest model
         top = (float(np.ptp(q)) + 1e-9) / float(steps[steps > 0].min()) if (steps > 0).any() else 0.0
-    else:
-        raise ValueError(f"rule must be 'lambda' or 'tolerance', got {rule!r}")
-    f = lambda knob: outcome(choose(knob))  # noqa: E731
-    best_q, best_c = f(0.0)
+    best_q, best_c = at(0.0)
     if top == 0.0:  # every model costs the same: the best predicted model is the cheapest good choice
-        knob, (qual, cost), met = 0.0, (best_q, best_c), True
-        if quality is not None:
-            met = best_q >= quality
-    elif budget is not None:
-        knob = _bisect(f, 0.0, top, lambda qq, cc: cc <= budget + 1e-15)
-        qual, cost = f(knob)
-        met = cost <= budget + 1e-15
+        knob = 0.0
+    elif budget is not None:  # the smallest knob within the budget
+        knob = _bisect(lambda k: at(k)[1] <= budget + 1e-15, 0.0, top)[1]
     else:  # the largest knob (the cheapest choices) that still reaches the quality
-        lo, hi = 0.0, top
-        if f(hi)[0] >= quality - 1e-12:
-            lo = hi
-        for _ in range(60 if lo < hi else 0):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if f(mid)[0] >= quality - 1e-12 else (lo, mid)
-        knob = lo
-        qual, cost = f(knob)
-        met = qual >= quality - 1e-12
+        knob = _bisect(lambda k: at(k)[0] < quality - 1e-12, 0.0, top)[0]
+    qual, cost = at(knob)
+    met = cost <= budget + 1e-15 if budget is not None else qual >= quality - 1e-12
     how = ("lambda {:.6g} (quality - lambda x expected $)" if rule == "lambda" else
            "tolerance {:.6g} (the cheapest model predicted within it of the best)").format(knob)
     text = (f"{how}: expected quality {qual:.4f} at ${cost:.6f} per query on {len(data)} calibration prompts "

@@ -22,6 +22,12 @@ from graphroute.routers.calibration import check_target
 HOLDOUT = 0.2
 
 
+def held_out_count(n: int, holdout: float) -> int:
+    """How many of ``n`` prompts :func:`split_for_calibration` holds out (all of them with ``holdout=0``:
+    then the fit data itself is calibrated on)."""
+    return n if holdout == 0 else max(1, int(round(holdout * n)))
+
+
 def split_for_calibration(data: RoutingDataset, holdout: float = HOLDOUT, seed: int = 0
                           ) -> tuple[RoutingDataset, RoutingDataset]:
     """``(fit_on, calibrate_on)``: a seeded random ``holdout`` share of the rows held out."""
@@ -30,7 +36,7 @@ def split_for_calibration(data: RoutingDataset, holdout: float = HOLDOUT, seed: 
     if holdout == 0:  # calibrate on the fit data itself (flattering: only when there is nothing to hold out)
         return data, data
     order = np.random.default_rng(seed).permutation(len(data))
-    n_cal = max(1, int(round(holdout * len(data))))
+    n_cal = held_out_count(len(data), holdout)
     return data.subset(np.sort(order[n_cal:])), data.subset(np.sort(order[:n_cal]))
 
 

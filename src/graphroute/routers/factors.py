@@ -28,16 +28,13 @@ import numpy as np
 
 from graphroute.datasets import RoutingDataset
 from graphroute.errors import DatasetError
+from graphroute.persist import Saved
 from graphroute.routers.base import ROUTERS
 from graphroute.routers.calibration import data_costs
 from graphroute.routers.embedding import EmbeddingRouter
-from graphroute.persist import Saved
+from graphroute.routers.heads import sigmoid
 
 _NEWTON_STEPS = 50
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
 
 def _place(Z: np.ndarray, y: np.ndarray, mean: np.ndarray, precision: np.ndarray,
@@ -47,14 +44,14 @@ def _place(Z: np.ndarray, y: np.ndarray, mean: np.ndarray, precision: np.ndarray
     w = np.ones(len(y)) if weights is None else weights
     theta = mean.copy()
     for _ in range(_NEWTON_STEPS):
-        p = _sigmoid(Z @ theta)
+        p = sigmoid(Z @ theta)
         grad = Z.T @ (w * (p - y)) + precision @ (theta - mean)
         hess = (Z * (w * p * (1 - p))[:, None]).T @ Z + precision
         step = np.linalg.solve(hess, grad)
         theta -= step
         if float(np.max(np.abs(step))) < 1e-8:
             break
-    p = _sigmoid(Z @ theta)
+    p = sigmoid(Z @ theta)
     hess = (Z * (w * p * (1 - p))[:, None]).T @ Z + precision
     return theta, np.linalg.inv(hess)
 
@@ -122,7 +119,7 @@ class FactorRouter(EmbeddingRouter):
             L = Z @ U.T + b
             value = float((G0 * (np.logaddexp(0.0, L) - Y0 * L)).sum() / total)
             value += self.alpha * (float((W[:-1] ** 2).sum()) + float((U ** 2).sum()))
-            R = G0 * (_sigmoid(L) - Y0) / total
+            R = G0 * (sigmoid(L) - Y0) / total
             gU = R.T @ Z + 2 * self.alpha * U
             gW = X.T @ (R @ U)
             gW[:-1] += 2 * self.alpha * W[:-1]
@@ -145,7 +142,7 @@ class FactorRouter(EmbeddingRouter):
         precision = np.linalg.inv(self.prior_cov_)
         covs = []
         for j, theta in enumerate(self.theta_):
-            p = _sigmoid(Zt @ theta)
+            p = sigmoid(Zt @ theta)
             hess = (Zt * (G0[:, j] * p * (1 - p))[:, None]).T @ Zt + precision
             covs.append(np.linalg.inv(hess))
         self.cov_ = np.stack(covs)
@@ -167,7 +164,7 @@ class FactorRouter(EmbeddingRouter):
 
     def _predict_vectors(self, V: np.ndarray, prompts: Sequence[str] = ()) -> np.ndarray:
         L, sd = self._logits(V)
-        return self._scale(_sigmoid(L + self.optimism * sd))
+        return self._scale(sigmoid(L + self.optimism * sd))
 
     def predict_interval(self, X: Sequence[str], level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper bounds (each (n, models), score units) of each model's predicted quality:
@@ -178,7 +175,7 @@ class FactorRouter(EmbeddingRouter):
         self._check_fitted()
         L, sd = self._logits(self.embed(X, store=False))
         z = float(norm.ppf(0.5 + level / 2))
-        return self._scale(_sigmoid(L - z * sd)), self._scale(_sigmoid(L + z * sd))
+        return self._scale(sigmoid(L - z * sd)), self._scale(sigmoid(L + z * sd))
 
     # ------------------------------------------------------------------ onboarding
     def add_model(self, name: str, data: RoutingDataset, *, column: str | None = None, cost: float | None = None,

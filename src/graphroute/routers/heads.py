@@ -25,7 +25,8 @@ from graphroute.tasks.word_problems import MATH_FEATURE_NAMES, math_prompt_featu
 HEADS = ("logistic", "ridge", "mlp")
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """The logistic function, clipped so that no exp overflows (NumPy only: no SciPy import on a cold start)."""
     return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
 
@@ -118,12 +119,12 @@ class HeadRouter(EmbeddingRouter):
             y, Vj, w = Y[rows, j], V[rows], (None if W is None else W[rows, j])
             if not len(y):  # no feedback for this model yet: an uninformed 0.5
                 continue
-            sigmoid = self._links[j] == "sigmoid"
-            if sigmoid and not 0 < y.sum() < len(y):  # one outcome only: a constant
+            binary = self._links[j] == "sigmoid"
+            if binary and not 0 < y.sum() < len(y):  # one outcome only: a constant
                 self.intercept_[j] = 40.0 if y.mean() > 0.5 else -40.0
                 continue
             est = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(Vj, y.astype(int), sample_weight=w) \
-                if sigmoid else Ridge(alpha=self.alpha).fit(Vj, y, sample_weight=w)
+                if binary else Ridge(alpha=self.alpha).fit(Vj, y, sample_weight=w)
             self.coef_[:, j], self.intercept_[j] = np.ravel(est.coef_), float(np.ravel(est.intercept_)[0])
 
     def _predict_vectors(self, V: np.ndarray, prompts: Sequence[str] = ()) -> np.ndarray:
@@ -132,7 +133,7 @@ class HeadRouter(EmbeddingRouter):
             q = np.clip(self.mlp_.predict(V).reshape(len(V), -1), 0.0, 1.0)
         else:
             z = V.astype(np.float64) @ self.coef_ + self.intercept_
-            q = np.where(self._links == "sigmoid", _sigmoid(z), np.clip(z, 0.0, 1.0))
+            q = np.where(self._links == "sigmoid", sigmoid(z), np.clip(z, 0.0, 1.0))
         lo, hi = self._range
         return lo + q * (hi - lo)
 

@@ -19,6 +19,7 @@ from graphroute.datasets import RoutingDataset
 from graphroute.persist import Saved
 from graphroute.routers.base import ROUTERS
 from graphroute.routers.embedding import EmbeddingRouter
+from graphroute.routers.heads import sigmoid
 
 
 @ROUTERS.register("wins")
@@ -60,7 +61,7 @@ class WinRouter(EmbeddingRouter):
             self.intercept_ = 40.0 if y.mean() > 0.5 else -40.0
 
     def _predict_vectors(self, V: np.ndarray, prompts: Sequence[str] = ()) -> np.ndarray:
-        p = 1.0 / (1.0 + np.exp(-np.clip(V.astype(np.float64) @ self.coef_ + self.intercept_, -40, 40)))
+        p = sigmoid(V.astype(np.float64) @ self.coef_ + self.intercept_)
         return np.column_stack([1.0 - p, p])
 
     def _vector_state(self) -> dict[str, np.ndarray]:

@@ -33,6 +33,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from graphroute.errors import UnknownModelError
+from graphroute.metrics.choices import tolerance_choice
 from graphroute.registry import Registry
 
 POLICIES = Registry("policy", key="kind")
@@ -81,6 +82,10 @@ class Policy:
             pool.append(model)
         return {m: self.explore / len(pool) + (1.0 - self.explore) * (m == model) for m in pool}
 
+    def prices(self, models: Sequence[str]) -> np.ndarray:
+        """Each model's expected dollars per call (0 where unknown), in ``models`` order."""
+        return np.array([(self.costs or {}).get(m, 0.0) for m in models])
+
     def target_for_unfamiliar(self, models: Sequence[str], weak: str, strong: str) -> str | None:
         """The model an unfamiliar prompt is sent to (None: the normal decision)."""
         if self.unfamiliar is None:
@@ -121,7 +126,7 @@ class CostPolicy(Policy):
 
     def choose(self, q: np.ndarray, models: Sequence[str], weak: str, strong: str, max_cost: float | None = None,
                gain: float | None = None) -> tuple[str, str]:
-        c = np.array([(self.costs or {}).get(m, 0.0) for m in models])
+        c = self.prices(models)
         util = np.where(affordable(models, self.costs, max_cost), q - self.lam * c, -np.inf)
         j = int(np.argmax(util))
         return models[j], f"highest quality - {self.lam:g}*cost ({q[j]:.3f} - {self.lam:g}*{c[j]:.6g})"
@@ -137,7 +142,7 @@ class TargetQualityPolicy(Policy):
 
     def choose(self, q: np.ndarray, models: Sequence[str], weak: str, strong: str, max_cost: float | None = None,
                gain: float | None = None) -> tuple[str, str]:
-        c = np.array([(self.costs or {}).get(m, 0.0) for m in models])
+        c = self.prices(models)
         ok = affordable(models, self.costs, max_cost)
         good = np.flatnonzero((q >= self.target) & ok)
         if len(good):
@@ -164,11 +169,10 @@ class TolerancePolicy(Policy):
 
     def choose(self, q: np.ndarray, models: Sequence[str], weak: str, strong: str, max_cost: float | None = None,
                gain: float | None = None) -> tuple[str, str]:
-        c = np.array([(self.costs or {}).get(m, 0.0) for m in models])
+        c = self.prices(models)
         ok = affordable(models, self.costs, max_cost)
-        best = float(np.max(np.where(ok, q, -np.inf)))
-        near = np.flatnonzero(ok & (q >= best - self.tolerance))
-        j = int(near[np.argmin(c[near])])
+        masked = np.where(ok, q, -np.inf)
+        j, best = int(tolerance_choice(masked[None, :], c, self.tolerance)[0]), float(masked.max())
         return models[j], f"cheapest model predicted within {self.tolerance:.3g} of the best ({q[j]:.3f} vs {best:.3f})"
 
 

@@ -52,7 +52,8 @@ def test_a_yaml_fit_block_takes_a_list_of_datasets_and_the_shipped_auto_is_calib
 
     shipped = yaml.safe_load(SERVE.read_text())
     block = shipped["routers"]["classifier"]["fit"]
-    assert block["data"] == ["routellm-mmlu", "routellm-gsm8k"] and block["calibrate"] == {"best_share": 0.95}
+    assert block["data"] == ["routellm-mmlu", "routellm-gsm8k", "llmrouter-9"] and block["calibrate"] == {"best_share": 0.95}
+    assert block["roles"] is True and block["router"] == "domains"
     load_serve_config(SERVE)  # validates
     from graphroute.graphs import compile_file, run_graph
 
@@ -108,3 +109,37 @@ def test_roles_pool_pairs_and_a_wins_router_routes_any_pair(tmp_path):
         r.for_pair("a", "a")
     with pytest.raises(ConfigError, match="needs a router of two models"):
         make_router("logistic").fit(load_dataset("llmrouter-9-test")).for_pair("a", "b")
+
+
+def test_a_domains_router_keeps_each_sources_expert_and_mixes_them_by_neighbours(tmp_path):
+    from graphroute.datasets import RoutingDataset
+    from graphroute.routers import DomainRouter, Router, make_router
+
+    gsm8k = load_dataset("routellm-gsm8k").roles().subset(range(300))
+    nine = load_dataset("llmrouter-9-test").roles()
+    pooled = RoutingDataset.concat([gsm8k, nine])
+    assert sorted(set(pooled.parts().tolist())) == ["llmrouter-9-test", "routellm-gsm8k"]
+    r = DomainRouter(expert="logistic", encoder=None).fit(pooled)
+    assert r.parts_ == ["routellm-gsm8k", "llmrouter-9-test"] and r.models_ == ["weak", "strong"]
+    # the gate: a training prompt's nearest neighbours are mostly of its own part
+    W = r.gate(r.embed(pooled.prompts))
+    np.testing.assert_allclose(W.sum(axis=1), 1.0, atol=1e-5)
+    own = W[np.arange(len(pooled)), (pooled.parts() == "llmrouter-9-test").astype(int)]
+    assert np.median(own) > 0.9
+    # each expert is the router fitted on its part alone
+    alone = make_router("logistic").fit(gsm8k)
+    np.testing.assert_allclose(r._experts[0].predict_quality(gsm8k.prompts[:20]), alone.predict_quality(gsm8k.prompts[:20]))
+    # one part: the expert itself
+    one = DomainRouter(expert="logistic", encoder=None).fit(gsm8k)
+    np.testing.assert_allclose(one.predict_quality(nine.prompts[:30]), alone.predict_quality(nine.prompts[:30]))
+    # familiarity covers every part: the 9-model prompts are familiar to it, not to the GSM8K expert
+    fam = r.familiarity(nine.prompts)[0]
+    assert np.mean(fam < 0.05) < np.mean(alone.familiarity(nine.prompts)[0] < 0.05)
+    # saved and loaded (experts and gate in sub-folders), and routed for another pair
+    loaded = Router.load(r.save(tmp_path / "d"))
+    np.testing.assert_allclose(loaded.predict_quality(nine.prompts[:40]), r.predict_quality(nine.prompts[:40]))
+    pair = loaded.for_pair("gpt-4o-mini", "gpt-4o")
+    assert {d.model for d in pair.decide(nine.prompts[:40])} <= {"gpt-4o-mini", "gpt-4o"}
+    # parts survive the calibration split of fit_router
+    fitted = fit_router("domains:expert=logistic,encoder=null", [gsm8k, nine], calibrate={"strong_share": 0.5})
+    assert fitted.parts_ == ["routellm-gsm8k", "llmrouter-9-test"] and fitted.calibration_ is not None

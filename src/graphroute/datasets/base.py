@@ -222,7 +222,23 @@ class RoutingDataset:
                    models=list(first.models), scores=np.concatenate([p.scores for p in parts]), costs=stack("costs"),
                    input_tokens=stack("input_tokens"), output_tokens=stack("output_tokens"), responses=responses,
                    groups=stack("groups"), score_range=first.score_range, source=",".join(p.source for p in parts),
-                   weak_model=first.weak_model, strong_model=first.strong_model)
+                   weak_model=first.weak_model, strong_model=first.strong_model,
+                   meta={"part": np.concatenate([p.parts() for p in parts])})
+
+    def parts(self) -> np.ndarray:
+        """Per row, the name of the dataset it came from: :meth:`concat` records them (``meta["part"]``,
+        kept by :meth:`subset`); a dataset that was not concatenated is one part, its own name.
+
+        Examples:
+            >>> from graphroute.datasets import RoutingDataset, load_dataset
+            >>> both = RoutingDataset.concat([load_dataset("routellm-mmlu"), load_dataset("routellm-gsm8k")])
+            >>> sorted(set(both.parts().tolist()))
+            ['routellm-gsm8k', 'routellm-mmlu']
+        """
+        part = self.meta.get("part")
+        if isinstance(part, np.ndarray) and part.shape == (len(self),):
+            return part
+        return np.full(len(self), self.name, dtype=object)
 
     def summary(self) -> dict[str, Any]:
         """Size, models and per-model mean score, for printing."""

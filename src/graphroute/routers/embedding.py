@@ -166,3 +166,14 @@ class PromptOnlyRouter(EmbeddingRouter):
     def _load(self, saved: Saved) -> None:
         self.encoder_id_ = "none"
         self._set_vector_state(saved.arrays(), saved)
+
+
+def fit_member(router: EmbeddingRouter, encoder: Any, V: np.ndarray, data: RoutingDataset,
+               costs: dict[str, float] | None) -> EmbeddingRouter:
+    """Fit ``router`` on vectors already embedded by ``encoder`` (an ensemble's member or expert)."""
+    router.use_encoder(encoder)
+    router.models_, router.weak_, router.strong_ = list(data.models), data.weak, data.strong
+    router.costs_ = costs
+    router.encoder_id_ = encoder.id if not isinstance(router, PromptOnlyRouter) else "none"
+    router._fit_vectors(V, data)
+    return router

@@ -25,7 +25,7 @@ import numpy as np
 from graphroute.datasets import RoutingDataset
 from graphroute.persist import Saved
 from graphroute.routers.base import ROUTERS, Router
-from graphroute.routers.embedding import EmbeddingRouter, PromptOnlyRouter
+from graphroute.routers.embedding import EmbeddingRouter, PromptOnlyRouter, fit_member
 from graphroute.routers.knn import KNNRouter
 
 #: The recommended configuration (``classifier``): a wide kNN neighbourhood (a topic prior) and a
@@ -98,11 +98,7 @@ class StackedRouter(EmbeddingRouter):
         return member
 
     def _fit_member(self, spec, V: np.ndarray, data: RoutingDataset) -> EmbeddingRouter:
-        m = self._make(spec)
-        m.models_, m.weak_, m.strong_ = list(data.models), data.weak, data.strong
-        m.encoder_id_ = self.encoder_.id if not isinstance(m, PromptOnlyRouter) else "none"
-        m._fit_vectors(V, data)
-        return m
+        return fit_member(self._make(spec), self.encoder_, V, data, getattr(self, "costs_", None))
 
     def _fit_vectors(self, V: np.ndarray, data: RoutingDataset) -> None:
         from scipy.optimize import lsq_linear

@@ -232,7 +232,9 @@ async def _stream(r: _Request, decision: Any, chosen: str, body: ChatRequest) ->
     want_usage = bool((body.stream_options or {}).get("include_usage"))
 
     async def events():
-        first, created = True, int(time.time())
+        # the request is settled (telemetry, experiment record, metrics) before the last event is sent: a
+        # client that closes at [DONE] cancels this generator at its next yield, and nothing may be lost then
+        first, created, settled = True, int(time.time()), False
         try:
             async for ch in stream.chunks():
                 ch = {**ch, "id": f"chatcmpl-{r.id}", "model": model}
@@ -242,22 +244,26 @@ async def _stream(r: _Request, decision: Any, chosen: str, body: ChatRequest) ->
                 yield _sse(ch)
             if stream.error is not None:
                 err = as_api_error(stream.error)
+                await stream.aclose()
+                settled = True
+                await r.done(502, decision, chosen, model, stream.cost, stream.attempts)
                 yield _sse(error_body(scrub(f"the stream from {model} broke after its first token: {stream.error}",
                                             r.svc.secrets),
                                       err.type, code=err.code))
-                await r.done(502, decision, chosen, model, stream.cost, stream.attempts)
                 return
-            if want_usage:  # settled: some servers (llama.cpp) report 0 completion tokens for streams
-                await stream.aclose()
+            await stream.aclose()  # settled: some servers (llama.cpp) report 0 completion tokens for streams
+            settled = True
+            await r.done(200, decision, chosen, model, stream.cost, stream.attempts)
+            if want_usage:
                 u = {**(stream.usage or {}), **usage(int((stream.usage or {}).get("prompt_tokens") or r.tokens),
                                                      stream.output_tokens)}
                 yield _sse({"id": f"chatcmpl-{r.id}", "object": "chat.completion.chunk", "created": created, "model": model,
                             "choices": [], "usage": {**u, "cost": stream.cost}})
             yield b"data: [DONE]\n\n"
-            await r.done(200, decision, chosen, model, stream.cost, stream.attempts)
         except asyncio.CancelledError:  # the client went away: the upstream call is closed in aclose
-            r.svc.metrics.request(r.target.label, r.target.kind, 499, time.perf_counter() - r.t0)
-            counted(r.http)
+            if not settled:
+                r.svc.metrics.request(r.target.label, r.target.kind, 499, time.perf_counter() - r.t0)
+                counted(r.http)
             raise
         finally:
             await stream.aclose()

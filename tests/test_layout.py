@@ -122,3 +122,34 @@ def test_readme_is_short_and_keeps_its_two_commands():
     assert "python3 -m pip install torch==2.13.0 && python3 -m pip install -e . && graphroute eval" in text
     assert "python3 -m pip install -e '.[test,docs,live]' -c constraints.txt && python3 -m pytest" in text
     assert "-e '.[test,docs,live]' -c constraints.txt && python3 -m pytest" in (ROOT / ".ci" / "run").read_text()  # CI runs it
+
+
+def test_every_error_is_defined_in_errors_py_under_graphroute_error():
+    import inspect
+
+    import graphroute.errors as errors
+
+    strays = []
+    for path in SRC.rglob("*.py"):
+        if path.name == "errors.py" and path.parent == SRC:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            bases = [ast.unparse(b) for b in getattr(node, "bases", [])]
+            if isinstance(node, ast.ClassDef) and (node.name.endswith(("Error", "Exception"))
+                                                   or any(b.endswith(("Error", "Exception")) for b in bases)):
+                strays.append(f"{path.relative_to(SRC)}: {node.name}")
+    assert not strays, strays
+    classes = [c for _, c in inspect.getmembers(errors, inspect.isclass) if c.__module__ == errors.__name__]
+    assert sorted(c.__name__ for c in classes) == sorted(errors.__all__)
+    assert all(issubclass(c, errors.GraphRouteError) for c in classes if not issubclass(c, Warning))
+    # an outage is not a budget refusal; the old import paths still name the same classes
+    assert not issubclass(errors.StateUnavailableError, errors.BudgetExceededError)
+    from graphroute.models.replay import ReplayMissError
+    from graphroute.runtime import BudgetExceededError, ProviderError
+    from graphroute.serve.api_errors import APIError
+    from graphroute.serve.upstreams import UpstreamStatusError
+    from graphroute.state import StateUnavailableError
+
+    assert (ReplayMissError, BudgetExceededError, ProviderError, APIError, UpstreamStatusError, StateUnavailableError) == (
+        errors.ReplayMissError, errors.BudgetExceededError, errors.ProviderError, errors.APIError,
+        errors.UpstreamStatusError, errors.StateUnavailableError)

@@ -1,13 +1,31 @@
-"""Typed errors raised by graphroute.
+"""Typed errors raised by graphroute: the whole hierarchy, in one module.
 
 Every error a user can act on is a subclass of :class:`GraphRouteError` and names
 the file, field, column or row that is wrong, so that the message alone says what
-to fix.
+to fix. An outage (:class:`ServiceUnavailableError`, :class:`StateUnavailableError`) is
+never a budget refusal (:class:`BudgetExceededError`): one says "try later", the other "no money".
+The modules that raise them re-export them under their old names.
+
+Examples:
+    >>> from graphroute.errors import BudgetExceededError, GraphRouteError, StateUnavailableError
+    >>> issubclass(StateUnavailableError, GraphRouteError), issubclass(StateUnavailableError, BudgetExceededError)
+    (True, False)
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+from graphroute.redaction import redact
+
+__all__ = [
+    "APIError", "AllocatorError", "AuthError", "BudgetExceededError", "CascadeError", "ConfigError", "DatasetError",
+    "EncoderError", "FeedbackError", "GraphRouteError", "GraphRouteWarning", "GraphRunError", "NoModelAvailableError",
+    "NotFittedError", "PersistenceError", "PromptError", "ProviderError", "ReplayMissError", "ServiceUnavailableError",
+    "StateUnavailableError", "UnknownModelError", "UnknownNameError", "UnknownRouterError", "UnknownVirtualModelError",
+    "UpstreamStatusError",
+]
 
 
 class GraphRouteError(Exception):
@@ -120,6 +138,84 @@ class FeedbackError(GraphRouteError, ValueError):
 
     def __init__(self, message: str, code: str, param: str | None = None) -> None:
         self.code, self.param = code, param
+        super().__init__(message)
+
+
+class StateUnavailableError(ServiceUnavailableError):
+    """The shared state (Redis) cannot be reached or lost its data, and the outage policy is
+    ``fail_closed``: budgeted calls are refused rather than risk overspending (the server answers 503
+    with ``retry-after``); ``host`` names it."""
+
+
+class ProviderError(GraphRouteError, RuntimeError):
+    """A model call failed. ``kind``: timeout, rate_limit, server, malformed, context_length, auth,
+    other. ``retryable``: worth retrying on the same model. Messages are redacted of secrets."""
+
+    kinds = ("timeout", "rate_limit", "server", "malformed", "context_length", "auth", "other")
+
+    def __init__(self, kind: str, message: str, model: str = "", retry_after: float | None = None) -> None:
+        self.kind, self.model, self.retry_after = kind, model, retry_after
+        super().__init__(redact(f"{model + ': ' if model else ''}{kind}: {message}"))
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in ("timeout", "rate_limit", "server", "malformed")
+
+
+class BudgetExceededError(GraphRouteError, RuntimeError):
+    """A call would exceed a request, session or global budget; nothing was called."""
+
+
+class NoModelAvailableError(GraphRouteError, RuntimeError):
+    """Every candidate failed, was refused (privacy, budget) or has its circuit open."""
+
+
+class GraphRunError(GraphRouteError, RuntimeError):
+    """A graph run cannot continue (e.g. a conditional edge's value is not in its map)."""
+
+
+class AllocatorError(ConfigError):
+    """No plan fits (budget too small for every mode) or the allocator is misused."""
+
+
+class ReplayMissError(GraphRouteError, KeyError):
+    """A replay model was asked a prompt its dataset does not contain."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class UpstreamStatusError(GraphRouteError):
+    """An upstream answered with an HTTP error. ``client_fault``: the request itself is at fault
+    (400/404/413/422): relayed to the client as it is, never retried, not the provider's failure."""
+
+    def __init__(self, status_code: int, body: Any, retry_after: float | None = None) -> None:
+        self.status_code, self.body, self.retry_after = int(status_code), body, retry_after
+        self.client_fault = self.status_code in (400, 404, 413, 422)
+        err = body.get("error") if isinstance(body, dict) else None
+        message = err.get("message") if isinstance(err, dict) else (err if isinstance(err, str) else str(body)[:200])
+        super().__init__(f"HTTP {self.status_code}: {message}")
+
+
+class AuthError(GraphRouteError, PermissionError):
+    """A request without a valid key (401) or for a model its key may not use (403)."""
+
+    def __init__(self, message: str, status: int, code: str) -> None:
+        self.status, self.code = status, code
+        super().__init__(message)
+
+
+class UnknownVirtualModelError(GraphRouteError, LookupError):
+    """The requested model is neither a model id, an alias, ``router-...`` nor ``graph:...``."""
+
+
+class APIError(GraphRouteError):
+    """An HTTP error in OpenAI's format (``error.message``, ``type``, ``param``, ``code``); the server
+    answers it with :func:`graphroute.serve.api_errors.error_response`."""
+
+    def __init__(self, status: int, message: str, type: str = "invalid_request_error", code: str | None = None,
+                 param: str | None = None, headers: dict[str, str] | None = None) -> None:
+        self.status, self.message, self.type, self.code, self.param, self.headers = status, message, type, code, param, headers
         super().__init__(message)
 
 

@@ -25,15 +25,11 @@ from graphroute.allocator.catalogue import Catalogue
 from graphroute.allocator.execute import compile_plan
 from graphroute.allocator.optimize import best_plan
 from graphroute.allocator.utility import UtilityModel
-from graphroute.errors import ConfigError, PromptError
+from graphroute.errors import AllocatorError, PromptError
 from graphroute.persist import read_folder, save_folder
 from graphroute.types import Plan
 
 KIND = "allocator"
-
-
-class AllocatorError(ConfigError):
-    """No plan fits (budget too small for every mode) or the allocator is misused."""
 
 
 class Allocator:

@@ -37,7 +37,7 @@ from langgraph.graph import END, START, StateGraph
 
 from graphroute.calls import call_model
 from graphroute.costs import count_tokens
-from graphroute.errors import GraphRouteError
+from graphroute.errors import GraphRouteError, GraphRunError
 from graphroute.graphs.build import Runtime, build_runtime
 from graphroute.graphs.schema import (AllocatorNodeSpec, CascadeNodeSpec, GraphSpec, LLMNode, PythonNode, RetrievalNode,
                                       RouterStep)
@@ -45,10 +45,6 @@ from graphroute.graphs.validate import load_graph
 from graphroute.storage import postgres_checkpointer
 
 _TYPES = {"str": str, "int": int, "float": float, "list": list, "dict": dict}
-
-
-class GraphRunError(GraphRouteError, RuntimeError):
-    """A graph run cannot continue (e.g. a conditional edge's value is not in its map)."""
 
 
 def state_type(spec: GraphSpec) -> type:

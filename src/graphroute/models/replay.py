@@ -26,14 +26,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from graphroute.costs import count_tokens
-from graphroute.errors import GraphRouteError, UnknownModelError
-
-
-class ReplayMissError(GraphRouteError, KeyError):
-    """A replay model was asked a prompt its dataset does not contain."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
+from graphroute.errors import ReplayMissError, UnknownModelError
 
 
 def _text(message: BaseMessage) -> str:

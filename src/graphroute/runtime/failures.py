@@ -10,31 +10,10 @@ Examples:
 
 from __future__ import annotations
 
-from graphroute.errors import GraphRouteError
+from graphroute.errors import BudgetExceededError, NoModelAvailableError, ProviderError, StateUnavailableError
 from graphroute.redaction import redact
 
-class ProviderError(GraphRouteError, RuntimeError):
-    """A model call failed. ``kind``: timeout, rate_limit, server, malformed, context_length, auth,
-    other. ``retryable``: worth retrying on the same model. Messages are redacted of secrets."""
-
-    kinds = ("timeout", "rate_limit", "server", "malformed", "context_length", "auth", "other")
-
-    def __init__(self, kind: str, message: str, model: str = "", retry_after: float | None = None) -> None:
-        self.kind, self.model, self.retry_after = kind, model, retry_after
-        super().__init__(redact(f"{model + ': ' if model else ''}{kind}: {message}"))
-
-    @property
-    def retryable(self) -> bool:
-        return self.kind in ("timeout", "rate_limit", "server", "malformed")
-
-
-class BudgetExceededError(GraphRouteError, RuntimeError):
-    """A call would exceed a request, session or global budget; nothing was called."""
-
-
-class NoModelAvailableError(GraphRouteError, RuntimeError):
-    """Every candidate failed, was refused (privacy, budget) or has its circuit open."""
-
+__all__ = ["BudgetExceededError", "NoModelAvailableError", "ProviderError", "classify", "no_model", "redact", "refusal"]
 
 def classify(exc: BaseException, model: str = "") -> ProviderError:
     """Map any exception to a :class:`ProviderError` by its type, status code and message."""
@@ -59,3 +38,18 @@ def classify(exc: BaseException, model: str = "") -> ProviderError:
         kind = "other"
     retry_after = getattr(exc, "retry_after", None)
     return ProviderError(kind, msg or type(exc).__name__, model, retry_after if isinstance(retry_after, (int, float)) else None)
+
+
+def refusal(exc: BaseException) -> str:
+    """An attempt's error label for a call refused before it was made: ``budget`` (no money left) or
+    ``state_unavailable`` (the shared budgets cannot be checked: an outage, not a budget)."""
+    return "state_unavailable" if isinstance(exc, StateUnavailableError) else "budget"
+
+
+def no_model(attempts: list[dict], last: BaseException | None) -> BaseException:
+    """What a fallback chain that ran out raises: the refusal itself when every attempt was refused
+    for the same reason (budget, or the state outage), else :class:`NoModelAvailableError`."""
+    kinds = {a["error"] for a in attempts}
+    if last is not None and len(kinds) == 1 and kinds <= {"budget", "state_unavailable"}:
+        return last
+    return NoModelAvailableError(f"every model failed or was refused: {[(a['model'], a['error']) for a in attempts]}")

@@ -33,11 +33,11 @@ from typing import Any, Awaitable, Callable
 from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from graphroute.costs import CostModel, count_tokens
-from graphroute.errors import GraphRouteError
+from graphroute.errors import GraphRouteError, StateUnavailableError
 from graphroute.prompts import check_prompts
 from graphroute.runtime.breaker import CircuitBreaker, SlowStart
 from graphroute.runtime.budgets import BudgetManager, Reservation
-from graphroute.runtime.failures import BudgetExceededError, NoModelAvailableError, ProviderError, classify
+from graphroute.runtime.failures import BudgetExceededError, NoModelAvailableError, ProviderError, classify, no_model, refusal
 from graphroute.runtime.loop import run_sync
 from graphroute.types import GatewayResult
 
@@ -236,9 +236,9 @@ class Gateway:
                 reply, _ = await self.attempt(model, lambda m=model: self._call(m, prompt), tokens=tokens, request=request,
                                               attempts=attempts)
                 text = reply.text
-            except BudgetExceededError as exc:
+            except (BudgetExceededError, StateUnavailableError) as exc:  # refused before any call
                 last = exc
-                attempts.append({"model": model, "error": "budget", "message": str(exc)})
+                attempts.append({"model": model, "error": refusal(exc), "message": str(exc)})
                 continue
             except ProviderError as exc:
                 last = exc
@@ -246,9 +246,7 @@ class Gateway:
             if self.cache is not None:
                 await self.cache.aput(prompt, model, text, scope)
             return self._done(text, model, request["spent"], t0, request, False, decision.reason, attempts)
-        if isinstance(last, BudgetExceededError) and all(a["error"] == "budget" for a in attempts):
-            raise last
-        raise NoModelAvailableError(f"every model failed or was refused: {[(a['model'], a['error']) for a in attempts]}")
+        raise no_model(attempts, last)
 
     def _done(self, text, model, cost, t0, request, cached, reason, attempts) -> GatewayResult:
         r = GatewayResult(text, model, cost, (time.perf_counter() - t0) * 1000, request["provider_ms"], cached, reason,

@@ -20,31 +20,31 @@ from typing import Any, Iterable
 
 from fastapi.responses import JSONResponse
 
-from graphroute.errors import FeedbackError, PromptError
+from graphroute.errors import (
+    APIError,
+    AuthError,
+    BudgetExceededError,
+    FeedbackError,
+    NoModelAvailableError,
+    PromptError,
+    ProviderError,
+    StateUnavailableError,
+    UnknownVirtualModelError,
+    UpstreamStatusError,
+)
 from graphroute.redaction import redact
-from graphroute.runtime.failures import BudgetExceededError, NoModelAvailableError, ProviderError
-from graphroute.serve.auth import AuthError
-from graphroute.serve.targets import UnknownVirtualModelError
-from graphroute.serve.upstreams import UpstreamStatusError
 from graphroute.serve.wire import error_body
-from graphroute.state import StateUnavailableError
+
+__all__ = ["APIError", "as_api_error", "error_response", "scrub", "upstream_refusal"]
 
 _FEEDBACK_STATUS = {"request_not_found": 404, "feedback_already_recorded": 409}
 _SHORT = re.compile(r"^[A-Za-z0-9_.\-\[\]]{1,64}$")
 
 
-class APIError(Exception):
-    """An HTTP error in OpenAI's format (``error.message``, ``type``, ``param``, ``code``)."""
-
-    def __init__(self, status: int, message: str, type: str = "invalid_request_error", code: str | None = None,
-                 param: str | None = None, headers: dict[str, str] | None = None) -> None:
-        self.status, self.message, self.type, self.code, self.param, self.headers = status, message, type, code, param, headers
-        super().__init__(message)
-
-    def response(self, secrets: Iterable[str] = ()) -> JSONResponse:
-        """The JSON response; the message redacted of ``secrets`` (the upstreams' keys) and any key."""
-        return JSONResponse(error_body(scrub(self.message, secrets), self.type, code=self.code, param=self.param),
-                            status_code=self.status, headers=self.headers)
+def error_response(err: APIError, secrets: Iterable[str] = ()) -> JSONResponse:
+    """The JSON response of ``err``; the message redacted of ``secrets`` (the upstreams' keys) and any key."""
+    return JSONResponse(error_body(scrub(err.message, secrets), err.type, code=err.code, param=err.param),
+                        status_code=err.status, headers=err.headers)
 
 
 def as_api_error(exc: BaseException) -> APIError:

@@ -37,7 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from graphroute.costs import count_tokens
 from graphroute.errors import GraphRouteError
 from graphroute.runtime.failures import NoModelAvailableError
-from graphroute.serve.api_errors import APIError, as_api_error, scrub, upstream_refusal
+from graphroute.serve.api_errors import APIError, as_api_error, error_response, scrub, upstream_refusal
 from graphroute.serve.billing import prompt_tokens
 from graphroute.serve.body_limit import BodyLimit
 from graphroute.serve.guard import Guard, counted, hide_query_strings, mark
@@ -293,24 +293,25 @@ def create_app(config: ServeFile | str | Path) -> FastAPI:
 
     @app.exception_handler(APIError)
     async def _api(request: Request, exc: APIError) -> JSONResponse:
-        return exc.response(svc.secrets)
+        return error_response(exc, svc.secrets)
 
     @app.exception_handler(GraphRouteError)
     async def _typed(request: Request, exc: GraphRouteError) -> JSONResponse:
-        return as_api_error(exc).response(svc.secrets)
+        return error_response(as_api_error(exc), svc.secrets)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         # the deepest error is the one that says what is wrong (a union lists one per alternative)
         e = max(exc.errors() or [{}], key=lambda err: len(err.get("loc", ())))
         loc = [str(x) for x in e.get("loc", ()) if x != "body" and not _BRANCH.match(str(x))]
-        return APIError(400, f"Invalid request: {'.'.join(loc) or 'body'}: {e.get('msg', 'invalid')}",
-                        param=".".join(loc) or None).response()
+        return error_response(APIError(400, f"Invalid request: {'.'.join(loc) or 'body'}: {e.get('msg', 'invalid')}",
+                                       param=".".join(loc) or None))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return APIError(exc.status_code, str(exc.detail), "invalid_request_error",
-                        "not_found" if exc.status_code == 404 else None, headers=getattr(exc, "headers", None)).response()
+        return error_response(APIError(exc.status_code, str(exc.detail), "invalid_request_error",
+                                       "not_found" if exc.status_code == 404 else None,
+                                       headers=getattr(exc, "headers", None)))
 
     @app.post("/v1/chat/completions", response_model=Completion, responses={**_ERRORS, 200: {"content": _SSE}})
     async def chat_completions(body: ChatRequest, request: Request):

@@ -24,17 +24,9 @@ from typing import Any
 
 from limits import parse_many
 
-from graphroute.errors import GraphRouteError
+from graphroute.errors import AuthError
 from graphroute.serve.settings import KeyBlock, hash_key
 from graphroute.state import MemoryState
-
-
-class AuthError(GraphRouteError, PermissionError):
-    """A request without a valid key (401) or for a model its key may not use (403)."""
-
-    def __init__(self, message: str, status: int, code: str) -> None:
-        self.status, self.code = status, code
-        super().__init__(message)
 
 
 @dataclass

@@ -16,7 +16,8 @@ from typing import Any, AsyncIterator
 
 from graphroute.costs import count_tokens
 from graphroute.runtime.budgets import Reservation
-from graphroute.runtime.failures import BudgetExceededError, NoModelAvailableError, ProviderError, classify
+from graphroute.errors import StateUnavailableError
+from graphroute.runtime.failures import BudgetExceededError, ProviderError, classify, no_model, refusal
 from graphroute.runtime.gateway import Gateway, Reply
 
 
@@ -47,12 +48,6 @@ def _has_token(ch: dict[str, Any]) -> bool:
 
 def _delta_text(ch: dict[str, Any]) -> str:
     return "".join(str((c.get("delta") or {}).get("content") or "") for c in ch.get("choices") or [])
-
-
-def _no_model(attempts: list[dict], last: Exception | None) -> Exception:
-    if isinstance(last, BudgetExceededError) and all(a["error"] == "budget" for a in attempts):
-        return last
-    return NoModelAvailableError(f"every model failed or was refused: {[(a['model'], a['error']) for a in attempts]}")
 
 
 class Dispatcher:
@@ -91,13 +86,13 @@ class Dispatcher:
                 reply, res = await self.gateway.attempt(model, lambda m=model, b=sent: make_call(m, b), tokens=tokens,
                                                         request=request, attempts=attempts, defer=defer,
                                                         reserve_tokens=math.ceil(tokens * self.token_margin))
-            except (BudgetExceededError, ProviderError) as exc:
+            except (BudgetExceededError, StateUnavailableError, ProviderError) as exc:
                 last = exc
-                if isinstance(exc, BudgetExceededError):
-                    attempts.append({"model": model, "error": "budget", "message": str(exc)})
+                if not isinstance(exc, ProviderError):
+                    attempts.append({"model": model, "error": refusal(exc), "message": str(exc)})
                 continue
             return model, reply, res, attempts
-        raise _no_model(attempts, last)
+        raise no_model(attempts, last)
 
     async def _complete_once(self, model: str, sent: dict[str, Any]) -> Reply:
         t0 = time.perf_counter()

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from graphroute.redaction import redact
-from graphroute.serve.api_errors import APIError, as_api_error
+from graphroute.serve.api_errors import APIError, as_api_error, error_response
 
 log = logging.getLogger("graphroute.serve")
 
@@ -74,7 +74,7 @@ class Guard:
         self.app, self.metrics, self.secrets = app, metrics, list(secrets)
 
     async def _send_error(self, send: Any, err: APIError) -> None:
-        resp = err.response(self.secrets)
+        resp = error_response(err, self.secrets)
         await send({"type": "http.response.start", "status": resp.status_code, "headers": resp.raw_headers})
         await send({"type": "http.response.body", "body": resp.body})
 

@@ -30,17 +30,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from graphroute.cascade import Cascade
-from graphroute.errors import GraphRouteError
+from graphroute.errors import UnknownVirtualModelError
 from graphroute.routers import Router
 from graphroute.routers.policy import ThresholdPolicy
 from graphroute.types import Decision
 
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-
-
-class UnknownVirtualModelError(GraphRouteError, LookupError):
-    """The requested model is neither a model id, an alias, ``router-...`` nor ``graph:...``."""
 
 
 def parse_router_name(name: str, routers: Sequence[str]) -> tuple[str, float | None] | None:

@@ -24,8 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from graphroute.errors import ServiceUnavailableError
-from graphroute.runtime.failures import BudgetExceededError
+from graphroute.errors import StateUnavailableError
 from graphroute.types import CacheEntry  # noqa: F401 (part of the protocol)
 
 #: what a breaker's ``aallow`` answers: refused (0), admitted (1), or admitted as a trial (2: the
@@ -33,15 +32,6 @@ from graphroute.types import CacheEntry  # noqa: F401 (part of the protocol)
 from graphroute.runtime.breaker import ADMITTED, REFUSED, TRIAL  # noqa: E402
 
 POLICIES = ("fail_closed", "fail_open")
-
-
-class StateUnavailableError(BudgetExceededError, ServiceUnavailableError):
-    """The shared state (Redis) cannot be reached or lost its data, and the outage policy is
-    ``fail_closed``: budgeted calls are refused rather than risk overspending. A budget error (the
-    gateway moves on as for any refused budget) and a service error naming the ``host``."""
-
-    def __init__(self, message: str, host: str = "") -> None:
-        ServiceUnavailableError.__init__(self, message, host)
 
 
 @dataclass

@@ -13,6 +13,10 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator, Protocol
 
+from graphroute.errors import UpstreamStatusError
+
+__all__ = ["Upstream", "UpstreamStatusError"]
+
 
 class Upstream(Protocol):
     """A model behind the OpenAI chat-completions API."""
@@ -29,13 +33,3 @@ class Upstream(Protocol):
         """Release connections."""
 
 
-class UpstreamStatusError(Exception):
-    """An upstream answered with an HTTP error. ``client_fault``: the request itself is at fault
-    (400/404/413/422): relayed to the client as it is, never retried, not the provider's failure."""
-
-    def __init__(self, status_code: int, body: Any, retry_after: float | None = None) -> None:
-        self.status_code, self.body, self.retry_after = int(status_code), body, retry_after
-        self.client_fault = self.status_code in (400, 404, 413, 422)
-        err = body.get("error") if isinstance(body, dict) else None
-        message = err.get("message") if isinstance(err, dict) else (err if isinstance(err, str) else str(body)[:200])
-        super().__init__(f"HTTP {self.status_code}: {message}")

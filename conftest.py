@@ -244,3 +244,22 @@ def processes():
     from types import SimpleNamespace
 
     return SimpleNamespace(start=start_process, stop=stop_process)
+
+
+# ---------------------------------------------------------------- every strategy, configured
+def strategy_params(data, learned):
+    """Parameters for every registered strategy kind (the test fails when a new kind has none)."""
+    models = [data.weak, data.strong]
+    rules = [{"model": data.strong, "regex": r"prove|\d{4,}"}]
+    return {
+        "rules": {"rules": rules, "default": data.weak},
+        "hybrid": {"rules": rules, "default": data.weak, "learned": learned},
+        "round_robin": {"models": models},
+        "weighted_random": {"weights": {m: 1 for m in models}, "seed": 0},
+        "consistent_hash": {"models": models},
+        "profile": {"profiles": {models[0]: {"speed": 1.0}, models[1]: {"accuracy": 1.0}}},
+        "runtime": {"quality": {models[0]: 0.6, models[1]: 0.9}},
+        "least_busy": {"models": models},
+        "thompson": {"models": models, "cluster_of": lambda p, c: str(len(p) % 3), "seed": 0},
+        "privacy": {"inner": {"kind": "round_robin", "models": models}, "tags": {models[0]: ["local"]}},
+    }

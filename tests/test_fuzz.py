@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import strategy_params
 from graphroute.errors import GraphRouteError
 from graphroute.prompts import MAX_PROMPT_CHARS
 
@@ -21,24 +22,6 @@ WRONG = st.one_of(st.none(), st.integers(), st.floats(allow_nan=True), st.binary
                   st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
 
 
-def _strategy_params(data, learned):
-    """Parameters for every registered strategy kind (the test fails when a new kind has none)."""
-    models = [data.weak, data.strong]
-    rules = [{"model": data.strong, "regex": r"prove|\d{4,}"}]
-    return {
-        "rules": {"rules": rules, "default": data.weak},
-        "hybrid": {"rules": rules, "default": data.weak, "learned": learned},
-        "round_robin": {"models": models},
-        "weighted_random": {"weights": {m: 1 for m in models}, "seed": 0},
-        "consistent_hash": {"models": models},
-        "profile": {"profiles": {models[0]: {"speed": 1.0}, models[1]: {"accuracy": 1.0}}},
-        "runtime": {"quality": {models[0]: 0.6, models[1]: 0.9}},
-        "least_busy": {"models": models},
-        "thompson": {"models": models, "cluster_of": lambda p, c: str(len(p) % 3), "seed": 0},
-        "privacy": {"inner": {"kind": "round_robin", "models": models}, "tags": {models[0]: ["local"]}},
-    }
-
-
 def _routers(gsm8k):
     from graphroute.routers import ROUTERS, Route, SemanticRouter, make_router
     from graphroute.strategies import STRATEGIES, make_strategy
@@ -46,7 +29,7 @@ def _routers(gsm8k):
     data = gsm8k.subset(range(80))
     out = {name: make_router(name).fit(data) for name in ROUTERS.names()}
     out["always-weak"] = make_router("always-weak").fit(data)
-    params = _strategy_params(data, out["logistic"])
+    params = strategy_params(data, out["logistic"])
     assert set(params) == set(STRATEGIES.names()), "give the new strategy parameters here"
     out.update({f"strategy:{kind}": make_strategy({"kind": kind, **p}) for kind, p in params.items()})
     out["semantic"] = SemanticRouter([Route(name="maths", utterances=["add two numbers", "solve the equation"]),

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from graphroute.errors import DatasetError, UnknownModelError
+from graphroute.prompts import check_prompts
 
 
 @dataclass
@@ -251,3 +252,17 @@ class RoutingDataset:
             "score_range": list(self.score_range),
             "groups": None if self.groups is None else int(len(set(self.groups.tolist()))),
         }
+
+
+def as_dataset(X: Any, y: Any = None, models: Sequence[str] | None = None) -> RoutingDataset:
+    """``fit``'s inputs as a dataset: a RoutingDataset, or prompts plus an (n, m) score matrix."""
+    if isinstance(X, RoutingDataset):
+        return X
+    prompts = check_prompts(X)
+    if y is None:
+        raise ValueError("fit(X, y): y (an n x m matrix of per-model scores) is required when X is a list of prompts")
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim != 2:
+        raise ValueError(f"y must be 2-D (prompts x models), got shape {y.shape}")
+    models = list(models) if models is not None else [f"model_{j}" for j in range(y.shape[1])]
+    return RoutingDataset(name="fit", prompts=prompts, models=models, scores=y)

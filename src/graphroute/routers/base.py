@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from graphroute.datasets import RoutingDataset
+from graphroute.datasets.base import as_dataset
 from graphroute.errors import ConfigError, DatasetError, NotFittedError, PersistenceError, UnknownModelError, UnknownRouterError
 from graphroute.persist import META, Saved, loading, read_folder, save_folder
 from graphroute.prompts import check_prompts
@@ -65,20 +66,6 @@ def router_names(spec: str) -> list[str]:
     for s in specs:
         make_router(s)
     return specs
-
-
-def as_dataset(X: Any, y: Any = None, models: Sequence[str] | None = None) -> RoutingDataset:
-    """``fit``'s inputs as a dataset: a RoutingDataset, or prompts plus an (n, m) score matrix."""
-    if isinstance(X, RoutingDataset):
-        return X
-    prompts = check_prompts(X)
-    if y is None:
-        raise ValueError("fit(X, y): y (an n x m matrix of per-model scores) is required when X is a list of prompts")
-    y = np.asarray(y, dtype=np.float64)
-    if y.ndim != 2:
-        raise ValueError(f"y must be 2-D (prompts x models), got shape {y.shape}")
-    models = list(models) if models is not None else [f"model_{j}" for j in range(y.shape[1])]
-    return RoutingDataset(name="fit", prompts=prompts, models=models, scores=y)
 
 
 class Router(ABC):
@@ -308,8 +295,10 @@ class Router(ABC):
         return self
 
     def clone(self) -> "Router":
-        """A new, unfitted router with the same parameters (``sklearn.base.clone`` works too)."""
-        return type(self)(**copy.deepcopy(self.get_params()))
+        """A new, unfitted router with the same parameters (``sklearn.base.clone`` works too): values are
+        copied, unfitted routers among them cloned; fitted ones (a strategy's learned router) and live
+        resources that cannot be copied (a shared latency tracker) are shared."""
+        return type(self)(**{k: _cloned(v) for k, v in self.get_params().items()})
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -372,6 +361,15 @@ class Router(ABC):
             except (TypeError, ValueError) as exc:
                 raise PersistenceError(f"graphroute.json has an invalid policy: {exc}", path=path) from None
         return router
+
+
+def _cloned(value: Any) -> Any:
+    if isinstance(value, Router):  # a fitted one is a prefit component (a strategy's learned router): kept
+        return value if hasattr(value, "models_") else value.clone()
+    try:
+        return copy.deepcopy(value)
+    except TypeError:  # a lock, a connection: a shared resource, not a parameter value
+        return value
 
 
 def router_class(name: str, path: Any = None) -> type[Router]:

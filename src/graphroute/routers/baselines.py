@@ -75,6 +75,7 @@ class AlwaysRouter(Router):
         _ = self.target_  # fail early on an unknown model
 
     def predict_quality(self, X: Sequence[str]) -> np.ndarray:
+        self._check_fitted()
         n = len(check_prompts(X))
         q = np.zeros((n, len(self.models_)))
         q[:, self.models_.index(self.target_)] = 1.0

@@ -1,7 +1,7 @@
 """What the shipped default router does: ``auto`` of graphs/serve.yaml, built as the server builds it.
 
 The router block of ``graphs/serve.yaml`` is compiled by the same code ``graphroute serve`` runs
-(``graphroute.serve.service._runtime``; the fit is cached), then asked to decide 1,000
+(``graphroute.serve.compose.config_runtime``; the fit is cached), then asked to decide 1,000
 MMLU prompts (seed 0; most of them were in its training data, as they would be for a user trying
 it on MMLU) and all 1,307 GSM8K questions, plus a few requests of other kinds. Printed: the share
 sent to GPT-4, the quality of the choices on the recorded outcomes, and each alone.
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from graphroute.datasets import load_dataset
-from graphroute.serve.service import _runtime
+from graphroute.serve.compose import config_runtime
 from graphroute.serve.settings import load_serve_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +35,7 @@ def main() -> None:
     args = ap.parse_args()
     cfg = load_serve_config(args.config)
     t0 = time.perf_counter()
-    spec, rt = _runtime(cfg, load_dataset("routellm-mmlu"))  # what graphroute serve builds (replayed models)
+    spec, rt = config_runtime(cfg, load_dataset("routellm-mmlu"))  # what graphroute serve builds (replayed models)
     router = rt.routers[args.router]
     print(f"{args.router} of {args.config}: built in {time.perf_counter() - t0:.0f} s; policy {router.policy_}")
     out = {}

@@ -119,7 +119,7 @@ def test_file_names_name_one_role():
 def test_readme_is_short_and_keeps_its_two_commands():
     text = (ROOT / "README.md").read_text()
     assert len(text.splitlines()) <= 150
-    assert "python3 -m pip install torch==2.13.0 && python3 -m pip install -e . && graphroute eval" in text
+    assert "python3 -m pip install torch==2.13.0 && python3 -m pip install -e '.[plots]' && graphroute eval" in text
     assert "python3 -m pip install -e '.[test,docs,live]' -c constraints.txt && python3 -m pytest" in text
     assert "-e '.[test,docs,live]' -c constraints.txt && python3 -m pytest" in (ROOT / ".ci" / "run").read_text()  # CI runs it
 

@@ -21,7 +21,7 @@ from graphroute.redaction import redact
 
 __all__ = [
     "APIError", "AllocatorError", "AuthError", "BudgetExceededError", "CascadeError", "ConfigError", "DatasetError",
-    "EncoderError", "FeedbackError", "GraphRouteError", "GraphRouteWarning", "GraphRunError", "NoModelAvailableError",
+    "EncoderError", "FeedbackError", "MissingExtraError", "GraphRouteError", "GraphRouteWarning", "GraphRunError", "NoModelAvailableError",
     "NotFittedError", "PersistenceError", "PromptError", "ProviderError", "ReplayMissError", "ServiceUnavailableError",
     "StateUnavailableError", "UnknownModelError", "UnknownNameError", "UnknownRouterError", "UnknownVirtualModelError",
     "UpstreamStatusError",
@@ -217,6 +217,16 @@ class APIError(GraphRouteError):
                  param: str | None = None, headers: dict[str, str] | None = None) -> None:
         self.status, self.message, self.type, self.code, self.param, self.headers = status, message, type, code, param, headers
         super().__init__(message)
+
+
+class MissingExtraError(GraphRouteError, ImportError):
+    """A feature whose packages are an optional extra that is not installed; the message names the
+    ``pip install 'graphroute[<extra>]'`` to run."""
+
+    def __init__(self, feature: str, extra: str, missing: str) -> None:
+        self.feature, self.extra, self.missing = feature, extra, missing
+        super().__init__(f"{feature} needs the '{extra}' extra ({missing} is not installed): "
+                         f"pip install 'graphroute[{extra}]'", name=missing)
 
 
 class GraphRouteWarning(UserWarning):

@@ -10,11 +10,13 @@ from typing import Callable, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from graphroute.cli.graphs import eval_graph
 from graphroute.costs import CostModel
 from graphroute.datasets import RoutingDataset, load_dataset
+from graphroute.errors import MissingExtraError
 from graphroute.evaluation import evaluate, learning_curve
 from graphroute.evaluation.learning import check_fractions
 from graphroute.evaluation.many_report import group_table, many_table
@@ -125,9 +127,18 @@ def eval_command(
         write_scores(scores_path, per_data)
         console.print(f"wrote {scores_path}")
     if plot_path:
-        plot(plot_path, runs)
-        console.print(f"wrote {plot_path}")
+        _plot(lambda: plot(plot_path, runs), plot_path, console)
     console.print(f"done in {time.perf_counter() - started:.1f} s")
+
+
+def _plot(draw: Callable[[], None], path: str, console: Console) -> None:
+    """Draw the plot, or say which extra draws it (the tables and JSON need none)."""
+    try:
+        draw()
+    except MissingExtraError as exc:
+        console.print(f"[yellow]no plot: {escape(str(exc))}[/yellow]")
+        return
+    console.print(f"wrote {path}")
 
 
 def _fits(spec: str, cv: int, slow: int | None, train_test: bool) -> int:
@@ -171,5 +182,4 @@ def run_learning_curves(console, datasets: list[RoutingDataset], specs: list[str
         atomic_write(Path(json_path), json.dumps({"learning_curves": [lc.to_dict() for lc in curves]}, indent=1))
         console.print(f"wrote {json_path}")
     if plot_path:
-        plot_curves(Path(plot_path), curves)
-        console.print(f"wrote {plot_path}")
+        _plot(lambda: plot_curves(Path(plot_path), curves), plot_path, console)

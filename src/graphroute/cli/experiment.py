@@ -13,7 +13,7 @@ from graphroute.errors import ConfigError
 from graphroute.experiments import ExperimentBlock, experiments_in, off_policy, read_records, report
 from graphroute.experiments.render import plot, table
 from graphroute.routers import Router
-from graphroute.serve.service import config_routers
+from graphroute.serve.compose import config_routers
 from graphroute.serve.settings import load_serve_config
 
 experiment_app = typer.Typer(no_args_is_help=True, help="Experiments: report an A/B test, evaluate a router off-policy.")

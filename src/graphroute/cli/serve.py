@@ -10,7 +10,9 @@ import typer
 
 from graphroute.datasets import load_dataset
 from graphroute.errors import ConfigError
-from graphroute.serve import create_app, create_replay_app, hash_key, load_serve_config
+import graphroute.serve as serving
+from graphroute.extras import require
+from graphroute.serve import hash_key, load_serve_config
 from graphroute.serve.settings import load_keys
 
 #: the environment variable worker processes read the config path from
@@ -33,19 +35,18 @@ def serve_command(config: str = typer.Argument(..., help="A serve YAML (models, 
                                                             "share breakers, budgets, rate limits and feedback."),
                   log_level: str = typer.Option("info", help="uvicorn's log level.")) -> None:
     """Serve an OpenAI-compatible routing API: real models, router-<router>-<threshold>, aliases, graph:<name>."""
-    import uvicorn
-
+    uvicorn = require("uvicorn", "graphroute serve")
     cfg = load_serve_config(config)
     if load_keys(cfg) is None and not _loopback(host) and not cfg.serve.open:
         raise ConfigError(f"refusing to serve without API keys on {host}: add serve.keys (graphroute keys new) "
                           f"or set serve.open: true", path=config, field="serve.keys")
     if workers == 1:
-        uvicorn.run(create_app(cfg), host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+        uvicorn.run(serving.create_app(cfg), host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
         return
     if not cfg.serve.state or cfg.serve.state.startswith("memory://"):
         typer.secho(f"warning: {workers} workers without serve.state: redis://... each keep their own breakers, budgets "
                     f"and rate limits (a budget may be spent {workers} times)", fg="yellow", err=True)
-    create_app(cfg)  # fit and cache every router once, before the workers load them
+    serving.create_app(cfg)  # fit and cache every router once, before the workers load them
     os.environ[CONFIG_ENV] = os.path.abspath(config)
     uvicorn.run("graphroute.cli.serve:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, timeout_graceful_shutdown=5)
@@ -56,7 +57,7 @@ def app_from_env():
     path = os.environ.get(CONFIG_ENV)
     if not path:
         raise ConfigError(f"environment variable {CONFIG_ENV} (the serve config path) is not set")
-    return create_app(path)
+    return serving.create_app(path)
 
 
 def replay_server_command(data: str = typer.Argument(..., help="A built-in dataset name or a path with responses."),
@@ -64,9 +65,9 @@ def replay_server_command(data: str = typer.Argument(..., help="A built-in datas
                           latency_ms: float = typer.Option(0.0, help="Wait per call (replayed timing)."),
                           log_level: str = typer.Option("warning")) -> None:
     """Serve a dataset's recorded outcomes as an OpenAI-compatible API (one model per recorded model)."""
-    import uvicorn
+    uvicorn = require("uvicorn", "graphroute replay-server")
 
-    uvicorn.run(create_replay_app(load_dataset(data), latency_ms=latency_ms), host=host, port=port, log_level=log_level)
+    uvicorn.run(serving.create_replay_app(load_dataset(data), latency_ms=latency_ms), host=host, port=port, log_level=log_level)
 
 
 def keys_new_command(name: str = typer.Option(..., help="The key's name (shown in errors and metrics)."),

@@ -16,6 +16,7 @@ import numpy as np
 from graphroute.datasets import RoutingDataset
 from graphroute.evaluation.evaluate import RouterResult
 from graphroute.evaluation.many_report import plot_groups, plot_many
+from graphroute.extras import pyplot
 
 
 def _f(v: float | None, spec: str = ".3f", suffix: str = "") -> str:
@@ -99,10 +100,7 @@ def write_scores(path: str | Path, runs: dict[str, tuple[RoutingDataset, list[Ro
 def plot(path: str | Path, runs: dict[str, list[RouterResult]]) -> None:
     """PNG: per dataset, quality vs strong-call % (tie-safe lines, RouteLLM points) and quality vs $/query;
     for more than two models, the quality-cost frontiers and accuracy per group."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(len(runs), 2, figsize=(13, 4.8 * len(runs)), squeeze=False)
     for row, (name, results) in zip(axes, runs.items()):
@@ -162,10 +160,7 @@ def curve_table(lc, target: Optional[float] = None):
 
 def plot_curves(path: Path, curves: Sequence) -> None:
     """PNG: APGR against training rows (log scale), one line per router and dataset, bars from the repeats."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for lc in curves:
@@ -182,8 +177,7 @@ def plot_curves(path: Path, curves: Sequence) -> None:
 
 def save_png(fig, path: str | Path) -> None:
     """Write a matplotlib figure to ``path`` atomically (a temporary file, then a rename) and close it."""
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

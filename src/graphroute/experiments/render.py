@@ -23,6 +23,7 @@ from pathlib import Path
 from rich.table import Table
 
 from graphroute.experiments.analysis import ExperimentReport
+from graphroute.extras import pyplot
 
 
 def _fmt(v: float, metric: str) -> str:
@@ -61,10 +62,7 @@ def table(rep: ExperimentReport) -> Table:
 
 def plot(rep: ExperimentReport, path: str | Path) -> Path:
     """A PNG: one panel per metric, each arm's mean with its interval."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     metrics = list(rep.arms[0].metrics)
     fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.2), squeeze=False)

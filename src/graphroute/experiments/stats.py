@@ -23,9 +23,14 @@ from typing import Literal, Sequence
 
 import numpy as np
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import NormalIndPower, TTestIndPower
-from statsmodels.stats.proportion import confint_proportions_2indep, proportion_effectsize, proportions_ztest
+
+from graphroute.extras import require
+
+
+def _statsmodels(module: str):
+    """``statsmodels.stats.<module>`` (the ``serve`` extra installs statsmodels; imported on first use)."""
+    return require(f"statsmodels.stats.{module}", "experiment statistics")
+
 
 Kind = Literal["binary", "graded", "continuous"]
 TESTS = {"binary": "two-proportion z", "graded": "bootstrap", "continuous": "Welch t"}
@@ -83,8 +88,9 @@ def compare(control: np.ndarray, arm: np.ndarray, kind: Kind, alpha: float = 0.0
         count, nobs = np.array([b.sum(), a.sum()]), np.array([len(b), len(a)])
         if count.sum() in (0, nobs.sum()):  # every score the same: nothing to tell apart
             return Comparison(TESTS[kind], diff, (diff, diff), 1.0)
-        _, p = proportions_ztest(count, nobs)
-        lo, hi = confint_proportions_2indep(count[0], nobs[0], count[1], nobs[1], method="wald", alpha=alpha)
+        prop = _statsmodels("proportion")
+        _, p = prop.proportions_ztest(count, nobs)
+        lo, hi = prop.confint_proportions_2indep(count[0], nobs[0], count[1], nobs[1], method="wald", alpha=alpha)
         return Comparison(TESTS[kind], diff, (float(lo), float(hi)), float(p))
     if kind == "continuous":
         if np.ptp(np.concatenate([a, b])) == 0:
@@ -111,13 +117,13 @@ def sample_size(control: np.ndarray, min_effect: float, kind: Kind, alpha: float
     if kind == "binary":
         p0 = float(np.clip(x.mean(), 1e-3, 1 - 1e-3))
         p1 = p0 + min_effect if p0 + min_effect < 1 else p0 - min_effect
-        es = abs(proportion_effectsize(p1, p0))
-        n = NormalIndPower().solve_power(effect_size=es, alpha=alpha, power=power, ratio=ratio)
+        es = abs(_statsmodels("proportion").proportion_effectsize(p1, p0))
+        n = _statsmodels("power").NormalIndPower().solve_power(effect_size=es, alpha=alpha, power=power, ratio=ratio)
     else:
         sd = float(x.std(ddof=1))
         if sd == 0:
             return None
-        n = TTestIndPower().solve_power(effect_size=min_effect / sd, alpha=alpha, power=power, ratio=ratio)
+        n = _statsmodels("power").TTestIndPower().solve_power(effect_size=min_effect / sd, alpha=alpha, power=power, ratio=ratio)
     return int(math.ceil(float(np.atleast_1d(n)[0])))
 
 
@@ -134,7 +140,7 @@ def holm(p_values: Sequence[float], alpha: float = 0.05) -> list[float]:
     """Holm-adjusted p-values (family-wise error at ``alpha`` over every comparison of a report)."""
     if not len(p_values):
         return []
-    return [float(p) for p in multipletests(list(p_values), alpha=alpha, method="holm")[1]]
+    return [float(p) for p in _statsmodels("multitest").multipletests(list(p_values), alpha=alpha, method="holm")[1]]
 
 
 def normal_ci(terms: np.ndarray, alpha: float = 0.05) -> tuple[float, float, float]:

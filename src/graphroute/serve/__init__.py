@@ -2,11 +2,24 @@
 
 ``create_app(config)`` gives the ASGI app (a path to a serve YAML or a loaded
 :class:`~graphroute.serve.settings.ServeFile`); ``create_replay_app(data)`` an OpenAI-compatible
-server answering from recorded outcomes.
+server answering from recorded outcomes. Both need the ``serve`` extra
+(``pip install 'graphroute[serve]'``) and load on first use; reading and checking a serve file does not.
 """
 
-from graphroute.serve.app import create_app
+from __future__ import annotations
+
+from typing import Any
+
+from graphroute.extras import load_attribute
 from graphroute.serve.settings import KeyBlock, ServeBlock, ServeFile, hash_key, load_serve_config
-from graphroute.serve.replay_app import create_replay_app
+
+_LAZY = {"create_app": "graphroute.serve.app", "create_replay_app": "graphroute.serve.replay_app"}
 
 __all__ = ["KeyBlock", "ServeBlock", "ServeFile", "create_app", "create_replay_app", "hash_key", "load_serve_config"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = globals()[name] = load_attribute(_LAZY[name], name, "graphroute serve")
+        return value
+    raise AttributeError(f"module 'graphroute.serve' has no attribute {name!r}")

@@ -10,20 +10,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from pathlib import Path
 from typing import Any
 
-from graphroute.datasets import RoutingDataset, load_dataset
-from graphroute.errors import ConfigError, FeedbackError, GraphRouteError
-from graphroute.graphs.build import build_runtime, graph_costs
+from graphroute.errors import ConfigError, FeedbackError
+from graphroute.graphs.build import graph_costs
 from graphroute.graphs.compiler import compile_file, run_graph
-from graphroute.graphs.schema import Budget, GraphSpec, ModelBlock
-from graphroute.models import ReplayChatModel, chat_model
 from graphroute.runtime.failures import BudgetExceededError, NoModelAvailableError
 from graphroute.runtime.gateway import Gateway
 from graphroute.runtime.telemetry import JsonlSink, log_decision, log_feedback
 from graphroute.serve.abtest import Experiments
 from graphroute.serve.auth import KeyStore
+from graphroute.serve.compose import chat_models, config_runtime, replay_data
 from graphroute.serve.settings import ServeFile, load_keys
 from graphroute.serve.dispatch import Dispatcher
 from graphroute.serve.metrics import ServeMetrics
@@ -39,51 +36,12 @@ log = logging.getLogger("graphroute.serve")
 SYNC_S = 1.0
 
 
-def _replay_data(names: list[str], base: Path) -> RoutingDataset | None:
-    if not names:
-        return None
-    try:
-        parts = [load_dataset(n if "/" not in n and not n.endswith((".csv", ".jsonl")) else str(base / n)) for n in names]
-        return parts[0] if len(parts) == 1 else RoutingDataset.concat(parts)
-    except GraphRouteError as exc:
-        raise ConfigError(str(exc), field="serve.replay") from None
-
-
-def chat_models(blocks: dict[str, ModelBlock], data: RoutingDataset | None) -> dict[str, Any]:
-    """LangChain chat models for cascades and graphs: live at ``base_url``, else a replay of
-    ``replay`` when the data records it, else LangChain's provider."""
-    out: dict[str, Any] = {}
-    for mid, m in blocks.items():
-        if m.base_url is None and m.replay is not None and data is not None and m.replay in data.models:
-            out[mid] = ReplayChatModel(data=data, model_name=m.replay,
-                                       default=m.offline_response or f"(no recorded answer of {m.replay} for this prompt)")
-        else:
-            out[mid] = chat_model(m.model, base_url=m.base_url, api_key_env=m.api_key_env, max_tokens=m.max_output_tokens,
-                                  temperature=m.temperature, field=f"models.{mid}")
-    return out
-
-
-def _runtime(cfg: ServeFile, data: RoutingDataset | None, calls: bool = True) -> tuple[GraphSpec, Any]:
-    spec = GraphSpec.model_construct(name=cfg.name, description="", models=cfg.models, routers=cfg.routers, state={},
-                                     nodes={}, edges=[], budget=Budget(), input=None, output=None)
-    return spec, build_runtime(spec, cfg.base, models=chat_models(cfg.models, data) if cfg.routers and calls else {})
-
-
-def config_routers(cfg: ServeFile) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
-    """The routers of a serve config, fitted (or loaded from the cache), and each one's mapping of
-    its model names to the config's model ids. Models are called only when a cascade needs them, so
-    evaluating a router offline needs no upstream key."""
-    cascades = any(getattr(r, "type", None) == "cascade" for r in cfg.routers.values())
-    rt = _runtime(cfg, _replay_data(cfg.serve.replay, cfg.base), calls=cascades)[1]
-    return rt.routers, rt.maps
-
-
 class Service:
     """One server's state. Build it once per process (it fits or loads routers, compiles graphs)."""
 
     def __init__(self, cfg: ServeFile) -> None:
         self.cfg, s = cfg, cfg.serve
-        data = _replay_data(s.replay, cfg.base)
+        data = replay_data(s.replay, cfg.base)
         self.upstreams: dict[str, Any] = {}
         for mid, m in cfg.models.items():
             if m.base_url is not None:
@@ -96,7 +54,7 @@ class Service:
                 self.upstreams[mid] = RecordedUpstream(mid, data, str(m.replay), latency_ms=s.replay_latency_ms)
         #: the upstreams' keys: scrubbed from every error message the server sends
         self.secrets = [k for up in self.upstreams.values() for k in getattr(up, "secrets", ())]
-        spec, rt = _runtime(cfg, data)
+        spec, rt = config_runtime(cfg, data)
         self.graphs = {name: compile_file(cfg.base / path, chat_models=lambda g: chat_models(g.models, data))
                        for name, path in cfg.graphs.items()}
         self.state = open_state(s.state, prefix=s.state_prefix, policy=s.state_policy) if s.state else open_state(None)

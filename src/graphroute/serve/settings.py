@@ -40,10 +40,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from limits import parse_many
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from graphroute.errors import ConfigError
+from graphroute.extras import require
 from graphroute.experiments.design import ExperimentBlock
 from graphroute.graphs.schema import ModelBlock, RouterBlock
 from graphroute.graphs.validate import check_routers
@@ -90,7 +90,7 @@ class KeyBlock(_Strict):
     def _rate(cls, v: str | None) -> str | None:
         if v is not None:
             try:
-                parse_many(v)
+                require("limits", "serve keys' rate limits").parse_many(v)
             except ValueError:
                 raise ValueError(f"rate_limit {v!r} is not like '600/minute' or '10/second'") from None
         return v

@@ -1,5 +1,6 @@
 """Runtime state shared across workers: a protocol (:mod:`graphroute.state.base`), in this
-process (:class:`MemoryState`, the default) or in Redis (:class:`RedisState`).
+process (:class:`MemoryState`, the default) or in Redis (:class:`RedisState`, the ``redis`` extra:
+``pip install 'graphroute[redis]'``).
 
 Examples:
     >>> from graphroute.state import open_state
@@ -14,7 +15,7 @@ from typing import Any
 from graphroute.errors import ConfigError
 from graphroute.state.base import ADMITTED, REFUSED, TRIAL, Reservation, StateBackend, StateUnavailableError
 from graphroute.state.memory import MemoryState
-from graphroute.state.redis_backend import RedisState
+from graphroute.extras import load_attribute
 from graphroute.types import CacheEntry
 
 
@@ -24,9 +25,15 @@ def open_state(url: str | None, **options: Any) -> Any:
     if url is None or url == "memory://":
         return MemoryState()
     if url.startswith(("redis://", "rediss://", "unix://", "redis-cluster://")):
-        return RedisState(url, **options)
+        return load_attribute("graphroute.state.redis_backend", "RedisState", "serve.state: redis://")(url, **options)
     raise ConfigError(f"unknown state backend {url!r}: use memory:// or redis://host:port/db", field="state")
 
 
 __all__ = ["ADMITTED", "REFUSED", "TRIAL", "CacheEntry", "MemoryState", "RedisState", "Reservation", "StateBackend",
            "StateUnavailableError", "open_state"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RedisState":  # needs the redis extra: loaded on first use
+        return load_attribute("graphroute.state.redis_backend", name, "the Redis state backend")
+    raise AttributeError(f"module 'graphroute.state' has no attribute {name!r}")

@@ -26,6 +26,7 @@ from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 from graphroute.errors import ServiceUnavailableError
+from graphroute.extras import require
 from graphroute.redaction import redact
 from graphroute.storage.migrations import apply, migrations
 
@@ -50,7 +51,9 @@ def host_of(url: str) -> str:
 
 
 def connect_pool(url: str, *, min_size: int = 1, max_size: int = 4, timeout_s: float = 5.0, **kwargs: Any) -> Any:
-    """An open ``psycopg_pool.ConnectionPool``, or :class:`ServiceUnavailableError` naming the host."""
+    """An open ``psycopg_pool.ConnectionPool``, or :class:`ServiceUnavailableError` naming the host
+    (:class:`~graphroute.errors.MissingExtraError` without the ``postgres`` extra)."""
+    require("psycopg_pool", "PostgreSQL storage")
     import psycopg
     from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -178,6 +181,7 @@ def read_events(url: str, *, table_prefix: str = "graphroute_", since: float | N
 
 def postgres_checkpointer(url: str) -> Any:
     """LangGraph's ``PostgresSaver`` over a pool (its tables set up once): runs resume from any worker."""
+    require("langgraph.checkpoint.postgres", "PostgreSQL checkpoints")
     from langgraph.checkpoint.postgres import PostgresSaver
     from psycopg.rows import dict_row
 

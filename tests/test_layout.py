@@ -153,3 +153,12 @@ def test_every_error_is_defined_in_errors_py_under_graphroute_error():
     assert (ReplayMissError, BudgetExceededError, ProviderError, APIError, UpstreamStatusError, StateUnavailableError) == (
         errors.ReplayMissError, errors.BudgetExceededError, errors.ProviderError, errors.APIError,
         errors.UpstreamStatusError, errors.StateUnavailableError)
+
+
+def test_docstrings_use_markdown_not_sphinx_roles():
+    import re
+
+    roles = re.compile(r":(?:py:)?(?:class|meth|func|mod|data|attr|exc|obj):`")
+    found = [f"{p.relative_to(SRC)}:{i}" for p in SRC.rglob("*.py") for i, line in enumerate(p.read_text().splitlines(), 1)
+             if roles.search(line)]
+    assert not found, f"Sphinx roles render raw on the mkdocstrings pages: {found[:10]}"

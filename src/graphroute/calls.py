@@ -38,7 +38,7 @@ def _text_of(prompt: Any) -> str:
 
 def account(answer: Answer, prompt: Any, name: str, purpose: str, latency_ms: float,
             cost_model: CostModel | None, input_tokens: int | None = None) -> Call:
-    """The :class:`Call` record of an answer just received (``latency_ms``: the model's own time).
+    """The ``Call`` record of an answer just received (``latency_ms``: the model's own time).
     Tokens the provider reported win; else ``input_tokens`` if the caller counted them; else cl100k."""
     tin = answer.input_tokens if answer.input_tokens is not None else (
         input_tokens if input_tokens is not None else int(count_tokens([_text_of(prompt)])[0]))
@@ -74,7 +74,7 @@ def call_model(model: Any, prompt: Any, *, name: str | None = None, purpose: str
 
 async def acall_model(model: Any, prompt: Any, *, name: str | None = None, purpose: str = "answer",
                       cost_model: CostModel | None = None, config: dict | None = None, **kwargs: Any) -> tuple[Answer, Call]:
-    """Async :func:`call_model`."""
+    """Async ``call_model``."""
     name = name or model_name(model)
     runnable = model.bind(**kwargs) if kwargs else model
     t0 = time.perf_counter()

@@ -1,9 +1,9 @@
 """Typed errors raised by graphroute: the whole hierarchy, in one module.
 
-Every error a user can act on is a subclass of :class:`GraphRouteError` and names
+Every error a user can act on is a subclass of ``GraphRouteError`` and names
 the file, field, column or row that is wrong, so that the message alone says what
-to fix. An outage (:class:`ServiceUnavailableError`, :class:`StateUnavailableError`) is
-never a budget refusal (:class:`BudgetExceededError`): one says "try later", the other "no money".
+to fix. An outage (``ServiceUnavailableError``, ``StateUnavailableError``) is
+never a budget refusal (``BudgetExceededError``): one says "try later", the other "no money".
 The modules that raise them re-export them under their old names.
 
 Examples:
@@ -211,7 +211,7 @@ class UnknownVirtualModelError(GraphRouteError, LookupError):
 
 class APIError(GraphRouteError):
     """An HTTP error in OpenAI's format (``error.message``, ``type``, ``param``, ``code``); the server
-    answers it with :func:`graphroute.serve.api_errors.error_response`."""
+    answers it with ``graphroute.serve.api_errors.error_response``."""
 
     def __init__(self, status: int, message: str, type: str = "invalid_request_error", code: str | None = None,
                  param: str | None = None, headers: dict[str, str] | None = None) -> None:

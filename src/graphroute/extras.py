@@ -37,7 +37,7 @@ EXTRAS = {
 
 
 def require(module: str, feature: str) -> ModuleType:
-    """Import ``module`` for ``feature``, or raise :class:`MissingExtraError` naming its extra."""
+    """Import ``module`` for ``feature``, or raise ``MissingExtraError`` naming its extra."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:
@@ -45,7 +45,7 @@ def require(module: str, feature: str) -> ModuleType:
 
 
 def as_missing_extra(exc: ImportError, feature: str) -> ImportError:
-    """A :class:`MissingExtraError` for an import of an extra's module that failed, else ``exc`` itself."""
+    """A ``MissingExtraError`` for an import of an extra's module that failed, else ``exc`` itself."""
     name = exc.name or ""
     for module, extra in EXTRAS.items():
         if name == module or name.startswith(module + "."):
@@ -62,7 +62,7 @@ def pyplot() -> ModuleType:
 
 def load_attribute(module: str, name: str, feature: str) -> Any:
     """``module.name``, imported on first use (a package's lazy public name that needs an extra);
-    a missing extra raises :class:`MissingExtraError`."""
+    a missing extra raises ``MissingExtraError``."""
     try:
         return getattr(importlib.import_module(module), name)
     except ImportError as exc:

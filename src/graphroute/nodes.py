@@ -1,7 +1,7 @@
 """LangGraph adapters: any router (quality router or semantic routes) as a node or a conditional edge.
 
 The node reads the query from a state key (or the last human message), asks the router for a
-:class:`~graphroute.types.Decision` and writes it to the state; with ``goto`` it returns
+``Decision`` and writes it to the state; with ``goto`` it returns
 ``Command(goto=..., update=...)`` so control flow follows the decision. A remaining budget in the
 state (``budget_key``) is passed to the router, which then avoids models it cannot afford.
 """
@@ -21,7 +21,7 @@ class RouterNode:
     """A LangGraph node (and conditional-edge function) around a router.
 
     ``goto`` maps a chosen model or route name to the next node (or is a function of the
-    :class:`Decision`); without it the node only updates the state.
+    ``Decision``); without it the node only updates the state.
 
     Examples:
         >>> from typing import TypedDict

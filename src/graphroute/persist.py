@@ -7,17 +7,17 @@ the MLP head, the cascade's learned scorer — through ``skops.io``: no pickle) 
 nested objects.
 
 Loading a folder never runs code it names. Every type a ``.skops`` file's schema names is checked
-against :data:`SKOPS_TYPES`, the exact types of the estimators graphroute itself writes, before
+against ``SKOPS_TYPES``, the exact types of the estimators graphroute itself writes, before
 skops reads anything else (no prefixes: ``builtins.exec`` and ``numpy.testing...runstring`` are
 refused like any other name); the class a ``graphroute.json`` names is looked up among the classes
-this process already defines, never imported; and while a folder loads (:func:`loading`), a
+this process already defines, never imported; and while a folder loads (``loading``), a
 ``"module:function"`` string in it (a format scorer's parser) is refused instead of imported. A
-tampered folder raises :class:`~graphroute.errors.PersistenceError` naming the file and the type. The
+tampered folder raises ``PersistenceError`` naming the file and the type. The
 classifier's members keep their fitted state as arrays instead (linear weights, flat trees, a
 vocabulary), because a saved router must route within seconds of a cold start and importing
-``skops.io`` alone took longer than that here (the docs' benchmarks page). :func:`write_folder` fills a temporary sibling and swaps it in, so
-a failed or interrupted save never leaves a half-written folder behind; :func:`read_folder`
-checks the kind and format version, and :meth:`Saved.check_encoder` is the one check that a
+``skops.io`` alone took longer than that here (the docs' benchmarks page). ``write_folder`` fills a temporary sibling and swaps it in, so
+a failed or interrupted save never leaves a half-written folder behind; ``read_folder``
+checks the kind and format version, and ``Saved.check_encoder`` is the one check that a
 folder saved with one encoder is not used with another.
 
 Examples:
@@ -75,7 +75,7 @@ _LOADING: contextvars.ContextVar[Path | None] = contextvars.ContextVar("graphrou
 @contextlib.contextmanager
 def loading(path: str | Path) -> Iterator[None]:
     """While a saved folder at ``path`` is turned back into objects: code it names is refused
-    (:func:`refuse_code`)."""
+    (``refuse_code``)."""
     token = _LOADING.set(Path(path))
     try:
         yield
@@ -84,7 +84,7 @@ def loading(path: str | Path) -> Iterator[None]:
 
 
 def refuse_code(what: str, name: str) -> None:
-    """Raise :class:`PersistenceError` when a folder is loading and it names code to import.
+    """Raise ``PersistenceError`` when a folder is loading and it names code to import.
 
     Examples:
         >>> from graphroute.persist import loading, refuse_code
@@ -193,7 +193,7 @@ class Saved:
 
     def estimator(self, name: str) -> Any:
         """The scikit-learn estimator saved as ``<name>.skops``; every type its schema names must be
-        one of :data:`SKOPS_TYPES`, checked before skops is imported."""
+        one of ``SKOPS_TYPES``, checked before skops is imported."""
         f = self.path / f"{name}.skops"
         if not f.is_file():
             raise PersistenceError(f"{f.name} is missing", path=self.path)
@@ -222,7 +222,7 @@ class Saved:
 
 
 def read_folder(path: str | Path, kind: str | tuple[str, ...]) -> Saved:
-    """Read a folder written by :func:`save_folder`; typed errors name the folder and what is wrong."""
+    """Read a folder written by ``save_folder``; typed errors name the folder and what is wrong."""
     path = Path(path)
     meta = read_json(path / META, kind if isinstance(kind, str) else kind[0])
     kinds = (kind,) if isinstance(kind, str) else kind

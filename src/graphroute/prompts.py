@@ -1,8 +1,8 @@
 """Prompts in, checked: the one place that validates prompt text and reads the query of a state.
 
-* :func:`check_prompts` — strings, not blank, at most :data:`MAX_PROMPT_CHARS` characters;
-* :func:`message_text` — the text of a message's content (a string or LangChain content blocks);
-* :func:`query_text` — the query of a LangGraph state, a message list, a message or a string:
+* ``check_prompts`` — strings, not blank, at most ``MAX_PROMPT_CHARS`` characters;
+* ``message_text`` — the text of a message's content (a string or LangChain content blocks);
+* ``query_text`` — the query of a LangGraph state, a message list, a message or a string:
   ``state[query_key]`` when set, else the last human message.
 
 Examples:
@@ -74,7 +74,7 @@ def last_human(messages: Sequence[Any]) -> str | None:
 def query_text(source: Any, *, query_key: str | None = None, messages_key: str = "messages") -> str:
     """The query of ``source``: a string; a message or a list of messages (the last human one); or a
     state mapping (``source[query_key]`` when present, else its ``messages_key`` list's last human
-    message). Raises :class:`~graphroute.errors.PromptError` when there is none."""
+    message). Raises ``PromptError`` when there is none."""
     if isinstance(source, str):
         return source
     if isinstance(source, Mapping):

@@ -102,7 +102,7 @@ class Registry:
         return factory
 
     def register(self, name: str, summary: str = "", **defaults: Any) -> Callable[[Any], Any]:
-        """Decorator form of :meth:`add`."""
+        """Decorator form of ``add``."""
         def deco(factory: Any) -> Any:
             self.add(name, factory, summary, **defaults)
             return factory

@@ -2,7 +2,7 @@
 
 ``check_router`` fits a router on a small dataset and checks the protocol every graphroute
 component relies on: ``__init__`` only stores its parameters; ``get_params``/``clone`` give an
-equal, unfitted copy; an unfitted router raises :class:`~graphroute.errors.NotFittedError`;
+equal, unfitted copy; an unfitted router raises ``NotFittedError``;
 ``fit`` returns the router; ``predict_quality`` has one finite column per model, in ``models_``
 order; ``decide`` gives one decision per prompt among ``models_``; ``save``/``load`` give identical
 decisions; a second fit on the same data predicts the same. ``check_strategy`` checks a runtime
@@ -74,7 +74,7 @@ def check_router(spec: Any, data: RoutingDataset, *, folder: str | Path | None =
     """Run the conformance checks on router ``spec`` (a spec or an unfitted router) with ``data``.
 
     Args:
-        spec: a registered name, ``"name:param=value"`` or an unfitted :class:`Router`.
+        spec: a registered name, ``"name:param=value"`` or an unfitted ``Router``.
         data: the records to fit on (a few dozen prompts are enough); the first 20 prompts are asked.
         folder: where the save/load check writes (default: a temporary folder, removed after).
 
@@ -137,7 +137,7 @@ def _check_escalating(router: Router, spec: Any, data: RoutingDataset, label: st
 
 
 def check_strategy(strategy: Router, prompts: Sequence[str], context: dict[str, Any] | None = None) -> str:
-    """Conformance of a runtime strategy (a :class:`~graphroute.strategies.StrategyRouter`): its
+    """Conformance of a runtime strategy (a ``StrategyRouter``): its
     decisions are among its models, one per prompt, with and without request ``context``; its
     parameters round-trip through ``get_params`` and ``clone``.
 

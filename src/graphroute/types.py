@@ -1,11 +1,11 @@
 """The public value types: what graphroute hands back (plain dataclasses, ``to_dict()`` for JSON).
 
-* :class:`Decision` — a router's choice for one query, with per-model scores, the reason and how
+* ``Decision`` — a router's choice for one query, with per-model scores, the reason and how
   familiar the query is to the router's training data;
-* :class:`Calibration` — what calibrated thresholds do on held-out data (routers and cascades);
-* :class:`Answer`, :class:`Call`, :class:`Attempt`, :class:`CascadeResult` — a cascade's run;
-* :class:`Assignment`, :class:`Plan` — a multi-agent team chosen by the allocator;
-* :class:`GatewayResult` — a request served by the runtime gateway.
+* ``Calibration`` — what calibrated thresholds do on held-out data (routers and cascades);
+* ``Answer``, ``Call``, ``Attempt``, ``CascadeResult`` — a cascade's run;
+* ``Assignment``, ``Plan`` — a multi-agent team chosen by the allocator;
+* ``GatewayResult`` — a request served by the runtime gateway.
 
 Examples:
     >>> from graphroute.types import Decision

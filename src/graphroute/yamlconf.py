@@ -45,7 +45,7 @@ def max_yaml_bytes() -> int:
 
 def read_yaml(path: str | Path) -> tuple[Any, Any]:
     """``(node tree, data)`` of a YAML file; missing, empty, oversized (checked before it is read,
-    :func:`max_yaml_bytes`) or unparsable files raise ConfigError."""
+    ``max_yaml_bytes``) or unparsable files raise ConfigError."""
     import yaml
 
     path = Path(path)
@@ -86,7 +86,7 @@ def located(path: str | Path, root: Any, issues: list[tuple[tuple, str]]) -> Con
 
 
 def load_yaml_model(path: str | Path, model: type[M]) -> M:
-    """Parse ``path`` and validate it as ``model``; every problem raises :class:`ConfigError`.
+    """Parse ``path`` and validate it as ``model``; every problem raises ``ConfigError``.
 
     The message lists each invalid field as ``file:line:column: field.path: message``.
     """
@@ -94,8 +94,8 @@ def load_yaml_model(path: str | Path, model: type[M]) -> M:
 
 
 def load_checked(path: str | Path, model: type[M], check: Any) -> M:
-    """:func:`load_yaml_model`, then ``check(obj)``'s cross-reference problems, all raised as one
-    located :class:`ConfigError`."""
+    """``load_yaml_model``, then ``check(obj)``'s cross-reference problems, all raised as one
+    located ``ConfigError``."""
     path = Path(path)
     root, data = read_yaml(path)
     try:

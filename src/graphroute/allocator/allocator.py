@@ -34,8 +34,8 @@ KIND = "allocator"
 
 class Allocator:
     """Chooses ``argmax(predicted utility - lam * cost)`` over modes, rounds, roles and models within
-    ``budget`` (dollars per task). Utilities come from ``utility`` (a :class:`UtilityModel`; fitted
-    with :meth:`fit`), else from the catalogue's priors."""
+    ``budget`` (dollars per task). Utilities come from ``utility`` (a ``UtilityModel``; fitted
+    with ``fit``), else from the catalogue's priors."""
 
     def __init__(self, catalogue: Catalogue, *, utility: UtilityModel | None = None, lam: float = 0.0,
                  budget: float | None = None, method: str = "exact", encoder: Any = None) -> None:
@@ -68,7 +68,7 @@ class Allocator:
         return plan
 
     def compile(self, plan: Plan, models: dict[str, Any], **kwargs: Any):
-        """The plan as a compiled LangGraph subgraph (see :mod:`graphroute.allocator.execute`)."""
+        """The plan as a compiled LangGraph subgraph (see ``graphroute.allocator.execute``)."""
         return compile_plan(plan, self.catalogue, models, **kwargs)
 
     def run(self, task: str, models: dict[str, Any], **plan_kwargs: Any) -> dict[str, Any]:
@@ -95,7 +95,7 @@ class Allocator:
         return allocate
 
     def assign(self, tasks: Sequence[str], agents: Sequence[dict[str, Any]], **kwargs: Any):
-        """Assign a batch of tasks to agents (see :func:`graphroute.allocator.assign.assign_tasks`)."""
+        """Assign a batch of tasks to agents (see ``graphroute.allocator.assign.assign_tasks``)."""
         return assign_tasks(self, tasks, agents, **kwargs)
 
     def save(self, path: str | Path) -> Path:

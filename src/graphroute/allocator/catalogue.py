@@ -111,7 +111,7 @@ def default_modes(roles: list[Role], n_agents: int = 3) -> list[Mode]:
 
 
 class Catalogue(BaseModel):
-    """Roles, models, modes (default: :func:`default_modes`) and the token sizes used for costs."""
+    """Roles, models, modes (default: ``default_modes``) and the token sizes used for costs."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -46,7 +46,7 @@ class UtilityModel(EncoderMixin):
 
     ``alpha``: shrinkage of the global fit towards the priors; ``beta``: of each local fit towards
     the global one; ``k`` similar logged runs, weighted ``exp((sim - max_sim) / temperature)``
-    (defaults chosen on the simulated world of :mod:`allocator_world`, seed 0).
+    (defaults chosen on the simulated world of ``allocator_world``, seed 0).
     """
 
     def __init__(self, catalogue: Catalogue, *, encoder: Any = None, alpha: float = 1.0, beta: float = 0.1,

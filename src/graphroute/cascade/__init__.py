@@ -1,7 +1,7 @@
 """Cascades: ask cheap models first and escalate on low confidence (FrugalGPT-style), as LangGraph
-nodes or subgraphs, calibrated on recorded outcomes. Everything is a method of :class:`Cascade`:
+nodes or subgraphs, calibrated on recorded outcomes. Everything is a method of ``Cascade``:
 ``invoke``/``ainvoke``/``batch``, ``node()``, ``as_graph()``, ``calibrate()``, ``save()``/``load()``,
-``from_config()``; its results are :class:`~graphroute.types.CascadeResult` values.
+``from_config()``; its results are ``CascadeResult`` values.
 
 Examples:
     >>> from langchain_core.language_models import FakeListChatModel

@@ -126,7 +126,7 @@ class Cascade:
         return self._attempt(i, st, answer, call, score, ctx, t_score), answer
 
     async def arun_stage(self, i: int, prompt: Any, question: str, config: dict | None = None) -> tuple[Attempt, Answer | None]:
-        """Async :meth:`run_stage`."""
+        """Async ``run_stage``."""
         st = self.stages[i]
         try:
             answer, call = await acall_model(st.model, prompt, name=st.name, cost_model=self.cost_model,
@@ -175,7 +175,7 @@ class Cascade:
         return self.finish(attempts, answers)
 
     async def ainvoke(self, prompt: Any, config: dict | None = None, *, max_cost: float | None = None) -> CascadeResult:
-        """Async :meth:`invoke` (scorers' own calls are awaited too)."""
+        """Async ``invoke`` (scorers' own calls are awaited too)."""
         question = check_prompts([query_text(prompt)])[0]
         attempts: list[Attempt] = []
         answers: list[Answer | None] = []
@@ -195,7 +195,7 @@ class Cascade:
             return list(pool.map(lambda p: self.invoke(p, config), prompts))
 
     async def abatch(self, prompts: Sequence[Any], config: dict | None = None, max_concurrency: int = 8) -> list[CascadeResult]:
-        """Async :meth:`batch`."""
+        """Async ``batch``."""
         sem = asyncio.Semaphore(max(1, max_concurrency))
 
         async def one(p):
@@ -207,7 +207,7 @@ class Cascade:
     # ------------------------------------------------------------------ graphs, calibration, persistence
     def node(self, **kwargs: Any) -> CascadeNode:
         """A LangGraph node running this cascade: reads ``question`` or the last human message, writes
-        ``answer`` and the trace, spends ``budget_remaining`` (see :class:`~graphroute.cascade.graph.CascadeNode`)."""
+        ``answer`` and the trace, spends ``budget_remaining`` (see ``CascadeNode``)."""
         return CascadeNode(self, **kwargs)
 
     def as_graph(self, *, checkpointer: Any = None):
@@ -223,7 +223,7 @@ class Cascade:
     @classmethod
     def from_config(cls, cfg: dict[str, Any], models: dict[str, Any], *, base: str | Path | None = None,
                     where: str = "cascade", cost_model: CostModel | None = None) -> "Cascade":
-        """A cascade from configuration (see :mod:`graphroute.cascade.config`); ``models`` maps each
+        """A cascade from configuration (see ``graphroute.cascade.config``); ``models`` maps each
         stage's model name to a chat model."""
         stages = stages_from_config(cfg, models, base=base, where=where)
         try:

@@ -12,7 +12,7 @@ passed in by name, since they hold credentials and clients:
       - model: gpt-4o
     max_cost: 0.01
 
-Build one with :meth:`graphroute.cascade.Cascade.from_config`; save and load with
+Build one with ``graphroute.cascade.Cascade.from_config``; save and load with
 ``cascade.save(path)`` / ``Cascade.load(path, models)``.
 """
 

@@ -1,4 +1,4 @@
-"""The cascade in LangGraph: as one node of a larger graph (``cascade.node()``, a :class:`CascadeNode`),
+"""The cascade in LangGraph: as one node of a larger graph (``cascade.node()``, a ``CascadeNode``),
 or as a subgraph with one node per stage whose control flow is data (``cascade.as_graph()``,
 ``Command(goto=...)``).
 
@@ -30,7 +30,7 @@ from graphroute.types import Answer
 
 
 class CascadeState(TypedDict, total=False):
-    """State of :func:`cascade_graph`: the question in, the answer, model, stage and attempts out."""
+    """State of ``cascade_graph``: the question in, the answer, model, stage and attempts out."""
 
     question: str
     answer: str
@@ -48,7 +48,7 @@ def _message(answer: Answer, result_model: str, trace: dict) -> Any:
 
 
 class CascadeNode:
-    """A plain-callable LangGraph node running a :class:`Cascade`.
+    """A plain-callable LangGraph node running a ``Cascade``.
 
     Reads the question from ``state[query_key]`` or else the last human message of
     ``state[messages_key]``; writes ``output_key`` (answer text), ``trace_key`` (the result with

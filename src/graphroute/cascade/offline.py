@@ -28,7 +28,7 @@ from graphroute.types import Calibration
 
 
 def recorded_matrices(cascade: Any, data: RoutingDataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(S, Q, C)`` for :mod:`graphroute.cascade.thresholds` from a dataset with every stage's responses:
+    """``(S, Q, C)`` for ``graphroute.cascade.thresholds`` from a dataset with every stage's responses:
     scores of each non-final stage's recorded answer, quality scaled to 0-1, dollars per call."""
     names = cascade.names
     missing = [n for n in names if n not in data.models]
@@ -50,7 +50,7 @@ def recorded_matrices(cascade: Any, data: RoutingDataset) -> tuple[np.ndarray, n
 def calibrate_recorded(cascade: Any, data: RoutingDataset, *, quality: float | None = None,
                        strong_share: float | None = None, budget: float | None = None, grid: int = 41) -> Calibration:
     """Set ``cascade``'s thresholds for one target on held-out recorded data and return what they do
-    (what :meth:`graphroute.cascade.Cascade.calibrate` runs).
+    (what ``graphroute.cascade.Cascade.calibrate`` runs).
 
     ``quality`` is on the 0-1 scale; ``strong_share`` the share of queries allowed to reach the last
     stage; ``budget`` mean dollars per query. The result is also stored as ``cascade.calibration``

@@ -2,7 +2,7 @@
 
 Given, for n calibration queries and K stages, each stage's confidence score ``S`` (n, K-1), the
 quality of each stage's answer ``Q`` (n, K) and the cost of each stage's call ``C`` (n, K),
-:func:`simulate` replays the cascade for a set of thresholds, and :func:`search_thresholds` searches
+``simulate`` replays the cascade for a set of thresholds, and ``search_thresholds`` searches
 the thresholds for a target: a minimum quality (``quality``), a maximum share of queries reaching the
 last, strongest stage (``strong_share``), or a cost budget per query (``budget``). The search is exhaustive over score quantiles
 (``grid`` candidates per stage; coordinate ascent beyond ``max_combinations``).

@@ -3,7 +3,7 @@
 Reference graders compare with the prompt's reference column: ``exact`` (normalised text),
 ``numeric`` (the response's final number, as GSM8K is graded), ``choice`` (the option letter, as
 MMLU is graded), ``regex`` (the reference, or ``pattern=``, matches the response). The model
-graders (``judge:<model>``, ``pairwise:<model>``) are in :mod:`graphroute.collect.judges`.
+graders (``judge:<model>``, ``pairwise:<model>``) are in ``graphroute.collect.judges``.
 
 Examples:
     >>> from graphroute.collect import make_grader

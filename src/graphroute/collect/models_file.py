@@ -9,7 +9,7 @@
     judges:                      # optional: models that only grade
       judge: {model: "openai:gpt-4o", api_key_env: OPENAI_API_KEY, input_price: 2.5, output_price: 10}
 
-Entries are the model blocks of the YAML graphs (:class:`~graphroute.graphs.schema.ModelBlock`);
+Entries are the model blocks of the YAML graphs (``ModelBlock``);
 unknown fields and bad values are errors naming the file, line and field.
 
 Examples:

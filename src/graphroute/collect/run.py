@@ -1,7 +1,7 @@
 """``collect``: run every candidate model on every prompt, grade the answers, write a routing dataset.
 
-Calls go through one :class:`~graphroute.runtime.Gateway` per model (retries with backoff, a
-circuit breaker, a timeout) sharing one :class:`~graphroute.runtime.budgets.BudgetManager`: each
+Calls go through one ``Gateway`` per model (retries with backoff, a
+circuit breaker, a timeout) sharing one ``BudgetManager``: each
 call reserves its worst-case cost first, so the budget stops the collection *before* it is
 exceeded. Every answer (and every judge verdict) is appended to a JSONL cache as soon as it
 arrives, keyed by the model's configuration and the prompt: a rerun — after a crash, a budget stop

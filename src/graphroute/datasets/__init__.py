@@ -65,7 +65,7 @@ def load_dataset(spec: str | Path, **kwargs: Any) -> RoutingDataset:
     Keyword arguments go to the matching loader (``load_routellm``, ``load_mtbench`` or
     ``load_wide``), e.g. ``prompt_column=``, ``models=``, ``score_type=``, ``weak=``; options left at
     ``None`` are not passed on, and an option the matching loader does not take raises a
-    :class:`~graphroute.errors.DatasetError` naming it.
+    ``DatasetError`` naming it.
     """
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     key = str(spec)

@@ -74,7 +74,7 @@ class RoutingDataset:
         return f"RoutingDataset(name={self.name!r}, n={len(self)}, models={self.models})"
 
     def index(self, model: str) -> int:
-        """Column of ``model`` in :attr:`scores`; raises :class:`UnknownModelError`."""
+        """Column of ``model`` in ``scores``; raises ``UnknownModelError``."""
         try:
             return self.models.index(model)
         except ValueError:
@@ -227,8 +227,8 @@ class RoutingDataset:
                    meta={"part": np.concatenate([p.parts() for p in parts])})
 
     def parts(self) -> np.ndarray:
-        """Per row, the name of the dataset it came from: :meth:`concat` records them (``meta["part"]``,
-        kept by :meth:`subset`); a dataset that was not concatenated is one part, its own name.
+        """Per row, the name of the dataset it came from: ``concat`` records them (``meta["part"]``,
+        kept by ``subset``); a dataset that was not concatenated is one part, its own name.
 
         Examples:
             >>> from graphroute.datasets import RoutingDataset, load_dataset

@@ -6,7 +6,7 @@ for F1-style metrics), the task as each row's group, and each row's metric in
 
 The records hold no token counts, so every dollar figure for them is an **estimate**, labelled as
 one (``meta["cost_estimate"]``): prompt tokens counted with graphroute's tokenizer (cl100k_base),
-output tokens assumed per task (:data:`OUTPUT_TOKENS`), at the per-token prices of
+output tokens assumed per task (``OUTPUT_TOKENS``), at the per-token prices of
 ``models.json``.
 
 Examples:

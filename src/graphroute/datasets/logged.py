@@ -2,11 +2,11 @@
 
 A deployment logs, per request, the router's decision with the probability the chosen model had
 (``Decision.probability``; 1.0 without exploration) and later a ``feedback(run_id, score)``
-(:func:`graphroute.runtime.telemetry.log_decision` / ``log_feedback``). :func:`from_logs` joins
+(``graphroute.runtime.telemetry.log_decision`` / ``log_feedback``). ``from_logs`` joins
 them: one row per request with feedback, *only the called model's* outcome known. Written as a long
 table (``run_id, prompt, model, score, propensity, cost, latency_ms``; ``graphroute dataset
-from-logs``), it loads (:func:`load_logged`, or ``load_dataset`` on such a file) as a
-:class:`RoutingDataset` whose unknown outcomes are NaN and whose ``meta["weights"]`` weigh each
+from-logs``), it loads (``load_logged``, or ``load_dataset`` on such a file) as a
+``RoutingDataset`` whose unknown outcomes are NaN and whose ``meta["weights"]`` weigh each
 row: a router fitted on it (``logistic``, ``ridge``) learns each model's quality from the requests
 that model served. ``clip`` > 1 weighs rows by inverse propensity (``1/p`` clipped at ``clip``),
 which removes the bias of the router's own past choices when a head cannot condition on what they
@@ -57,7 +57,7 @@ def from_logs(path: str | Path) -> tuple[list[dict[str, Any]], dict[str, int]]:
     ``counts``: ``decisions``, ``feedback``, ``joined``, ``without_feedback`` (decisions never scored),
     ``orphan_feedback`` (feedback for an unknown run or a left-out one), ``fallback`` (requests a
     fallback model answered: the router did not choose it, so they are left out). A decision without a prompt, model or
-    probability, or feedback without a finite score, raises :class:`DatasetError` naming the line (row).
+    probability, or feedback without a finite score, raises ``DatasetError`` naming the line (row).
     """
     if str(path).startswith(("postgresql://", "postgres://")):
         records: Any = enumerate(read_events(str(path)), start=1)
@@ -97,7 +97,7 @@ def from_logs(path: str | Path) -> tuple[list[dict[str, Any]], dict[str, int]]:
 
 
 def write_logged(rows: Sequence[dict[str, Any]], out: str | Path) -> None:
-    """The long table of :func:`from_logs` rows, written atomically."""
+    """The long table of ``from_logs`` rows, written atomically."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
@@ -120,7 +120,7 @@ def looks_logged(columns: Sequence[str]) -> bool:
 
 def load_logged(path: str | Path, *, models: Sequence[str] | None = None, clip: float = 1.0,
                 name: str | None = None) -> RoutingDataset:
-    """A partial-label :class:`RoutingDataset` from a logged table (see the module doc).
+    """A partial-label ``RoutingDataset`` from a logged table (see the module doc).
 
     ``weights`` are ``1 / propensity`` clipped at ``clip`` (default 1: every row weighs 1);
     ``weak``/``strong`` are the models with the lowest/highest inverse-propensity-weighted mean score.

@@ -41,7 +41,7 @@ csv.field_size_limit(1 << 30)
 
 def iter_jsonl(path: str | Path, *, objects: bool = True) -> Iterator[tuple[int, Any]]:
     """``(line number, value)`` of each non-blank line of a JSONL file; a line that is not JSON (or,
-    with ``objects``, not a JSON object) raises :class:`DatasetError` naming the file and line."""
+    with ``objects``, not a JSON object) raises ``DatasetError`` naming the file and line."""
     path = Path(path)
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
@@ -57,7 +57,7 @@ def iter_jsonl(path: str | Path, *, objects: bool = True) -> Iterator[tuple[int,
 
 
 def read_table(path: str | Path) -> tuple[list[str], list[dict[str, Any]]]:
-    """Read a CSV or JSONL file into (columns, rows); raises :class:`DatasetError` on bad input."""
+    """Read a CSV or JSONL file into (columns, rows); raises ``DatasetError`` on bad input."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError("file not found", path=path)
@@ -181,7 +181,7 @@ def table_to_dataset(
     groups: Sequence[Any] | None = None,
     correct_above: float | dict[str, float] | None = None,
 ) -> RoutingDataset:
-    """Turn parsed rows of a wide table into a :class:`RoutingDataset` (see module doc)."""
+    """Turn parsed rows of a wide table into a ``RoutingDataset`` (see module doc)."""
     if prompt_column not in columns:
         raise DatasetError(f"no prompt column {prompt_column!r}; columns are {columns}", path=path, column=prompt_column)
     if group_column is None:

@@ -73,7 +73,7 @@ def padded_groups(lengths: Sequence[int], batch_size: int, max_padding: float = 
 def sorted_batches(tok, texts: Sequence[str], batch_size: int,
                    max_padding: float = 0.25) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Yield ``(rows, input_ids, attention_mask)`` for length-sorted batches of ``texts``
-    (see :func:`padded_groups`)."""
+    (see ``padded_groups``)."""
     encs = tok.encode_batch(list(texts)) if len(texts) > 1 else [tok.encode(texts[0])]
     for rows in padded_groups([len(e.ids) for e in encs], batch_size, max_padding):
         width = max(len(encs[i].ids) for i in rows)

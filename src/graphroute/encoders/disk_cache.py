@@ -11,7 +11,7 @@ of its texts is asked for, so opening a large cache (the classifier's 2,304-numb
 vectors of both built-ins: 120 MB) costs little when the texts asked for are new, as routing
 queries are. A shard whose vectors turn out unreadable is dropped then, and its texts embedded again.
 
-Queries are not stored: :func:`encode_queries` (what routers, the semantic cache, the bandit, the
+Queries are not stored: ``encode_queries`` (what routers, the semantic cache, the bandit, the
 allocator and retrieval use for texts arriving one request at a time) reads the cache but neither
 writes a shard nor keeps the vector in memory. Storing them would add one shard file per request to
 the user's cache and grow a long-running server's memory without bound. Fitting data, datasets and
@@ -152,7 +152,7 @@ class CachedEncoder:
         return self._encode(list(texts), store=True)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Like :meth:`encode`, but texts not cached are embedded without being stored."""
+        """Like ``encode``, but texts not cached are embedded without being stored."""
         return self._encode(list(texts), store=False)
 
     def _encode(self, texts: list[str], store: bool) -> np.ndarray:

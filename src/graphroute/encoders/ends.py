@@ -3,8 +3,8 @@
 MiniLM reads a prompt's first 256 tokens and drops the rest. Few-shot prompts put their examples
 first and the question last, so prompts of one task that share a long prefix all embed to one
 vector, and no embedding router can tell their questions apart. That happens on 5-shot ARC and
-Winogrande, and a :class:`~graphroute.errors.GraphRouteWarning` is raised when it does.
-:class:`EndsEncoder` gives the wrapped encoder a prompt's first ``head`` tokens and its last
+Winogrande, and a ``GraphRouteWarning`` is raised when it does.
+``EndsEncoder`` gives the wrapped encoder a prompt's first ``head`` tokens and its last
 ``window - head`` tokens, cut at token boundaries in the original text and joined by a line with
 ``…``. Prompts that fit the window are unchanged. Its ``id`` adds ``/ends<head>``, so its vectors
 never mix with the plain encoder's in a cache or a saved router. Opt in with

@@ -1,10 +1,10 @@
 """The one encoder mixin of estimators that embed texts (routers, semantic routes, scorers, utilities).
 
-``encoder`` is a constructor parameter (an encoder spec, see :mod:`graphroute.encoders.select`);
+``encoder`` is a constructor parameter (an encoder spec, see ``graphroute.encoders.select``);
 ``encoder_`` is the encoder it resolves to, built on first use; ``encoder_spec()`` is what a save
 keeps so that ``load`` rebuilds the same encoder; an Encoder object cannot be saved, so its
 estimator is loaded with ``encoder=`` given again, and the saved encoder id is checked either way
-(:meth:`graphroute.persist.Saved.check_encoder`).
+(``graphroute.persist.Saved.check_encoder``).
 
 Examples:
     >>> from graphroute.encoders.mixin import EncoderMixin

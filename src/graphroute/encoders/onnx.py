@@ -10,7 +10,7 @@ sentence-transformers pipeline.
 fp32 gives the same vectors as sentence-transformers (cosine 1.0000 on MMLU prompts), so it
 shares its encoder ``id`` and its caches; int8 vectors differ (cosine about 0.95) and get their
 own ``id`` (an explicit opt-in for faster queries: see
-:meth:`~graphroute.routers.embedding.EmbeddingRouter.with_query_encoder`). Texts are sorted by
+``with_query_encoder``). Texts are sorted by
 length and batched (at most 8) only while padding stays within 25 % of their tokens
 (``encoders/batching.py``). Speed figures: the benchmarks page of the docs.
 """

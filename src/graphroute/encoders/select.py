@@ -5,11 +5,11 @@ loaded router rebuilds the same encoder:
 
 * ``None`` — the offline all-MiniLM-L6-v2 (ONNX Runtime when installed), wrapped in the on-disk
   embedding cache that holds the built-in datasets' vectors;
-* ``"layers"`` — the same model with layers 1-6 mean-pooled into one vector (:data:`DEFAULT_LAYERS`);
+* ``"layers"`` — the same model with layers 1-6 mean-pooled into one vector (``DEFAULT_LAYERS``);
 * ``"static"`` — a token table distilled from MiniLM (far faster, somewhat less accurate);
 * ``"<name>:<model folder>"`` — that backend on another local sentence-transformers folder;
 * any other string — a sentence-transformers model folder (default backend, cached);
-* an object with ``encode`` and ``id`` (an :class:`~graphroute.encoders.base.Encoder`) — itself.
+* an object with ``encode`` and ``id`` (an ``Encoder``) — itself.
 
 Examples:
     >>> from graphroute.encoders import resolve_encoder

@@ -6,7 +6,7 @@ transformer in bf16 several times faster than fp32 on large batches. The forward
 same helpers as the ONNX backend. The vectors depend on the CPU's bf16 kernels and differ a little
 from fp32 (cosine 0.9999 on MMLU prompts), so the backend has its own id (``.../torch-bf16``), is
 never chosen by default, and serves a router fitted on fp32 vectors through
-:meth:`~graphroute.routers.embedding.EmbeddingRouter.with_query_encoder`. On a CPU without bf16
+``with_query_encoder``. On a CPU without bf16
 units it is slower than ``onnx``. Figures: the docs' benchmarks page.
 """
 

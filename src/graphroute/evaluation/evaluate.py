@@ -20,7 +20,7 @@ from graphroute.routers import OracleRouter, Router, make_router
 
 @dataclass
 class RouterResult:
-    """Everything measured for one router on one dataset (see :meth:`to_dict`)."""
+    """Everything measured for one router on one dataset (see ``to_dict``)."""
 
     router: str
     dataset: str
@@ -204,7 +204,7 @@ def evaluate(
     """Evaluate routers: K-fold CV on ``data``, or fit on ``data`` and test on ``test``.
 
     ``routers`` are specs (``"knn"``, ``"knn:k=400,temperature=0.2"``, a mapping) or unfitted
-    :class:`~graphroute.routers.Router` objects (cloned for every fold). ``slow_folds``: routers
+    ``Router`` objects (cloned for every fold). ``slow_folds``: routers
     marked slow to fit (``Router.slow``, e.g. ``classifier``) are evaluated on only that many folds
     of the same split, and their result says so (``RouterResult.protocol``).
 

@@ -1,4 +1,4 @@
-"""Tables and a plot for routing among more than two models (:mod:`graphroute.evaluation.many`):
+"""Tables and a plot for routing among more than two models (``graphroute.evaluation.many``):
 per router its accuracy at maximum quality, dollars per query, the share of the gap from the best
 single model to the oracle it closes, AIQ and the cost at which it matches the best single model;
 per group (task) the same accuracies; the quality-cost frontiers beside every single model."""

@@ -1,5 +1,5 @@
 """Declarative graphs: YAML files compiled to LangGraph workflows in which every step and retrieval
-query picks its model, under one budget per run. See :mod:`graphroute.graphs.schema`."""
+query picks its model, under one budget per run. See ``graphroute.graphs.schema``."""
 
 from graphroute.graphs.build import Runtime, build_runtime, make_models
 from graphroute.graphs.compiler import GraphRunError, compile_file, compile_graph, io_keys, run_graph

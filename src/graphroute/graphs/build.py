@@ -68,7 +68,7 @@ def graph_costs(spec: GraphSpec) -> CostModel:
 
 def make_models(spec: GraphSpec, *, offline: bool, data: RoutingDataset | None = None) -> dict[str, Any]:
     """Graph model id -> chat model. Offline: a replay of ``replay`` from ``data`` when both exist,
-    else a fake model answering ``offline_response``. Live: :func:`~graphroute.models.chat_model`
+    else a fake model answering ``offline_response``. Live: ``chat_model``
     (``base_url`` endpoints through ``ChatOpenAI``, else LangChain's ``init_chat_model``)."""
     out = {}
     for mid, m in spec.models.items():

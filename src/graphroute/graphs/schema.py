@@ -177,7 +177,7 @@ class Budget(_Strict):
 
 
 class GraphSpec(_Strict):
-    """A whole graph file. Validate YAML with :func:`graphroute.graphs.load_graph` (file:line errors);
+    """A whole graph file. Validate YAML with ``graphroute.graphs.load_graph`` (file:line errors);
     build one in Python with ``GraphSpec.model_validate``.
 
     Examples:

@@ -257,7 +257,7 @@ def static_callable(call: str) -> str | None:
 
 
 def imported_callable(call: str) -> str | None:
-    """:func:`static_callable` by importing the module (``--trust-code``): its code runs."""
+    """``static_callable`` by importing the module (``--trust-code``): its code runs."""
     module, _, attr = call.partition(":")
     try:
         if not callable(getattr(importlib.import_module(module), attr)):

@@ -10,7 +10,7 @@ switch from exact to IVF when ``auto`` crosses the threshold (IVF needs data to 
 quantiser).
 
 Saved as ``index.faiss`` beside ``graphroute.json`` (kind, dimension, count and the file's SHA-256;
-:mod:`graphroute.persist`): a truncated or altered file raises :class:`~graphroute.errors.PersistenceError`.
+``graphroute.persist``): a truncated or altered file raises ``PersistenceError``.
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ class VectorIndex:
 
     @classmethod
     def load(cls, folder: str | Path) -> "VectorIndex":
-        """Read what :meth:`save` wrote; any mismatch raises ``PersistenceError``."""
+        """Read what ``save`` wrote; any mismatch raises ``PersistenceError``."""
         faiss = _faiss()
         saved = read_folder(folder, KIND)
         meta, folder = saved.meta, saved.path

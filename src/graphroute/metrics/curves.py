@@ -2,15 +2,15 @@
 
 Two ways to sweep a router's threshold:
 
-* :func:`routellm_curve` — exactly RouteLLM's ``benchmarks.py``: thresholds are the 11 edges of
+* ``routellm_curve`` — exactly RouteLLM's ``benchmarks.py``: thresholds are the 11 edges of
   ``pd.qcut(scores, 10)`` (linear-interpolated quantiles); at edge *i* the strong model gets every
   prompt with ``score >= edge`` except at the last edge, where it is ``score > edge``. RouteLLM
   raises on tied edges (binary or tied scores); here ties are dropped as ``pd.qcut(...,
   duplicates="drop")`` would, which collapses a binary score to two points (APGR 0.5).
-* :func:`tie_safe_curve` — one point per distinct score value (plus "no strong call"), so tied
+* ``tie_safe_curve`` — one point per distinct score value (plus "no strong call"), so tied
   scores move together and nothing is lost.
 
-:func:`optimal_curve` is RouteLLM's ``get_optimal_accuracy`` (the oracle's curve).
+``optimal_curve`` is RouteLLM's ``get_optimal_accuracy`` (the oracle's curve).
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """Quality against cost for any number of models (RouterBench's view).
 
-* :func:`pareto_frontier` — the operating points no other point beats on both cost and quality;
-* :func:`upper_hull` — the non-decreasing concave hull of the points: the best quality reachable
+* ``pareto_frontier`` — the operating points no other point beats on both cost and quality;
+* ``upper_hull`` — the non-decreasing concave hull of the points: the best quality reachable
   at each cost by mixing operating points at random;
-* :func:`aiq` — RouterBench's AIQ, the area under that hull over a cost range divided by the
+* ``aiq`` — RouterBench's AIQ, the area under that hull over a cost range divided by the
   range's width (so it reads as an average quality);
-* :func:`cost_saving` — how much cheaper than a reference model a router reaches a quality level.
+* ``cost_saving`` — how much cheaper than a reference model a router reaches a quality level.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Scalar summaries of a two-model curve: AUC, APGR, CPT(x %), cost at a quality level.
 
-For :class:`~graphroute.metrics.curves.Curve` objects made by ``routellm_curve`` these are
+For ``Curve`` objects made by ``routellm_curve`` these are
 exactly RouteLLM's ``evaluate.py`` formulas:
 
 * ``AUC = trapz(quality, strong_frac)``;

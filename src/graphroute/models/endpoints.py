@@ -30,7 +30,7 @@ NO_KEY = "not-needed"
 def api_key(env: str | None, *, field: str | None = None, path: Any = None) -> str | None:
     """The key held by environment variable ``env`` (``None``: no key configured).
 
-    A missing variable raises :class:`ConfigError` naming the variable, never a value.
+    A missing variable raises ``ConfigError`` naming the variable, never a value.
     """
     if env is None:
         return None

@@ -40,7 +40,7 @@ class ReplayChatModel(BaseChatModel):
     """Answers with ``model_name``'s recorded response to the prompt (see the module docstring).
 
     ``latency_ms`` sleeps that long per call (to replay timing); ``default`` answers prompts the
-    dataset lacks instead of raising :class:`ReplayMissError`.
+    dataset lacks instead of raising ``ReplayMissError``.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -76,7 +76,7 @@ class ReplayChatModel(BaseChatModel):
 
     def lookup(self, prompt: str) -> tuple[str, float | None, int | None]:
         """``(recorded response, recorded score, row)`` of ``prompt`` (``default`` and no score for a
-        prompt the dataset lacks; :class:`ReplayMissError` without a default)."""
+        prompt the dataset lacks; ``ReplayMissError`` without a default)."""
         row = self.row_of(prompt)
         if row is None:
             if self.default is None:

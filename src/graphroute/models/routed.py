@@ -38,9 +38,9 @@ def _query(messages: Sequence[BaseMessage]) -> str:
 
 
 class RoutedChatModel(BaseChatModel):
-    """Routes each call: ``router`` is a fitted :class:`~graphroute.routers.Router` (its decision
+    """Routes each call: ``router`` is a fitted ``Router`` (its decision
     picks one of ``models``, keyed by the router's model names) or a
-    :class:`~graphroute.cascade.Cascade` (which calls its own stages)."""
+    ``Cascade`` (which calls its own stages)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 

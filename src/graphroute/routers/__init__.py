@@ -1,4 +1,4 @@
-"""Routers: the protocol (:class:`Router`), the registry of router names (:data:`ROUTERS`), the
+"""Routers: the protocol (``Router``), the registry of router names (``ROUTERS``), the
 baselines, the learned routers, semantic routes and the cascade evaluated on recorded answers.
 
 A router spec is a registered name with optional parameters: ``make_router("knn:k=400")``.

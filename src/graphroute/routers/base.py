@@ -7,13 +7,13 @@ quality (``predict_quality``). Everything else derives from that one method:
   strong); RouteLLM calls this the strong win rate;
 * ``route`` — the pair decision at a threshold;
 * ``choose`` — for any number of models, ``argmax(quality - lam * cost)``;
-* ``decide`` — one :class:`~graphroute.types.Decision` per prompt under the router's policy.
+* ``decide`` — one ``Decision`` per prompt under the router's policy.
 
 Writing a router is one class with ``predict_quality`` (and ``_fit`` if it learns) plus one
 registry line (``@ROUTERS.register("name")``). Hyper-parameters are constructor parameters
 (``get_params``/``set_params``/``clone``), so ``make_router("knn:k=400,temperature=0.2")``, the
 command line and YAML all configure a registered router without new names. ``save``/``load``
-keep the parameters and the learned state in one folder (:mod:`graphroute.persist`).
+keep the parameters and the learned state in one folder (``graphroute.persist``).
 """
 
 from __future__ import annotations
@@ -90,10 +90,10 @@ class Router(ABC):
     models_: list[str]
     weak_: str
     strong_: str
-    #: The decision policy; set by :meth:`calibrate` or :meth:`set_policy` (default: the strong
+    #: The decision policy; set by ``calibrate`` or ``set_policy`` (default: the strong
     #: model where it is predicted strictly better, for two models; the best predicted model for more).
     policy_: Policy | None = None
-    #: What the latest :meth:`calibrate` chose and did on its data (not saved; the policy is).
+    #: What the latest ``calibrate`` chose and did on its data (not saved; the policy is).
     calibration_: Calibration | None = None
     #: Whether ``fit`` accepts partial labels (NaN outcomes, e.g. logged feedback).
     learns_partial: bool = False
@@ -105,7 +105,7 @@ class Router(ABC):
 
     # ------------------------------------------------------------------ learning
     def fit(self, X: Any, y: Any = None, *, models: Sequence[str] | None = None) -> "Router":
-        """Learn from a :class:`RoutingDataset` (or prompts ``X`` and scores ``y``)."""
+        """Learn from a ``RoutingDataset`` (or prompts ``X`` and scores ``y``)."""
         data = as_dataset(X, y, models)
         if not self.learns_partial and np.isnan(data.scores).any():
             raise DatasetError(f"{self.name} needs every model's outcome for every prompt, and {data.name!r} has unknown "
@@ -126,7 +126,7 @@ class Router(ABC):
 
     def for_pair(self, weak: str, strong: str, *, costs: dict[str, float] | None = None) -> "Router":
         """This two-model router routing another (weak, strong) pair on the same scores, as RouteLLM's
-        routers are used: sound for routers fitted on :meth:`RoutingDataset.roles` of several pairs
+        routers are used: sound for routers fitted on ``RoutingDataset.roles`` of several pairs
         (what needs a stronger model), a guess for one fitted on a single named pair.
         ``costs``: the new pair's dollars per call (the old pair's are dropped).
 
@@ -155,7 +155,7 @@ class Router(ABC):
     def add_model(self, name: str, data: RoutingDataset, *, column: str | None = None, cost: float | None = None,
                   replace: bool = False) -> "Router":
         """Place a new model among the fitted ones from a few of its outcomes, without refitting;
-        routers that learn across models (``mf``: :class:`~graphroute.routers.FactorRouter`) can."""
+        routers that learn across models (``mf``: ``FactorRouter``) can."""
         raise ConfigError(f"the {self.name} router cannot add a model without refitting: fit it again with "
                           f"{name!r}'s outcomes, or use the 'mf' router, which places a new model from a few probes",
                           field="add_model")
@@ -225,7 +225,7 @@ class Router(ABC):
         return self
 
     def decide(self, X: Sequence[str] | str, *, max_cost: float | None = None) -> list[Decision]:
-        """One :class:`~graphroute.types.Decision` per prompt under the router's policy (``policy_``).
+        """One ``Decision`` per prompt under the router's policy (``policy_``).
 
         ``max_cost`` is a remaining budget in dollars: models expected to cost more are avoided.
         """
@@ -263,13 +263,13 @@ class Router(ABC):
         return self._rng
 
     async def adecide(self, X: Sequence[str] | str, *, max_cost: float | None = None) -> list[Decision]:
-        """Async :meth:`decide` (runs in a worker thread so the event loop keeps going)."""
+        """Async ``decide`` (runs in a worker thread so the event loop keeps going)."""
         return await asyncio.to_thread(self.decide, X, max_cost=max_cost)
 
     def calibrate(self, data: RoutingDataset, **target: Any) -> Calibration:
         """Set ``policy_`` for a target on held-out data (``strong_share=``, ``quality=``, ``best_share=``,
         ``budget=``/``cost_per_query=``; ``rule="tolerance"`` among more than two models); see
-        :func:`graphroute.routers.calibration.calibrate`."""
+        ``graphroute.routers.calibration.calibrate``."""
         self._check_fitted()
         self.calibration_ = calibrate(self, data, **target)
         return self.calibration_
@@ -330,7 +330,7 @@ class Router(ABC):
         return None
 
     def save(self, path: str | Path) -> Path:
-        """Write the router to folder ``path`` (replaced atomically; see :mod:`graphroute.persist`)."""
+        """Write the router to folder ``path`` (replaced atomically; see ``graphroute.persist``)."""
         self._check_fitted()
         meta = {"class": f"{type(self).__module__}.{type(self).__qualname__}", "params": self._saved_params(),
                 "models": self.models_, "weak": self.weak_, "strong": self.strong_, "costs": getattr(self, "costs_", None),
@@ -340,7 +340,7 @@ class Router(ABC):
 
     @classmethod
     def load(cls, path: str | Path, **overrides: Any) -> "Router":
-        """Load a router saved with :meth:`save`; ``overrides`` replace saved params (e.g. ``encoder=``)."""
+        """Load a router saved with ``save``; ``overrides`` replace saved params (e.g. ``encoder=``)."""
         saved = read_folder(path, KIND)
         meta = saved.meta
         klass = router_class(str(meta.get("class", "")), path)
@@ -373,7 +373,7 @@ def _cloned(value: Any) -> Any:
 
 
 def router_class(name: str, path: Any = None) -> type[Router]:
-    """The router class a saved ``graphroute.json`` names, looked up among the :class:`Router`
+    """The router class a saved ``graphroute.json`` names, looked up among the ``Router``
     classes this process already defines (graphroute's own and any you imported); nothing is
     imported, so a folder naming a module cannot run it.
 

@@ -80,7 +80,7 @@ def calibrate(router: "Router", data: "RoutingDataset", *, strong_share: float |
     The previous policy's ``unfamiliar`` and ``min_familiarity`` are kept. Exactly one target:
     ``strong_share`` (0-1, two models), ``quality`` (in score units), ``best_share`` (a share of the
     best single model's quality on ``data``) or ``budget`` / ``cost_per_query`` (dollars per query).
-    ``costs``: an (n, models) dollar matrix (default: :func:`data_costs`). ``rule`` (more than two
+    ``costs``: an (n, models) dollar matrix (default: ``data_costs``). ``rule`` (more than two
     models): ``lambda`` or ``tolerance``. ``data`` should be held out from the router's training data.
     """
     if cost_per_query is not None:

@@ -3,14 +3,14 @@
 Pooling records of different datasets into one model has a price: what one dataset teaches can
 overrule another's signal (the 9-model tasks hold maths prompts the weaker model nearly always
 fails, so a router pooled over them stops ranking GSM8K questions against each other;
-``benchmarks/transfer.py``). :class:`DomainRouter` keeps each source's signal and still covers
+``benchmarks/transfer.py``). ``DomainRouter`` keeps each source's signal and still covers
 them all: it fits one expert router per part of a concatenated dataset
-(:meth:`~graphroute.datasets.RoutingDataset.parts`) and a similarity-weighted kNN gate over all the
+(``parts``) and a similarity-weighted kNN gate over all the
 training prompts; a prompt's predicted quality is its experts' predictions weighted by the share of
 its nearest training prompts each part holds. Familiarity is measured against every part's prompts.
 
-Fitted on :meth:`~graphroute.datasets.RoutingDataset.roles` of several datasets it routes any
-(weak, strong) pair (:meth:`Router.for_pair`) as the shipped general router does
+Fitted on ``roles`` of several datasets it routes any
+(weak, strong) pair (``Router.for_pair``) as the shipped general router does
 (``graphroute fit`` or a YAML ``fit: {data: [...], roles: true, router: domains}``).
 """
 

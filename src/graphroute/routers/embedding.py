@@ -2,7 +2,7 @@
 
 Subclasses implement ``_fit_vectors(V, data)`` and ``_predict_vectors(V, prompts)`` (V: normalised
 embeddings). This class embeds prompts once per call, measures how familiar each prompt is to the
-training data (:mod:`graphroute.routers.familiarity`), checks the encoder on load, and lets an
+training data (``graphroute.routers.familiarity``), checks the encoder on load, and lets an
 ensemble hand the same vectors to all its members.
 """
 
@@ -106,7 +106,7 @@ class EmbeddingRouter(EncoderMixin, Router):
         return q, (self.familiarity_.score(V) if self.familiarity_ is not None else None)
 
     def familiarity(self, X: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
-        """``(familiarity, nearest similarity)`` of each prompt (see :mod:`graphroute.routers.familiarity`)."""
+        """``(familiarity, nearest similarity)`` of each prompt (see ``graphroute.routers.familiarity``)."""
         self._check_fitted()
         if self.familiarity_ is None:
             return None
@@ -146,7 +146,7 @@ class EmbeddingRouter(EncoderMixin, Router):
 
 
 class PromptOnlyRouter(EmbeddingRouter):
-    """An :class:`EmbeddingRouter` that reads only the prompt texts, never their embeddings.
+    """An ``EmbeddingRouter`` that reads only the prompt texts, never their embeddings.
 
     It still accepts ``encoder`` so a stack can hand it the shared vectors; alone it skips the
     encoder entirely (saved with encoder id ``"none"``, loadable with any encoder), and it reports

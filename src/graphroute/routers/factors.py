@@ -6,11 +6,11 @@ is a vector ``theta = (u, b)`` of the same factors plus a bias; the predicted qu
 given by the encoder). ``W`` is shared by every model, so what the outcomes of one model teach it
 about prompts serves all of them, and a model is a point in a space the others have mapped.
 
-That is what makes a new model cheap: :meth:`FactorRouter.add_model` keeps ``W`` and places the
+That is what makes a new model cheap: ``FactorRouter.add_model`` keeps ``W`` and places the
 newcomer from a few labelled probe prompts, its ``theta`` a Bayesian logistic regression whose
 prior is the spread of the known models (empirical Bayes), solved by Newton's method. Each model
 keeps the Laplace posterior of its ``theta`` (``cov``), so the router says how sure it is
-(:meth:`FactorRouter.predict_interval`), and ``optimism > 0`` ranks models by an upper bound of
+(``FactorRouter.predict_interval``), and ``optimism > 0`` ranks models by an upper bound of
 their quality: a newcomer with a wide interval is tried more until its records narrow it.
 
 Fitting minimises the binary cross-entropy of the known outcomes (graded scores in 0-1 are soft

@@ -8,7 +8,7 @@ is a median training prompt; 0.02 means only 2 % of training prompts sit further
 neighbours. For prompts drawn like the training data familiarity is uniform on 0-1, so a policy's
 ``min_familiarity=0.05`` flags about 5 % of them, and most prompts from elsewhere.
 
-The neighbours are searched among a fixed sample of at most :data:`REFERENCE_SIZE` training
+The neighbours are searched among a fixed sample of at most ``REFERENCE_SIZE`` training
 prompts, in the encoder's *form view*: for a multi-layer encoder (``encoder="layers"``, the
 classifier's) the lower half of its layers, which keep the wording and format that the top layer's
 topic vector blurs; for a one-layer encoder, the vector itself (which sees topics only: to an MMLU

@@ -2,7 +2,7 @@
 
 A router used at its raw threshold rarely does what its user wants (the MMLU classifier sent 94.8 %
 of MMLU prompts to GPT-4 at threshold 0; ``benchmarks/default_router.py``), and calibrating on the
-prompts it was fitted on flatters it (a kNN member has seen every answer). :func:`fit_router` holds
+prompts it was fitted on flatters it (a kNN member has seen every answer). ``fit_router`` holds
 out a share of the data, fits on the rest, calibrates on the held-out share, and returns the router
 with its policy: what ``graphroute fit --calibrate``, a YAML ``fit: {calibrate: ...}`` block and the
 README do.
@@ -23,7 +23,7 @@ HOLDOUT = 0.2
 
 
 def held_out_count(n: int, holdout: float) -> int:
-    """How many of ``n`` prompts :func:`split_for_calibration` holds out (all of them with ``holdout=0``:
+    """How many of ``n`` prompts ``split_for_calibration`` holds out (all of them with ``holdout=0``:
     then the fit data itself is calibrated on)."""
     return n if holdout == 0 else max(1, int(round(holdout * n)))
 
@@ -47,7 +47,7 @@ def fit_router(spec: Any, data: RoutingDataset | Sequence[RoutingDataset], *, ca
     Args:
         spec: a router spec (``"classifier"``, ``"knn:k=100"``, a mapping) or an unfitted router.
         data: a dataset, or several recording the same models (concatenated).
-        calibrate: one target, as :meth:`Router.calibrate` takes it (``{"best_share": 0.95}``,
+        calibrate: one target, as ``Router.calibrate`` takes it (``{"best_share": 0.95}``,
             ``{"strong_share": 0.3}``, ``{"cost_per_query": 0.0001, "rule": "tolerance"}``); None fits
             on all of ``data`` and keeps the default policy.
         holdout: the share of prompts held out to calibrate on (0: calibrate on the fit data).

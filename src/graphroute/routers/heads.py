@@ -36,9 +36,9 @@ class HeadRouter(EmbeddingRouter):
 
     ``C`` is the inverse regularisation of the logistic head, ``alpha`` the ridge/MLP penalty;
     ``prompt_features="math"`` adds standardised word-problem features
-    (:mod:`graphroute.tasks.word_problems`), scaled by ``feature_scale``. The linear heads also learn
+    (``graphroute.tasks.word_problems``), scaled by ``feature_scale``. The linear heads also learn
     from partial labels (NaN where a model's outcome is unknown, as in logged feedback; see
-    :mod:`graphroute.datasets.logged`), weighting each row by ``meta["weights"]``.
+    ``graphroute.datasets.logged``), weighting each row by ``meta["weights"]``.
 
     Examples:
         >>> from graphroute.routers import HeadRouter

@@ -1,17 +1,17 @@
 """Decision policies: from predicted per-model quality to one chosen model, with its reason.
 
-* :class:`ThresholdPolicy` — two models: the strong one when ``q_strong - q_weak >= threshold``;
-* :class:`CostPolicy` — any number: ``argmax(q - lam * cost)``;
-* :class:`TargetQualityPolicy` — any number: the cheapest model predicted to reach ``target``,
+* ``ThresholdPolicy`` — two models: the strong one when ``q_strong - q_weak >= threshold``;
+* ``CostPolicy`` — any number: ``argmax(q - lam * cost)``;
+* ``TargetQualityPolicy`` — any number: the cheapest model predicted to reach ``target``,
   else the best predicted one;
-* :class:`TolerancePolicy` — any number: the cheapest model predicted within ``tolerance`` of the
+* ``TolerancePolicy`` — any number: the cheapest model predicted within ``tolerance`` of the
   best predicted one (NVIDIA's rule).
 
 Every policy also honours a per-call ``max_cost`` (a remaining budget): models whose expected
 cost exceeds it are not chosen while a cheaper one exists. And every policy says what a prompt
 unlike the router's training data gets (``unfamiliar``: ``None`` for the normal decision,
 ``"strong"``, ``"weak"`` or a model name), below ``min_familiarity`` (see
-:class:`~graphroute.types.Decision`). ``explore`` (epsilon) sends that share of decisions to a
+``Decision``). ``explore`` (epsilon) sends that share of decisions to a
 uniformly random model and reports each decision's probability, so logged feedback can train a
 router without the bias of its own past choices.
 

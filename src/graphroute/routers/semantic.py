@@ -6,7 +6,7 @@ A route's score for a query is the cosine similarity of its most similar utteran
 threshold are returned best first; when none does, the decision is "no route" and the
 ``fallback`` model (if any) is chosen. ``fit`` sets each route's threshold from labelled examples
 (the threshold maximising that route's F1); ``evaluate`` reports accuracy and per-route recall.
-Routes are added and removed with :meth:`SemanticRouter.add_route` / :meth:`remove_route` (only the
+Routes are added and removed with ``SemanticRouter.add_route`` / ``remove_route`` (only the
 changed utterances are embedded); the index follows any change of the routes.
 
 Routes come from Python or from YAML::
@@ -117,7 +117,7 @@ class SemanticRouter(EncoderMixin):
     # ------------------------------------------------------------------ routes and the index
     @property
     def routes(self) -> tuple[Route, ...]:
-        """The routes, in order (a tuple: change them with :meth:`add_route` / :meth:`remove_route`)."""
+        """The routes, in order (a tuple: change them with ``add_route`` / ``remove_route``)."""
         return tuple(self.spec.routes)
 
     def _fingerprint(self) -> tuple:

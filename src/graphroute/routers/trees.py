@@ -4,7 +4,7 @@ The features describe a prompt's form rather than its topic — length, lines, d
 symbols, code markers, multiple-choice options, negation (NOT/EXCEPT/LEAST), question marks — which
 is where hard items differ from easy ones within a topic. Feature sets are named and combined with
 ``+``: ``form`` (these), ``options`` (a multiple-choice item's answer options,
-:mod:`graphroute.tasks.multiple_choice`), ``math`` (word problems, :mod:`graphroute.tasks.word_problems`).
+``graphroute.tasks.multiple_choice``), ``math`` (word problems, ``graphroute.tasks.word_problems``).
 
 The boosted trees are fitted with scikit-learn's ``HistGradientBoostingRegressor`` and read into
 flat arrays (feature, threshold, children, leaf value), the router's fitted and saved state
@@ -115,7 +115,7 @@ def flatten_trees(model) -> dict[str, np.ndarray]:
 
 
 def merge_forests(forests: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Flattened forests (one per output) as one structure that :func:`predict_forests` walks in a
+    """Flattened forests (one per output) as one structure that ``predict_forests`` walks in a
     single pass: ``child[node, go_left]`` replaces the left/right/where triple (``slots[node]`` is
     ``child.ravel()``'s position of ``child[node, 0]``), and each output's trees are a contiguous run
     starting at ``starts[j]``."""

@@ -1,11 +1,11 @@
 """RouteLLM's target: will the strong model do better than the weak one on this prompt?
 
 Where the per-model heads (``logistic``, ``classifier``) predict each model's quality and route on
-the difference, :class:`WinRouter` learns one thing: the chance that the strong model's recorded
+the difference, ``WinRouter`` learns one thing: the chance that the strong model's recorded
 outcome beats the weak one's (ties count as the weak model sufficing), a logistic regression on
 the prompt's embedding. It knows nothing about which models they are, so, trained on
-:meth:`~graphroute.datasets.RoutingDataset.roles` of several datasets, it routes any (weak, strong)
-pair (:meth:`Router.for_pair`) as RouteLLM's routers do. ``benchmarks/transfer.py`` measures how
+``roles`` of several datasets, it routes any (weak, strong)
+pair (``Router.for_pair``) as RouteLLM's routers do. ``benchmarks/transfer.py`` measures how
 each formulation transfers between datasets.
 """
 

@@ -1,6 +1,6 @@
-"""Runtime reliability: the :class:`Gateway` (fallbacks, retries with backoff, circuit breakers,
+"""Runtime reliability: the ``Gateway`` (fallbacks, retries with backoff, circuit breakers,
 budgets, a semantic cache, context-window checks and telemetry). The routing strategies it often
-starts from (round-robin, hashing, privacy, bandit, ...) are in :mod:`graphroute.strategies`."""
+starts from (round-robin, hashing, privacy, bandit, ...) are in ``graphroute.strategies``."""
 
 from graphroute.runtime.breaker import CircuitBreaker
 from graphroute.runtime.budgets import BudgetManager

@@ -7,11 +7,11 @@ While the window holds failures with no success after them, new calls are admitt
 trials, at most ``failures`` minus the failures so far at a time: under load, a provider that has
 just died gets no more failed calls than the threshold before its breaker opens.
 
-``allow`` answers a ticket (0 refused, 1 admitted, 2 trial; a :class:`Ticket`, which a shared
-breaker also gives its trial token) that ``record_success`` / ``record_failure`` take back. :class:`SlowStart` caps the calls
+``allow`` answers a ticket (0 refused, 1 admitted, 2 trial; a ``Ticket``, which a shared
+breaker also gives its trial token) that ``record_success`` / ``record_failure`` take back. ``SlowStart`` caps the calls
 in flight to a model that has not shown that it answers (at start, after a failure, after its
 breaker closes). The ``a``-methods are the same as coroutines (the state-backend
-protocol, :mod:`graphroute.state`), so a shared breaker in Redis is used the same way.
+protocol, ``graphroute.state``), so a shared breaker in Redis is used the same way.
 
 Examples:
     >>> from graphroute.runtime import CircuitBreaker

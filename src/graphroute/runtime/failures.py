@@ -16,7 +16,7 @@ from graphroute.redaction import redact
 __all__ = ["BudgetExceededError", "NoModelAvailableError", "ProviderError", "classify", "no_model", "redact", "refusal"]
 
 def classify(exc: BaseException, model: str = "") -> ProviderError:
-    """Map any exception to a :class:`ProviderError` by its type, status code and message."""
+    """Map any exception to a ``ProviderError`` by its type, status code and message."""
     if isinstance(exc, ProviderError):
         return exc
     status = getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", None)
@@ -48,7 +48,7 @@ def refusal(exc: BaseException) -> str:
 
 def no_model(attempts: list[dict], last: BaseException | None) -> BaseException:
     """What a fallback chain that ran out raises: the refusal itself when every attempt was refused
-    for the same reason (budget, or the state outage), else :class:`NoModelAvailableError`."""
+    for the same reason (budget, or the state outage), else ``NoModelAvailableError``."""
     kinds = {a["error"] for a in attempts}
     if last is not None and len(kinds) == 1 and kinds <= {"budget", "state_unavailable"}:
         return last

@@ -2,8 +2,8 @@
 (tenacity: exponential backoff with jitter), a circuit breaker per model, budgets reserved before
 each call, a semantic cache, context-window checks, privacy limits and telemetry.
 
-Every request ends with an answer or a typed error (:class:`ProviderError`,
-:class:`BudgetExceededError`, :class:`NoModelAvailableError`), never a hang or a silent loss.
+Every request ends with an answer or a typed error (``ProviderError``,
+``BudgetExceededError``, ``NoModelAvailableError``), never a hang or a silent loss.
 
 In the example, fake providers stand in and the first one is down.
 
@@ -130,10 +130,10 @@ class Gateway:
                       attempts: list[dict], defer: bool = False,
                       reserve_tokens: int | None = None) -> tuple[Reply, Reservation | None]:
         """Call ``model`` through its breaker, the budgets and retries (tenacity): ``call()`` makes one
-        try and returns a :class:`Reply`. The budget reservation is the worst case of ``reserve_tokens``
+        try and returns a ``Reply``. The budget reservation is the worst case of ``reserve_tokens``
         (default ``tokens``) in and ``request["max_output_tokens"]`` (default: the gateway's) out; the
         call is settled to the usage the reply reports (``tokens`` in when it reports none).
-        ``defer=True`` (a stream still running): the budget reservation is returned and :meth:`settle`
+        ``defer=True`` (a stream still running): the budget reservation is returned and ``settle``
         must be called with the final reply."""
         breaker = self.breakers[model]
 
@@ -269,7 +269,7 @@ class Gateway:
         self.telemetry.sink.write({"event": "feedback", "ts": time.time(), "run_id": str(run_id), "score": float(score)})
 
     def invoke(self, prompt: str, **kwargs: Any) -> GatewayResult:
-        """Sync :meth:`ainvoke`."""
+        """Sync ``ainvoke``."""
         return run_sync(self.ainvoke(prompt, **kwargs))
 
     def node(self, *, input_key: str = "question", output_key: str = "answer", error_key: str = "error",

@@ -2,7 +2,7 @@
 and a time to live. A private request (user/session scope) is looked up and stored only in its own
 scope; public requests only in the public one — a cached answer never crosses scopes.
 
-With a shared ``state`` (:mod:`graphroute.state`, Redis), ``aput`` also appends the entry (vector,
+With a shared ``state`` (``graphroute.state``, Redis), ``aput`` also appends the entry (vector,
 answer, model, scope, expiry) to the shared log, and ``aget`` first adds to this worker's FAISS
 index the entries other workers appended since it last looked: an answer cached by one worker is
 found by every other.
@@ -106,12 +106,12 @@ class SemanticCache(EncoderMixin):
         return n
 
     async def aget(self, prompt: str, model: str, scope: str = PUBLIC) -> str | None:
-        """:meth:`get`, after taking in what other workers cached."""
+        """``get``, after taking in what other workers cached."""
         await self.sync()
         return self.get(prompt, model, scope)
 
     async def aput(self, prompt: str, model: str, answer: str, scope: str = PUBLIC) -> None:
-        """:meth:`put`, shared with every worker through the state backend."""
+        """``put``, shared with every worker through the state backend."""
         v = self._vec(prompt)
         now = self.clock()
         self._insert(v, model, answer, scope, now)

@@ -141,7 +141,7 @@ def log_feedback(sink: Any, run_id: str, score: float, metric: str = "feedback")
 
 def summarise(source: str | Path | Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Cost, latency percentiles, model mix and errors of a telemetry JSONL file, or of records
-    (e.g. :func:`graphroute.storage.read_events` on PostgreSQL)."""
+    (e.g. ``graphroute.storage.read_events`` on PostgreSQL)."""
     calls, decisions = [], []
     if isinstance(source, (str, Path)):
         source = (json.loads(line) for line in Path(source).read_text(encoding="utf-8").splitlines() if line.strip())

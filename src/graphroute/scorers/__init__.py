@@ -1,13 +1,13 @@
-"""Confidence scorers for cascades: one protocol (:class:`Scorer`), one registry (:data:`SCORERS`).
+"""Confidence scorers for cascades: one protocol (``Scorer``), one registry (``SCORERS``).
 
-* :class:`FormatScorer` — the answer parses (number, integer, JSON, choice, regex, your parser);
+* ``FormatScorer`` — the answer parses (number, integer, JSON, choice, regex, your parser);
   truncated answers (``finish_reason == "length"``) fail;
-* :class:`ArithmeticScorer` — shown work: steps' arithmetic and use of the question's quantities;
-* :class:`LogprobScorer` — token log-probabilities reported by the provider;
-* :class:`SelfConsistencyScorer` — k samples at temperature > 0 agree with the answer;
-* :class:`VerifierScorer` — another LLM grades the answer;
-* :class:`LearnedScorer` — fitted on recorded outcomes (FrugalGPT's scorer);
-* :class:`CombinedScorer` — mean / min / max / product of several.
+* ``ArithmeticScorer`` — shown work: steps' arithmetic and use of the question's quantities;
+* ``LogprobScorer`` — token log-probabilities reported by the provider;
+* ``SelfConsistencyScorer`` — k samples at temperature > 0 agree with the answer;
+* ``VerifierScorer`` — another LLM grades the answer;
+* ``LearnedScorer`` — fitted on recorded outcomes (FrugalGPT's scorer);
+* ``CombinedScorer`` — mean / min / max / product of several.
 """
 
 from graphroute.scorers.base import SCORERS, ScoreContext, Scorer, as_answer

@@ -2,7 +2,7 @@
 
 ``generic`` features suit any task: length, truncation, hedging and refusal words, repetition,
 how much of the prompt the answer echoes. ``math`` adds checks for answers that show their work
-(:mod:`graphroute.tasks.arithmetic`): is the final answer a clean integer, is it the result of a
+(``graphroute.tasks.arithmetic``): is the final answer a clean integer, is it the result of a
 step, are the steps' sums right, does it use every quantity in the question — and how the question
 invites its answer to be written (prices with cents, a number in the final sentence), which predicts
 grading failures of *any* model answering it.
@@ -53,12 +53,12 @@ PROMPT_ONLY = {"log_prompt_chars", "prompt_sentences", *_Q_KEYWORDS, *FORMAT_RIS
 
 
 def prompt_columns(kind: str = "math") -> list[int]:
-    """Indices of :func:`answer_features` columns that depend on the prompt only."""
+    """Indices of ``answer_features`` columns that depend on the prompt only."""
     return [i for i, name in enumerate(feature_names(kind)) if name in PROMPT_ONLY]
 
 
 def feature_names(kind: str = "math") -> list[str]:
-    """Column names of :func:`answer_features` for ``kind`` ("generic" or "math")."""
+    """Column names of ``answer_features`` for ``kind`` ("generic" or "math")."""
     if kind not in ("generic", "math"):
         raise ValueError(f"kind must be 'generic' or 'math', got {kind!r}")
     return GENERIC + (MATH if kind == "math" else [])

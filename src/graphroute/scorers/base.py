@@ -43,7 +43,7 @@ class ScoreContext:
 
 
 def as_answer(answer: Answer | str | Any, model: str = "") -> Answer:
-    """An :class:`Answer` from an Answer, a string or a LangChain message."""
+    """An ``Answer`` from an Answer, a string or a LangChain message."""
     return answer if isinstance(answer, Answer) else Answer.from_message(answer, model=model)
 
 
@@ -59,7 +59,7 @@ class Scorer(ABC):
         """Confidence in [0, 1] that ``answer`` is a right answer to ``prompt``."""
 
     async def ascore(self, prompt: str, answer: Answer, context: ScoreContext | None = None) -> float:
-        """Async :meth:`score` (default: in a worker thread)."""
+        """Async ``score`` (default: in a worker thread)."""
         return await asyncio.to_thread(self.score, prompt, answer, context)
 
     def score_many(self, prompts: Sequence[str], answers: Sequence[Answer | str]) -> np.ndarray:
@@ -67,7 +67,7 @@ class Scorer(ABC):
         return np.array([self.score(p, as_answer(a)) for p, a in zip(prompts, answers)], dtype=np.float64)
 
     def config(self) -> dict[str, Any]:
-        """JSON-able description ``{"type": name, **params}`` (see :func:`graphroute.scorers.make_scorer`)."""
+        """JSON-able description ``{"type": name, **params}`` (see ``graphroute.scorers.make_scorer``)."""
         return {"type": self.name, **self._params()}
 
     def _params(self) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 (prompt, answer) pair, fitted on recorded outcomes.
 
 Each prediction averages a logistic regression and gradient-boosted trees on the hand-made features
-of :mod:`graphroute.scorers.answer_features`; with ``embeddings=True`` both also see one extra feature, the
+of ``graphroute.scorers.answer_features``; with ``embeddings=True`` both also see one extra feature, the
 out-of-fold probability of a logistic head on the MiniLM embeddings of prompt and answer (stacked,
 so the trees never see a probability fitted on their own rows). Fitted weights and trees are plain
 arrays: saving needs no pickle and scoring needs no scikit-learn.
@@ -183,7 +183,7 @@ class LearnedScorer(EncoderMixin, Scorer):
 
     def _proba(self, prompts, answers, names: Sequence[str], store: bool = True) -> list[np.ndarray]:
         """Members' probabilities; ``store``: recorded pairs are kept in the embedding cache (they
-        are scored again), a live answer (:meth:`score`) is not."""
+        are scored again), a live answer (``score``) is not."""
         self._check_fitted()
         F, E = self._inputs(prompts, answers, store)
         if not len(F):
@@ -201,7 +201,7 @@ class LearnedScorer(EncoderMixin, Scorer):
 
     def predict_next(self, prompts: Sequence[str], answers: Sequence[Answer | str]) -> np.ndarray:
         """P(the next stage answers right), predicted from the prompt alone (``answers`` keep the
-        signature of :meth:`predict_proba`; the next-stage member does not read them)."""
+        signature of ``predict_proba``; the next-stage member does not read them)."""
         self._need_next()
         return self._proba(prompts, answers, ["next"])[0]
 
@@ -225,7 +225,7 @@ class LearnedScorer(EncoderMixin, Scorer):
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
-        """Write the scorer to folder ``path`` (replaced atomically; :mod:`graphroute.persist`)."""
+        """Write the scorer to folder ``path`` (replaced atomically; ``graphroute.persist``)."""
         self._check_fitted()
         estimators = {f"{name}_{part}": m[part] for name, m in self.members_.items() for part in PARTS
                       if m[part] is not None}

@@ -79,7 +79,7 @@ class SelfConsistencyScorer(Scorer):
 
     Samples come from the stage's own model (``context.model``), or from ``model`` if given; each
     sample is a recorded call, so its cost is counted. ``extract`` maps an answer text to what must
-    agree (default: :func:`default_extract`).
+    agree (default: ``default_extract``).
     """
 
     name = "self_consistency"
@@ -154,7 +154,7 @@ def parse_grade(text: str, scale: float = 10.0) -> float | None:
 @SCORERS.register("verifier")
 class VerifierScorer(Scorer):
     """Another LLM grades the answer. ``prompt`` is a template with ``{question}`` and ``{answer}``;
-    the reply is parsed by :func:`parse_grade` (or your ``parse``). Unparseable replies score ``missing``."""
+    the reply is parsed by ``parse_grade`` (or your ``parse``). Unparseable replies score ``missing``."""
 
     name = "verifier"
     calls_models = True

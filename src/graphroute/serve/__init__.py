@@ -1,7 +1,7 @@
 """``graphroute serve``: an OpenAI-compatible routing server any OpenAI or LangChain client uses unchanged.
 
 ``create_app(config)`` gives the ASGI app (a path to a serve YAML or a loaded
-:class:`~graphroute.serve.settings.ServeFile`); ``create_replay_app(data)`` an OpenAI-compatible
+``ServeFile``); ``create_replay_app(data)`` an OpenAI-compatible
 server answering from recorded outcomes. Both need the ``serve`` extra
 (``pip install 'graphroute[serve]'``) and load on first use; reading and checking a serve file does not.
 """

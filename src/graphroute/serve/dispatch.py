@@ -3,8 +3,8 @@ with retries, its circuit breaker and a budget reservation of the worst case.
 
 Streams fall back only before the first token: a stream is opened, and it counts as answered by a
 model once a chunk with content (or a tool call) arrives; failures before that try the next
-model. After it, a failure ends the stream with an error event (:class:`Stream`), never another
-model's text spliced in. Closing a :class:`Stream` (the client went away) closes the upstream call.
+model. After it, a failure ends the stream with an error event (``Stream``), never another
+model's text spliced in. Closing a ``Stream`` (the client went away) closes the upstream call.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ class Dispatcher:
 
 class Stream:
     """An opened upstream stream: iterate for chunks; ``error`` is set if it broke after the first token.
-    ``cost``/``usage`` are final once iteration ends (or :meth:`aclose` ran)."""
+    ``cost``/``usage`` are final once iteration ends (or ``aclose`` ran)."""
 
     def __init__(self, d: Dispatcher, model: str, it: AsyncIterator[dict], head: list[dict], t0: float, ttft_ms: float | None,
                  res: Reservation | None, tokens: int, request: dict[str, Any], attempts: list[dict]) -> None:

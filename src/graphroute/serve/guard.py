@@ -2,7 +2,7 @@
 ``graphroute_requests_total`` (refusals included: 401, 403, 404, 413, 429, 500), an unexpected
 exception becomes a 500 in OpenAI's format without tearing down the client's keep-alive
 connection, and a key sent in the query string is refused with 401 before anything reads it.
-The access log never shows a query string (:class:`NoQueryInAccessLog`).
+The access log never shows a query string (``NoQueryInAccessLog``).
 
 Examples:
     >>> from fastapi import FastAPI
@@ -60,14 +60,14 @@ class NoQueryInAccessLog(logging.Filter):
 
 
 def hide_query_strings() -> None:
-    """Install :class:`NoQueryInAccessLog` on uvicorn's access logger (once)."""
+    """Install ``NoQueryInAccessLog`` on uvicorn's access logger (once)."""
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, NoQueryInAccessLog) for f in access.filters):
         access.addFilter(NoQueryInAccessLog())
 
 
 class Guard:
-    """``metrics``: the server's :class:`~graphroute.serve.metrics.ServeMetrics`; ``secrets``: the
+    """``metrics``: the server's ``ServeMetrics``; ``secrets``: the
     upstreams' keys, scrubbed from every error it sends."""
 
     def __init__(self, app: Any, metrics: Any, secrets: Any = ()) -> None:

@@ -1,4 +1,4 @@
-"""Everything one server process holds, built from a :class:`~graphroute.serve.settings.ServeFile`:
+"""Everything one server process holds, built from a ``ServeFile``:
 upstreams, the gateway (breakers, budgets, retries), routers and graphs, keys, metrics, telemetry,
 and the requests awaiting feedback. With ``serve.state: redis://...`` the breakers, budgets, rate
 limits, bandit statistics and feedback records are shared by every worker; with
@@ -133,7 +133,7 @@ class Service:
         (``serve.feedback_metrics``), and a request takes one score per metric: both are checked
         before anything learns or is logged. A score of another ``metric`` (``judge``) and a shadow
         answer's score (``<request id>#<shadow>``) are recorded only: no bandit learns from them.
-        Raises :class:`~graphroute.errors.FeedbackError`."""
+        Raises ``FeedbackError``."""
         ranges = self.cfg.serve.feedback_metrics
         if metric not in ranges:
             raise FeedbackError(f"Unknown metric {metric!r}; this server takes {', '.join(sorted(ranges))}.",

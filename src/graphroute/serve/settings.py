@@ -236,7 +236,7 @@ def _check_experiments(cfg: ServeFile) -> list[tuple[tuple, str]]:
 
 
 def load_serve_config(path: str | Path) -> ServeFile:
-    """Parse and validate a serve configuration; every problem raises :class:`ConfigError` as
+    """Parse and validate a serve configuration; every problem raises ``ConfigError`` as
     ``file:line:column: field.path: message``."""
     path = Path(path)
 

@@ -97,7 +97,7 @@ class ChatRequest(BaseModel):
 
 class FeedbackRequest(BaseModel):
     """``POST /v1/feedback``: the outcome of an answered request (the server's own schema names
-    its metrics and each one's range: :func:`feedback_request`)."""
+    its metrics and each one's range: ``feedback_request``)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -1,5 +1,5 @@
-"""Runtime state shared across workers: a protocol (:mod:`graphroute.state.base`), in this
-process (:class:`MemoryState`, the default) or in Redis (:class:`RedisState`, the ``redis`` extra:
+"""Runtime state shared across workers: a protocol (``graphroute.state.base``), in this
+process (``MemoryState``, the default) or in Redis (``RedisState``, the ``redis`` extra:
 ``pip install 'graphroute[redis]'``).
 
 Examples:
@@ -20,8 +20,8 @@ from graphroute.types import CacheEntry
 
 
 def open_state(url: str | None, **options: Any) -> Any:
-    """The backend a URL names: None or ``memory://`` -> :class:`MemoryState`; ``redis://``,
-    ``rediss://``, ``unix://`` or ``redis-cluster://`` -> :class:`RedisState` (``options``: prefix, policy, timeout_s, retry_s)."""
+    """The backend a URL names: None or ``memory://`` -> ``MemoryState``; ``redis://``,
+    ``rediss://``, ``unix://`` or ``redis-cluster://`` -> ``RedisState`` (``options``: prefix, policy, timeout_s, retry_s)."""
     if url is None or url == "memory://":
         return MemoryState()
     if url.startswith(("redis://", "rediss://", "unix://", "redis-cluster://")):

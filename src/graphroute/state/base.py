@@ -1,7 +1,7 @@
 """The state-backend protocol: what graphroute keeps while it serves (circuit breakers, budgets,
 rate limits, bandit statistics, semantic-cache entries, requests awaiting feedback), behind one
-interface so that one process (:class:`~graphroute.state.memory.MemoryState`) or many
-(:class:`~graphroute.state.redis_backend.RedisState`) share it.
+interface so that one process (``MemoryState``) or many
+(``RedisState``) share it.
 
 Every method that changes state is one atomic step of the backend: one lock in memory, one Lua
 script in Redis. Methods are coroutines, so a network backend never blocks the event loop.

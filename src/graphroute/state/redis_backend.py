@@ -2,7 +2,7 @@
 breakers, budgets, rate limits, bandit statistics, semantic-cache entries and feedback records.
 
 An outage is handled by ``policy``: ``fail_closed`` refuses budgeted calls
-(:class:`~graphroute.state.base.StateUnavailableError`), ``fail_open`` spends under local limits
+(``StateUnavailableError``), ``fail_open`` spends under local limits
 only (logged). Breakers and rate limits fall back to this process's own during an outage either
 way. The client reconnects by itself: after a failed command Redis is left alone for
 ``retry_s``, then tried again.
@@ -107,7 +107,7 @@ class RedisState:
         return self.clock() >= self._down_until
 
     async def run(self, op: Callable[[], Awaitable[Any]]) -> Any:
-        """Run one Redis operation; an outage raises :class:`StateUnavailableError` (fast while down)."""
+        """Run one Redis operation; an outage raises ``StateUnavailableError`` (fast while down)."""
         if not self.up:
             raise StateUnavailableError("Redis is unreachable (retrying shortly)", self.host)
         try:

@@ -94,7 +94,7 @@ class RedisBudgets:
 
     async def areserve(self, amount: float, session: str | None = None, request_limit: float | None = None,
                        request_spent: float = 0.0) -> Reservation:
-        """Hold ``amount`` at every level, or raise :class:`BudgetExceededError` naming the level."""
+        """Hold ``amount`` at every level, or raise ``BudgetExceededError`` naming the level."""
         if request_limit is not None and request_spent + amount > request_limit + 1e-15:
             raise BudgetExceededError(f"request budget ${request_limit:g} (spent ${request_spent:.6f}) cannot cover "
                                       f"a call of up to ${amount:.6f}")

@@ -51,8 +51,8 @@ def host_of(url: str) -> str:
 
 
 def connect_pool(url: str, *, min_size: int = 1, max_size: int = 4, timeout_s: float = 5.0, **kwargs: Any) -> Any:
-    """An open ``psycopg_pool.ConnectionPool``, or :class:`ServiceUnavailableError` naming the host
-    (:class:`~graphroute.errors.MissingExtraError` without the ``postgres`` extra)."""
+    """An open ``psycopg_pool.ConnectionPool``, or ``ServiceUnavailableError`` naming the host
+    (``MissingExtraError`` without the ``postgres`` extra)."""
     require("psycopg_pool", "PostgreSQL storage")
     import psycopg
     from psycopg_pool import ConnectionPool, PoolTimeout
@@ -67,7 +67,7 @@ def connect_pool(url: str, *, min_size: int = 1, max_size: int = 4, timeout_s: f
 
 
 class PostgresSink:
-    """``write(record)`` as :class:`~graphroute.runtime.JsonlSink`; ``table_prefix`` names the tables
+    """``write(record)`` as ``JsonlSink``; ``table_prefix`` names the tables
     (``graphroute_`` by default: ``graphroute_calls``, ``graphroute_decisions``, ``graphroute_feedback``,
     ``graphroute_experiments``, ``graphroute_experiment_shadows``)."""
 

@@ -53,7 +53,7 @@ class HybridRouter(StrategyRouter):
 
 @STRATEGIES.register("hybrid")
 def hybrid_strategy(rules: list[dict[str, Any]], default: str, learned: Any) -> HybridRouter:
-    """Rules first (see :class:`~graphroute.strategies.rules.RulesRouter`), else the ``learned`` router."""
+    """Rules first (see ``RulesRouter``), else the ``learned`` router."""
     return HybridRouter(RulesRouter(rules, default), learned)
 
 

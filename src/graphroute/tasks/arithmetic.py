@@ -2,8 +2,8 @@
 final answer is actually derived from the question's quantities.
 
 Everything here is plain text processing (no model calls). The arithmetic is evaluated with a
-whitelisting AST walker, never ``eval``. Used by :class:`~graphroute.scorers.ArithmeticScorer`
-and, as features, by :class:`~graphroute.scorers.LearnedScorer`.
+whitelisting AST walker, never ``eval``. Used by ``ArithmeticScorer``
+and, as features, by ``LearnedScorer``.
 
 Examples:
     >>> from graphroute.tasks.arithmetic import check_arithmetic, final_number

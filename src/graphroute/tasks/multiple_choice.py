@@ -3,7 +3,7 @@
 How hard an item is often shows in its options more than in its topic: options that share most of
 their words (close distractors), one option much longer than the rest, numeric answers, "all of
 the above", "Both A and B", the "True, False" pairs of two-statement items, Roman-numeral
-combinations. :func:`option_features` measures these from the option lines (``A. ...`` up to
+combinations. ``option_features`` measures these from the option lines (``A. ...`` up to
 ``H. ...``); a prompt without options gets zeros. They are topic-free, so they carry over to
 subjects a router never saw.
 

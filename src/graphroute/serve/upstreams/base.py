@@ -1,6 +1,6 @@
 """What the server calls: an upstream answers OpenAI chat-completion bodies, whole or as a stream of
-chunk objects. A failure is a :class:`~graphroute.runtime.ProviderError` (retried, counted by the
-breaker, then the next fallback) or an :class:`UpstreamStatusError` the client caused (relayed).
+chunk objects. A failure is a ``ProviderError`` (retried, counted by the
+breaker, then the next fallback) or an ``UpstreamStatusError`` the client caused (relayed).
 
 Examples:
     >>> from graphroute.serve.upstreams.base import UpstreamStatusError

@@ -118,10 +118,15 @@ def team():
     return cat, models
 
 
+def make_plan(mode: str, rounds: int, *slots: tuple) -> Plan:
+    """A plan of ``mode`` (its kind too) whose slots are (slot, role, model, calls)."""
+    return Plan(mode=mode, kind=mode, rounds=rounds, utility=0, cost=0, objective=0,
+                assignments=[Assignment(slot=s, role=r, model=m, calls=c) for s, r, m, c in slots])
+
+
 def test_chain_calls_each_role_with_its_model_in_order():
     cat, models = team()
-    plan = Plan("chain", "chain", 1, [Assignment("planner", "planner", "c", 1), Assignment("solver", "solver", "a", 1),
-                                      Assignment("reviewer", "critic", "b", 1)], 0, 0, 0)
+    plan = make_plan("chain", 1, ("planner", "planner", "c", 1), ("solver", "solver", "a", 1), ("reviewer", "critic", "b", 1))
     out = Allocator(cat).compile(plan, models).invoke({"task": "6 * 7?"})
     assert [(o["slot"], o["model"]) for o in out["outputs"]] == [("planner", "c"), ("solver", "a"), ("reviewer", "b")]
     assert all(o["text"].startswith(o["model"] + ":") for o in out["outputs"])  # really answered by that model
@@ -130,8 +135,8 @@ def test_chain_calls_each_role_with_its_model_in_order():
 
 def test_debate_fans_out_per_round_then_judge():
     cat, models = team()
-    plan = Plan("debate", "debate", 2, [Assignment("debater1", "solver", "a", 2), Assignment("debater2", "solver", "b", 2),
-                                        Assignment("debater3", "solver", "c", 2), Assignment("judge", "judge", "b", 1)], 0, 0, 0)
+    plan = make_plan("debate", 2, ("debater1", "solver", "a", 2), ("debater2", "solver", "b", 2),
+                     ("debater3", "solver", "c", 2), ("judge", "judge", "b", 1))
     out = Allocator(cat).compile(plan, models).invoke({"task": "6 * 7?"})
     rounds = {r: sorted((o["slot"], o["model"]) for o in out["outputs"] if o["round"] == r) for r in (1, 2)}
     assert rounds[1] == rounds[2] == [("debater1", "a"), ("debater2", "b"), ("debater3", "c")]
@@ -141,11 +146,10 @@ def test_debate_fans_out_per_round_then_judge():
 
 def test_vote_takes_the_majority_and_reflection_alternates():
     cat, models = team()
-    vote = Plan("vote", "vote", 1, [Assignment(f"voter{i}", "solver", m, 1) for i, m in enumerate("abc", 1)], 0, 0, 0)
+    vote = make_plan("vote", 1, *[(f"voter{i}", "solver", m, 1) for i, m in enumerate("abc", 1)])
     out = Allocator(cat).compile(vote, models).invoke({"task": "6 * 7?"})
     assert sorted(o["model"] for o in out["outputs"]) == ["a", "b", "c"] and out["answer"].endswith("#### 42")
-    refl = Plan("reflection", "reflection", 2, [Assignment("solver", "solver", "a", 3), Assignment("critic", "critic", "c", 2)],
-                0, 0, 0)
+    refl = make_plan("reflection", 2, ("solver", "solver", "a", 3), ("critic", "critic", "c", 2))
     out = Allocator(cat).compile(refl, models).invoke({"task": "6 * 7?"})
     assert [o["model"] for o in out["outputs"]] == ["a", "c", "a", "c", "a"]
 

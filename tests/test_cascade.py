@@ -114,7 +114,7 @@ def test_logprob_scorer_end_to_end():
     assert cascade(0.95).invoke("Capital of France?").model == "gpt-4o-mini"
     low = cascade(0.3).invoke("Capital of France?")
     assert low.model == "gpt-4o" and low.attempts[0].score == pytest.approx(0.3)
-    assert LogprobScorer(missing=0.25).score("q", Answer("x")) == 0.25
+    assert LogprobScorer(missing=0.25).score("q", Answer(text="x")) == 0.25
 
 
 def test_self_consistency_scorer_samples_the_stage_model_and_counts_their_cost():
@@ -151,14 +151,14 @@ def test_verifier_scorer_end_to_end_with_configurable_prompt():
 
 
 def test_format_scorer_kinds_parser_and_truncation():
-    assert FormatScorer(kind="number").score("q", Answer("#### 1,234")) == 1.0
-    assert FormatScorer(kind="integer").score("q", Answer("#### 12.50")) == 0.0
-    assert FormatScorer(kind="choice", choices=["A", "B"]).score("q", Answer("The answer is\nB")) == 1.0
-    assert FormatScorer(kind="json").score("q", Answer("{oops")) == 0.0
-    assert FormatScorer(pattern=r"^Answer:").score("q", Answer("Answer: yes")) == 1.0
-    assert FormatScorer(parser="json:loads").score("q", Answer("[1, 2]")) == 1.0
-    assert FormatScorer(parser=int).score("q", Answer("x")) == 0.0
-    assert FormatScorer().score("q", Answer("42", finish_reason="length")) == 0.0
+    assert FormatScorer(kind="number").score("q", Answer(text="#### 1,234")) == 1.0
+    assert FormatScorer(kind="integer").score("q", Answer(text="#### 12.50")) == 0.0
+    assert FormatScorer(kind="choice", choices=["A", "B"]).score("q", Answer(text="The answer is\nB")) == 1.0
+    assert FormatScorer(kind="json").score("q", Answer(text="{oops")) == 0.0
+    assert FormatScorer(pattern=r"^Answer:").score("q", Answer(text="Answer: yes")) == 1.0
+    assert FormatScorer(parser="json:loads").score("q", Answer(text="[1, 2]")) == 1.0
+    assert FormatScorer(parser=int).score("q", Answer(text="x")) == 0.0
+    assert FormatScorer().score("q", Answer(text="42", finish_reason="length")) == 0.0
     with pytest.raises(CascadeError):
         FormatScorer(kind="nope")
     with pytest.raises(CascadeError):
@@ -169,9 +169,9 @@ def test_format_scorer_kinds_parser_and_truncation():
 
 def test_combined_scorer():
     s = CombinedScorer([FormatScorer(kind="integer"), ArithmeticScorer(unchecked=0.4)], weights=[1, 3])
-    assert s.score("q?", Answer("#### 5")) == pytest.approx((1 + 3 * 0.4) / 4)
+    assert s.score("q?", Answer(text="#### 5")) == pytest.approx((1 + 3 * 0.4) / 4)
     assert CombinedScorer([FormatScorer(kind="integer"), ArithmeticScorer(unchecked=0.4)], how="min").score(
-        "q?", Answer("#### 5")) == pytest.approx(0.4)
+        "q?", Answer(text="#### 5")) == pytest.approx(0.4)
 
 
 def test_batch_and_abatch_keep_order():

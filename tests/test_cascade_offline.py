@@ -43,8 +43,8 @@ def test_arithmetic_and_derivation_checks():
     assert mc.derivation(q, skips)["missing"] == 1.0
     assert mc.final_number("#### 33.00") == "00"  # how GSM8K graders read it
     s = ArithmeticScorer()
-    assert s.score(q, Answer(good)) == 1.0 and s.score(q, Answer(skips)) == pytest.approx(2 / 3)
-    assert s.score(q, Answer(wrong)) == 0.5 and s.score(q, Answer("it is <<3*12=")) == 0.0
+    assert s.score(q, Answer(text=good)) == 1.0 and s.score(q, Answer(text=skips)) == pytest.approx(2 / 3)
+    assert s.score(q, Answer(text=wrong)) == 0.5 and s.score(q, Answer(text="it is <<3*12=")) == 0.0
 
 
 from graphroute.types import Answer  # noqa: E402  (used above inside tests)

@@ -68,7 +68,6 @@ def call_model(model: Any, prompt: Any, *, name: str | None = None, purpose: str
     msg = runnable.invoke(prompt, config=config)
     elapsed = (time.perf_counter() - t0) * 1000
     answer = Answer.from_message(msg, model=name)
-    answer.model = name
     return answer, account(answer, prompt, name, purpose, elapsed, cost_model, input_tokens)
 
 
@@ -81,5 +80,4 @@ async def acall_model(model: Any, prompt: Any, *, name: str | None = None, purpo
     msg = await runnable.ainvoke(prompt, config=config)
     elapsed = (time.perf_counter() - t0) * 1000
     answer = Answer.from_message(msg, model=name)
-    answer.model = name
     return answer, account(answer, prompt, name, purpose, elapsed, cost_model)

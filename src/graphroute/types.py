@@ -1,4 +1,5 @@
-"""The public value types: what graphroute hands back (plain dataclasses, ``to_dict()`` for JSON).
+"""The public value types: what graphroute hands back (frozen, keyword-only dataclasses; ``to_dict()``
+for JSON; ``dataclasses.replace`` gives a changed copy).
 
 * ``Decision`` — a router's choice for one query, with per-model scores, the reason and how
   familiar the query is to the router's training data;
@@ -22,8 +23,11 @@ from typing import Any
 
 from graphroute.prompts import message_text
 
+__all__ = ["Answer", "Assignment", "Attempt", "Calibration", "Call", "CacheEntry", "CascadeResult", "Decision",
+           "GatewayResult", "Plan"]
 
-@dataclass
+
+@dataclass(frozen=True, kw_only=True)
 class Decision:
     """What a router decided for one query, and why.
 
@@ -52,7 +56,7 @@ class Decision:
         return asdict(self)
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Calibration:
     """Thresholds chosen for a target on calibration data, and what they do there.
 
@@ -105,7 +109,7 @@ def _logprobs_of(meta: dict[str, Any]) -> list[float] | None:
     return None
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Answer:
     """One model answer as a scorer sees it: text plus what the provider reported.
 
@@ -142,7 +146,7 @@ class Answer:
                    output_tokens=usage.get("output_tokens"), message=message)
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Call:
     """One model call: who, tokens, dollars, milliseconds (scorers' own calls are recorded too)."""
 
@@ -154,7 +158,7 @@ class Call:
     latency_ms: float = 0.0
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Attempt:
     """One cascade stage's try: its answer, confidence and whether it was accepted."""
 
@@ -174,7 +178,7 @@ class Attempt:
         return asdict(self)
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class CascadeResult:
     """The accepted answer plus the trace of every attempt (including escalated ones)."""
 
@@ -201,7 +205,7 @@ class CascadeResult:
                 "latency_ms": self.latency_ms, "attempts": [a.to_dict() for a in self.attempts]}
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Assignment:
     """One slot of a team: the role that fills it, its model and how many calls it makes."""
 
@@ -211,7 +215,7 @@ class Assignment:
     calls: int
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Plan:
     """A team: mode, rounds, who fills each slot with which model, and its predictions."""
 
@@ -233,7 +237,7 @@ class Plan:
         return asdict(self)
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class GatewayResult:
     """A request served by the gateway: the answer, who gave it, what it cost and every attempt."""
 
@@ -251,7 +255,7 @@ class GatewayResult:
         return asdict(self)
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class CacheEntry:
     """One semantic-cache answer as workers share it: its prompt's ``vector`` (float32), the answer,
     the model and scope it belongs to, and when it expires (wall time)."""

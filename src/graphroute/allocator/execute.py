@@ -12,8 +12,9 @@ Examples:
     >>> from graphroute.allocator.execute import compile_plan
     >>> cat = Catalogue(roles=[Role(name="solver"), Role(name="critic", kind="critic")],
     ...                 models=[ModelSpec(id="gpt-4o-mini", input_price=0.15, output_price=0.6)])
-    >>> plan = Plan("reflection", "reflection", 1, [Assignment("solver", "solver", "gpt-4o-mini", 2),
-    ...                                            Assignment("critic", "critic", "gpt-4o-mini", 1)], 0, 0, 0)
+    >>> plan = Plan(mode="reflection", kind="reflection", rounds=1, utility=0, cost=0, objective=0,
+    ...             assignments=[Assignment(slot="solver", role="solver", model="gpt-4o-mini", calls=2),
+    ...                          Assignment(slot="critic", role="critic", model="gpt-4o-mini", calls=1)])
     >>> app = compile_plan(plan, cat, {"gpt-4o-mini": FakeListChatModel(responses=["draft", "looks wrong", "final"])})
     >>> out = app.invoke({"task": "2 + 2?"})
     >>> out["answer"], [(o["slot"], o["round"]) for o in out["outputs"]]

@@ -20,6 +20,7 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
@@ -139,10 +140,9 @@ def best_plan(cat: Catalogue, u: np.ndarray, bonus: dict[tuple[str, int], float]
             cost = sum(o.cost for o in opts)
             obj = value + b
             if best is None or obj > best.objective + 1e-12:
-                best = Plan(mode.name, mode.kind, r,
-                            [Assignment(s.name, cat.roles[o.role].name, cat.models[o.model].id,
-                                        s.calls + s.calls_per_round * r) for s, o in zip(mode.slots, opts)],
-                            util, cost, obj)
-    if best is not None:
-        best.alternatives = considered
-    return best
+                best = Plan(mode=mode.name, kind=mode.kind, rounds=r,
+                            assignments=[Assignment(slot=s.name, role=cat.roles[o.role].name, model=cat.models[o.model].id,
+                                                    calls=s.calls + s.calls_per_round * r)
+                                         for s, o in zip(mode.slots, opts)],
+                            utility=util, cost=cost, objective=obj)
+    return dataclasses.replace(best, alternatives=considered) if best is not None else None

@@ -20,6 +20,7 @@ Examples:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -96,17 +97,17 @@ class Cascade:
         """The result: the accepted answer, or (budget stop, failures) the best-scoring one received."""
         for a, ans in zip(attempts, answers):
             if a.accepted and ans is not None:
-                return CascadeResult(ans, a.model, a.stage, attempts)
+                return CascadeResult(answer=ans, model=a.model, stage=a.stage, attempts=attempts)
         # budget stop or failures: the best-scoring answer we have
         have = [(a.score if a.score is not None else -1.0, k) for k, (a, ans) in enumerate(zip(attempts, answers)) if ans is not None]
         if not have:
             errors = "; ".join(f"{a.model}: {a.error}" for a in attempts)
             raise CascadeError(f"every stage failed ({errors})")
         k = max(have)[1]
-        attempts[k].accepted = True
+        attempts = [dataclasses.replace(a, accepted=True) if j == k else a for j, a in enumerate(attempts)]
         ans = answers[k]
         assert ans is not None
-        return CascadeResult(ans, attempts[k].model, attempts[k].stage, attempts)
+        return CascadeResult(answer=ans, model=attempts[k].model, stage=attempts[k].stage, attempts=attempts)
 
     # ------------------------------------------------------------------ running
     def run_stage(self, i: int, prompt: Any, question: str, config: dict | None = None) -> tuple[Attempt, Answer | None]:

@@ -14,6 +14,8 @@ monotonically as either grows). Costs come from the data (recorded, or priced by
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 from typing import TYPE_CHECKING, Callable
 
@@ -107,7 +109,7 @@ def calibrate(router: "Router", data: "RoutingDataset", *, strong_share: float |
             raise ValueError("strong_share applies to two models; among more use quality, best_share or budget")
         cal = _many(router, data, quality, budget, costs, rule)
     if best_share is not None:
-        cal.target = {"best_share": best_share}
+        cal = dataclasses.replace(cal, target={"best_share": best_share})
     if router.policy_ is not None:
         cal.policy.unfamiliar, cal.policy.min_familiarity = router.policy_.unfamiliar, router.policy_.min_familiarity
     router.policy_ = cal.policy
@@ -144,8 +146,9 @@ def _pair(router, data, strong_share, quality, budget, costs) -> Calibration:
         {"quality": quality} if quality is not None else {"budget": budget})
     met = (abs(curve.strong_frac[i] - strong_share) < 0.05 if strong_share is not None else
            curve.quality[i] >= quality if quality is not None else bool(len(fits)))
-    return Calibration([threshold], float(curve.quality[i]), cost, float(curve.strong_frac[i]), target, bool(met),
-                       text, policy=ThresholdPolicy(threshold=threshold))
+    return Calibration(thresholds=[threshold], quality=float(curve.quality[i]), cost_per_query=cost,
+                       strong_share=float(curve.strong_frac[i]), target=target, met=bool(met), explanation=text,
+                       policy=ThresholdPolicy(threshold=threshold))
 
 
 def _bisect(holds: Callable[[float], bool], lo: float, hi: float, steps: int = 60) -> tuple[float, float]:
@@ -198,5 +201,5 @@ def _many(router, data, quality, budget, costs, rule: str) -> Calibration:
     exp = {m: float(x) for m, x in zip(data.models, expected)} if costs is not None else None
     policy = CostPolicy(costs=exp, lam=float(knob)) if rule == "lambda" else TolerancePolicy(costs=exp, tolerance=float(knob))
     target = {"quality": quality} if quality is not None else {"budget": budget}
-    return Calibration([float(knob)], float(qual), float(cost) if costs is not None else None, None, target, bool(met),
-                       text, policy=policy)
+    return Calibration(thresholds=[float(knob)], quality=float(qual), cost_per_query=float(cost) if costs is not None else None,
+                       strong_share=None, target=target, met=bool(met), explanation=text, policy=policy)

@@ -249,8 +249,9 @@ class Gateway:
         raise no_model(attempts, last)
 
     def _done(self, text, model, cost, t0, request, cached, reason, attempts) -> GatewayResult:
-        r = GatewayResult(text, model, cost, (time.perf_counter() - t0) * 1000, request["provider_ms"], cached, reason,
-                          attempts, run_id=request["run_id"])
+        r = GatewayResult(text=text, model=model, cost=cost, latency_ms=(time.perf_counter() - t0) * 1000,
+                          provider_ms=request["provider_ms"], cached=cached, reason=reason, attempts=attempts,
+                          run_id=request["run_id"])
         if self.telemetry is not None:
             # what learning from feedback needs: the prompt, who answered and the chance the router had
             # of choosing it (unknown when a fallback answered: such rows are left out of training data)

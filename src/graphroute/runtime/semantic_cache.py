@@ -118,5 +118,6 @@ class SemanticCache(EncoderMixin):
         if self.state is not None:
             from_here = uuid.uuid4().hex
             self._mine.add(from_here)  # before the await: a concurrent sync may read it back at once
-            if not await self.state.cache_put(CacheEntry(from_here, v[0], answer, model, scope or PUBLIC, now + self.ttl_s)):
+            if not await self.state.cache_put(CacheEntry(id=from_here, vector=v[0], answer=answer, model=model,
+                                                         scope=scope or PUBLIC, expires_at=now + self.ttl_s)):
                 self._mine.discard(from_here)

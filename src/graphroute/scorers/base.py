@@ -9,7 +9,7 @@ Examples:
     ...     name = "length"
     ...     def score(self, prompt, answer, context=None):
     ...         return min(1.0, len(answer.text) / 100)
-    >>> LengthScorer().score("q", Answer("x" * 50))
+    >>> LengthScorer().score("q", Answer(text="x" * 50))
     0.5
 """
 

@@ -3,13 +3,13 @@
 Examples:
     >>> from graphroute.scorers import ArithmeticScorer, FormatScorer
     >>> from graphroute.types import Answer
-    >>> FormatScorer(kind="integer").score("q", Answer("so the total is 12.5"))
+    >>> FormatScorer(kind="integer").score("q", Answer(text="so the total is 12.5"))
     0.0
-    >>> FormatScorer(kind="json").score("q", Answer('```json\\n{"a": 1}\\n```'))
+    >>> FormatScorer(kind="json").score("q", Answer(text='```json\\n{"a": 1}\\n```'))
     1.0
-    >>> ArithmeticScorer().score("Tom has 3 bags of 4 apples. How many?", Answer("3 * 4 = 12\\n#### 12"))
+    >>> ArithmeticScorer().score("Tom has 3 bags of 4 apples. How many?", Answer(text="3 * 4 = 12\\n#### 12"))
     1.0
-    >>> ArithmeticScorer().score("Tom has 3 bags of 4 apples. How many?", Answer("3 * 4 = 13\\n#### 13"))
+    >>> ArithmeticScorer().score("Tom has 3 bags of 4 apples. How many?", Answer(text="3 * 4 = 13\\n#### 13"))
     0.0
 """
 

@@ -4,7 +4,7 @@ Examples:
     >>> from graphroute.scorers import ArithmeticScorer, CombinedScorer, FormatScorer, make_scorer
     >>> from graphroute.types import Answer
     >>> s = CombinedScorer([FormatScorer(kind="integer"), ArithmeticScorer()], how="min")
-    >>> s.score("Tom has 3 bags of 4 apples. How many?", Answer("3 * 4 = 12\\n#### 12"))
+    >>> s.score("Tom has 3 bags of 4 apples. How many?", Answer(text="3 * 4 = 12\\n#### 12"))
     1.0
     >>> make_scorer({"type": "format", "kind": "json"})
     FormatScorer(kind='json', pattern=None, choices=None, parser=None, truncation=True)

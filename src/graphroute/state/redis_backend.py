@@ -196,7 +196,8 @@ class RedisState:
             d = json.loads(fields[b"e"])
             cursor = sid.decode()
             if d["x"] > now:
-                out.append(CacheEntry(d["id"], np.frombuffer(base64.b64decode(d["v"]), np.float32), d["a"], d["m"], d["s"], d["x"]))
+                out.append(CacheEntry(id=d["id"], vector=np.frombuffer(base64.b64decode(d["v"]), np.float32), answer=d["a"],
+                                      model=d["m"], scope=d["s"], expires_at=d["x"]))
         return out, cursor
 
     # ------------------------------------------------------------------ requests awaiting feedback

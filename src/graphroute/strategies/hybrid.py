@@ -14,6 +14,8 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
+
 from typing import Any, Sequence
 
 from graphroute.errors import ConfigError
@@ -42,8 +44,7 @@ class HybridRouter(StrategyRouter):
                                     policy=self.name))
             else:
                 d = self.learned.decide([p], max_cost=max_cost)[0]
-                d.reason = f"no rule matched; learned router: {d.reason}"
-                out.append(d)
+                out.append(dataclasses.replace(d, reason=f"no rule matched; learned router: {d.reason}"))
         return out
 
     def pick(self, prompt: str, context: dict[str, Any]) -> tuple[str, str]:

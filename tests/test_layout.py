@@ -162,3 +162,13 @@ def test_docstrings_use_markdown_not_sphinx_roles():
     found = [f"{p.relative_to(SRC)}:{i}" for p in SRC.rglob("*.py") for i, line in enumerate(p.read_text().splitlines(), 1)
              if roles.search(line)]
     assert not found, f"Sphinx roles render raw on the mkdocstrings pages: {found[:10]}"
+
+
+def test_ruff_passes_and_the_package_says_it_is_typed():
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "ruff", "check", "src", "tests", "benchmarks", "conftest.py"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (SRC / "py.typed").exists()

@@ -13,7 +13,7 @@ Examples:
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "1.0.0"
 
@@ -41,6 +41,19 @@ _EXPORTS = {
     "Calibration": "graphroute.types",
     "CascadeResult": "graphroute.types",
 }
+
+if TYPE_CHECKING:  # what editors and type checkers see; at run time the names load on first use
+    from graphroute.allocator import Allocator as Allocator, Catalogue as Catalogue
+    from graphroute.cascade import Cascade as Cascade, Stage as Stage
+    from graphroute.costs import CostModel as CostModel
+    from graphroute.datasets import RoutingDataset as RoutingDataset, load_dataset as load_dataset
+    from graphroute.evaluation import evaluate as evaluate
+    from graphroute.graphs import compile_file as compile_file, run_graph as run_graph
+    from graphroute.models import ReplayChatModel as ReplayChatModel, RoutedChatModel as RoutedChatModel
+    from graphroute.nodes import RouterNode as RouterNode
+    from graphroute.routers import Route as Route, Router as Router, SemanticRouter as SemanticRouter, fit_router as fit_router, make_router as make_router
+    from graphroute.runtime import Gateway as Gateway
+    from graphroute.types import Calibration as Calibration, CascadeResult as CascadeResult, Decision as Decision
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

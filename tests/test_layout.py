@@ -172,3 +172,18 @@ def test_ruff_passes_and_the_package_says_it_is_typed():
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     assert (SRC / "py.typed").exists()
+
+
+def test_only_the_route_modules_define_server_routes():
+    """FastAPI's bigger-applications layout: one router module per resource under serve/routes/; the
+    app factory assembles them and defines none itself."""
+    verbs = ("get", "post", "put", "patch", "delete", "api_route", "websocket")
+    defining = set()
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in verbs \
+                    and node.args and isinstance(node.args[0], ast.Constant) and str(node.args[0].value).startswith("/"):
+                defining.add(path.relative_to(SRC).as_posix())
+    served = {p for p in defining if p.startswith("serve/")}
+    assert served and all(p.startswith("serve/routes/") for p in served), sorted(served)
+    assert defining - served <= {"testing/replay_app.py"}, sorted(defining - served)  # the replay server, a test double

@@ -11,6 +11,7 @@ import typer
 from graphroute.datasets import load_dataset
 from graphroute.errors import ConfigError
 import graphroute.serve as serving
+import graphroute.testing as testing
 from graphroute.extras import require
 from graphroute.serve import hash_key, load_serve_config
 from graphroute.serve.settings import load_keys
@@ -67,7 +68,7 @@ def replay_server_command(data: str = typer.Argument(..., help="A built-in datas
     """Serve a dataset's recorded outcomes as an OpenAI-compatible API (one model per recorded model)."""
     uvicorn = require("uvicorn", "graphroute replay-server")
 
-    uvicorn.run(serving.create_replay_app(load_dataset(data), latency_ms=latency_ms), host=host, port=port, log_level=log_level)
+    uvicorn.run(testing.create_replay_app(load_dataset(data), latency_ms=latency_ms), host=host, port=port, log_level=log_level)
 
 
 def keys_new_command(name: str = typer.Option(..., help="The key's name (shown in errors and metrics)."),

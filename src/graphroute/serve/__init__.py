@@ -1,9 +1,8 @@
 """``graphroute serve``: an OpenAI-compatible routing server any OpenAI or LangChain client uses unchanged.
 
 ``create_app(config)`` gives the ASGI app (a path to a serve YAML or a loaded
-``ServeFile``); ``create_replay_app(data)`` an OpenAI-compatible
-server answering from recorded outcomes. Both need the ``serve`` extra
-(``pip install 'graphroute[serve]'``) and load on first use; reading and checking a serve file does not.
+``ServeFile``). It needs the ``serve`` extra
+(``pip install 'graphroute[serve]'``) and loads on first use; reading and checking a serve file does not.
 """
 
 from __future__ import annotations
@@ -13,9 +12,9 @@ from typing import Any
 from graphroute.extras import load_attribute
 from graphroute.serve.settings import KeyBlock, ServeBlock, ServeFile, hash_key, load_serve_config
 
-_LAZY = {"create_app": "graphroute.serve.app", "create_replay_app": "graphroute.serve.replay_app"}
+_LAZY = {"create_app": "graphroute.serve.app"}
 
-__all__ = ["KeyBlock", "ServeBlock", "ServeFile", "create_app", "create_replay_app", "hash_key", "load_serve_config"]
+__all__ = ["KeyBlock", "ServeBlock", "ServeFile", "create_app", "hash_key", "load_serve_config"]
 
 
 def __getattr__(name: str) -> Any:

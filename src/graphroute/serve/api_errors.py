@@ -18,13 +18,18 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from graphroute.errors import (
     APIError,
     AuthError,
     BudgetExceededError,
     FeedbackError,
+    GraphRouteError,
     NoModelAvailableError,
     PromptError,
     ProviderError,
@@ -35,8 +40,10 @@ from graphroute.errors import (
 from graphroute.redaction import redact
 from graphroute.serve.wire import error_body
 
-__all__ = ["APIError", "as_api_error", "error_response", "scrub", "upstream_refusal"]
+__all__ = ["APIError", "as_api_error", "error_response", "install_error_handlers", "scrub", "upstream_refusal"]
 
+#: pydantic's names for a union's branches, left out of the field path a 400 names
+_BRANCH = re.compile(r"^(str|int|float|bool|none|list\[.*|dict\[.*|tagged-union\[.*|function-.*)$")
 _FEEDBACK_STATUS = {"request_not_found": 404, "feedback_already_recorded": 409}
 _SHORT = re.compile(r"^[A-Za-z0-9_.\-\[\]]{1,64}$")
 
@@ -93,3 +100,31 @@ def upstream_refusal(exc: UpstreamStatusError, model: str, secrets: Iterable[str
     return APIError(exc.status_code, f"The upstream of {model} refused the request: {scrub(message[:500], secrets)}",
                     "invalid_request_error", code if isinstance(code, str) and _SHORT.match(code) else None,
                     param if isinstance(param, str) and _SHORT.match(param) else None)
+
+
+def install_error_handlers(app: FastAPI, secrets: Iterable[str]) -> None:
+    """Every error the app raises answered in OpenAI's format: typed graphroute errors by
+    ``as_api_error``, invalid bodies as 400 naming the deepest field, unknown paths as 404."""
+    secrets = list(secrets)
+
+    @app.exception_handler(APIError)
+    async def _api(request: Request, exc: APIError) -> JSONResponse:
+        return error_response(exc, secrets)
+
+    @app.exception_handler(GraphRouteError)
+    async def _typed(request: Request, exc: GraphRouteError) -> JSONResponse:
+        return error_response(as_api_error(exc), secrets)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # the deepest error is the one that says what is wrong (a union lists one per alternative)
+        e = max(exc.errors() or [{}], key=lambda err: len(err.get("loc", ())))
+        loc = [str(x) for x in e.get("loc", ()) if x != "body" and not _BRANCH.match(str(x))]
+        return error_response(APIError(400, f"Invalid request: {'.'.join(loc) or 'body'}: {e.get('msg', 'invalid')}",
+                                       param=".".join(loc) or None))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(APIError(exc.status_code, str(exc.detail), "invalid_request_error",
+                                       "not_found" if exc.status_code == 404 else None,
+                                       headers=getattr(exc, "headers", None)))

@@ -6,7 +6,7 @@ or any other proxy) can be run and evaluated offline against real HTTP. Each ans
 Examples:
     >>> from fastapi.testclient import TestClient
     >>> from graphroute.datasets import load_dataset
-    >>> from graphroute.serve import create_replay_app
+    >>> from graphroute.testing import create_replay_app
     >>> data = load_dataset("routellm-gsm8k")
     >>> c = TestClient(create_replay_app(data))
     >>> [m["id"] for m in c.get("/v1/models").json()["data"]]

@@ -11,12 +11,6 @@ strategy (no fitting): valid decisions, and ``clone``/``get_params`` round trips
 The project's test suite runs them over every registered router and strategy
 (``tests/test_conformance.py``), so a new router is one file and its docs entry. Run them on
 your own routers the same way.
-
-Examples:
-    >>> from graphroute.datasets import load_dataset
-    >>> from graphroute.testing import check_router
-    >>> check_router("knn:k=5", load_dataset("routellm-gsm8k").subset(range(60)))
-    'knn:k=5: 9 checks passed'
 """
 
 from __future__ import annotations

@@ -247,3 +247,15 @@ def test_examples_run(script, expect):
     proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert expect in proc.stdout
+
+
+def test_the_readme_run_command_replays_a_recorded_prompt():
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "graphroute.cli.main", "run", "graphs/qa_cascade.yaml", "--offline", "--data",
+           "routellm-gsm8k"]
+    out = subprocess.run(cmd + ["--row", "0", "--json"], capture_output=True, text=True, cwd=root, timeout=300)
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    assert r["outcome"] == "completed" and r["answer"].strip().endswith("540")  # the recorded answer to prompt 0
+    neither = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=300)
+    assert neither.returncode == 2 and "--input TEXT or --row N" in neither.stderr

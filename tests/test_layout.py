@@ -187,3 +187,11 @@ def test_only_the_route_modules_define_server_routes():
     served = {p for p in defining if p.startswith("serve/")}
     assert served and all(p.startswith("serve/routes/") for p in served), sorted(served)
     assert defining - served <= {"testing/replay_app.py"}, sorted(defining - served)  # the replay server, a test double
+
+
+def test_one_reservation_type_for_local_and_shared_budgets():
+    from graphroute.runtime.budgets import Reservation
+    from graphroute.state import Reservation as SharedReservation
+
+    defined = [p for p in SRC.rglob("*.py") if "class Reservation" in p.read_text()]
+    assert len(defined) == 1 and SharedReservation is Reservation

@@ -61,7 +61,9 @@ def validate_command(path: Path = typer.Argument(..., help="A graph, serve or mo
 
 def run_command(
     path: Path = typer.Argument(..., help="A graph YAML file."),
-    input_text: str = typer.Option(..., "--input", "-i", help="The run's input (goes to the graph's input state key)."),
+    input_text: Optional[str] = typer.Option(None, "--input", "-i", help="The run's input (goes to the graph's input state key)."),
+    row: Optional[int] = typer.Option(None, "--row", min=0, help="Use prompt ROW of --data as the input (a recorded "
+                                                                 "prompt: offline models replay their answers to it)."),
     offline: bool = typer.Option(False, "--offline", help="Replay recorded answers (--data) or fake models; no provider calls."),
     data: Optional[str] = typer.Option(None, "--data", help="Dataset whose recorded answers offline models replay."),
     budget: Optional[float] = typer.Option(None, "--budget", help="Dollars for this run (default: the file's budget.per_run)."),
@@ -71,6 +73,14 @@ def run_command(
     ds = None
     if data:
         ds = load_dataset(data)
+    if (input_text is None) == (row is None):
+        raise ConfigError("give the run's input as exactly one of --input TEXT or --row N (prompt N of --data)",
+                          field="--input")
+    if row is not None:
+        if ds is None or row >= len(ds):
+            raise ConfigError(f"--row {row} needs --data with more than {row} prompts", field="--row")
+        input_text = ds.prompts[row]
+    assert input_text is not None
     t0 = time.perf_counter()
     app = compile_file(path, offline=offline, data=ds)
     compiled = time.perf_counter() - t0

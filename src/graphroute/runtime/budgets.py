@@ -18,16 +18,22 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from graphroute.runtime.failures import BudgetExceededError
 
 
-@dataclass
+@dataclass(frozen=True)
 class Reservation:
-    id: int
+    """Money held for one call until it settles: by this process's ``BudgetManager`` or by the
+    shared state (``graphroute.state``; ``id`` unique across workers, ``local`` when a worker held it
+    itself during a Redis outage under ``fail_open``)."""
+
+    id: Any
     amount: float
     session: str | None
-    request_limit: float | None
+    request_limit: float | None = None
+    local: bool = False
 
 
 class BudgetManager:

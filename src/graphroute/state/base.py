@@ -21,10 +21,10 @@ Examples:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from graphroute.errors import StateUnavailableError
+from graphroute.runtime.budgets import Reservation  # noqa: F401 (part of the protocol)
 from graphroute.types import CacheEntry  # noqa: F401 (part of the protocol)
 
 #: what a breaker's ``aallow`` answers: refused (0), admitted (1), or admitted as a trial (2: the
@@ -32,17 +32,6 @@ from graphroute.types import CacheEntry  # noqa: F401 (part of the protocol)
 from graphroute.runtime.breaker import ADMITTED, REFUSED, TRIAL  # noqa: E402
 
 POLICIES = ("fail_closed", "fail_open")
-
-
-@dataclass
-class Reservation:
-    """Money held for one call until it settles. ``id`` is unique across workers."""
-
-    id: Any
-    amount: float
-    session: str | None
-    request_limit: float | None = None
-    local: bool = False  # held by a local fallback during an outage (fail_open)
 
 
 class Breaker(Protocol):

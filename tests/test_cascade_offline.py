@@ -296,3 +296,19 @@ def test_cascade_example_live_run_matches_offline_replay():
     assert proc.returncode == 0, proc.stderr
     live, offline = [ln for ln in proc.stdout.splitlines() if "accuracy" in ln][-2:]
     assert live.split("accuracy")[1].split("(")[0].strip() == offline.split("accuracy")[1].strip()
+
+
+def test_cascade_subgraph_in_a_messages_state_app_reads_and_answers_messages():
+    from langchain_core.messages import AIMessage, HumanMessage
+    from langgraph.graph import MessagesState
+
+    c = Cascade([Stage(fake("unsure"), name="gpt-4o-mini", scorer=FormatScorer(kind="integer")),
+                 Stage(fake("12"), name="gpt-4o")])
+    g = StateGraph(MessagesState)
+    g.add_node("cascade", c.as_graph())
+    g.add_edge(START, "cascade")
+    g.add_edge("cascade", END)
+    out = g.compile().invoke({"messages": [HumanMessage("3 * 4?")]})
+    last = out["messages"][-1]
+    assert isinstance(last, AIMessage) and last.content == "12"
+    assert last.response_metadata["graphroute_model"] == "gpt-4o" and len(out["messages"]) == 2

@@ -110,3 +110,21 @@ def test_semantic_routes_drive_a_graph():
     app = _graph(RouterNode(sem, goto={"maths": "big", "chat": "small"}, default_goto="small"))
     assert app.invoke({"messages": [HumanMessage("please solve 3x + 1 = 10")]})["calls"] == ["big"]
     assert app.invoke({"messages": [HumanMessage("tell me about Roman history")]})["calls"] == ["small"]
+
+
+def test_the_decision_reaches_a_routed_messages_state_and_is_dropped_by_a_plain_one(router):
+    from langgraph.graph import MessagesState
+
+    from graphroute import RoutedState
+
+    def build(schema):
+        g = StateGraph(schema)
+        g.add_node("route", RouterNode(router))
+        g.add_edge(START, "route")
+        g.add_edge("route", END)
+        return g.compile()
+
+    question = {"messages": [HumanMessage("What is 12 times 3?")]}
+    routed = build(RoutedState).invoke(question)
+    assert routed["route"]["model"] in router.models_ and routed["messages"][0].content == "What is 12 times 3?"
+    assert "route" not in build(MessagesState).invoke(question)  # why RoutedState exists: LangGraph drops unknown keys

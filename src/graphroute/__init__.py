@@ -27,6 +27,7 @@ _EXPORTS = {
     "SemanticRouter": "graphroute.routers",
     "Route": "graphroute.routers",
     "RouterNode": "graphroute.nodes",
+    "RoutedState": "graphroute.nodes",
     "Cascade": "graphroute.cascade",
     "Stage": "graphroute.cascade",
     "Allocator": "graphroute.allocator",
@@ -50,7 +51,7 @@ if TYPE_CHECKING:  # what editors and type checkers see; at run time the names l
     from graphroute.evaluation import evaluate as evaluate
     from graphroute.graphs import compile_file as compile_file, run_graph as run_graph
     from graphroute.models import ReplayChatModel as ReplayChatModel, RoutedChatModel as RoutedChatModel
-    from graphroute.nodes import RouterNode as RouterNode
+    from graphroute.nodes import RoutedState as RoutedState, RouterNode as RouterNode
     from graphroute.routers import Route as Route, Router as Router, SemanticRouter as SemanticRouter, fit_router as fit_router, make_router as make_router
     from graphroute.runtime import Gateway as Gateway
     from graphroute.types import Calibration as Calibration, CascadeResult as CascadeResult, Decision as Decision

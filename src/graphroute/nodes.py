@@ -4,6 +4,10 @@ The node reads the query from a state key (or the last human message), asks the 
 ``Decision`` and writes it to the state; with ``goto`` it returns
 ``Command(goto=..., update=...)`` so control flow follows the decision. A remaining budget in the
 state (``budget_key``) is passed to the router, which then avoids models it cannot afford.
+
+LangGraph keeps only the keys a graph's state declares: in a plain ``MessagesState`` app the
+decision would be dropped, so build the graph on :class:`RoutedState` (``MessagesState`` plus
+``route``) or add ``route: dict`` to your own state.
 """
 
 from __future__ import annotations
@@ -11,10 +15,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable, Mapping, Sequence
 
+from langgraph.graph import MessagesState
 from langgraph.types import Command
 
 from graphroute.prompts import query_text
 from graphroute.types import Decision
+
+
+class RoutedState(MessagesState, total=False):
+    """``MessagesState`` plus the router's decision: a ``RouterNode`` writes ``state["route"]``
+    (a ``Decision`` as a dict), which a plain ``MessagesState`` graph would drop."""
+
+    route: dict
 
 
 class RouterNode:

@@ -188,6 +188,11 @@ class CascadeResult:
     attempts: list[Attempt]
 
     @property
+    def text(self) -> str:
+        """The accepted answer's text (``answer`` is the whole ``Answer``: text, log-probs, tokens)."""
+        return self.answer.text
+
+    @property
     def cost(self) -> float:
         """Dollars over every call made: all stages' answers and scorers' own calls."""
         return float(sum(a.cost for a in self.attempts))

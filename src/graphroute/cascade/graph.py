@@ -12,6 +12,9 @@ Examples:
     >>> out = cascade.as_graph().invoke({"question": "3 * 4?"})
     >>> out["answer"], out["model"], [a["model"] for a in out["attempts"]]
     ('#### 12', 'gpt-4o', ['gpt-4o-mini', 'gpt-4o'])
+
+In a ``MessagesState`` app the subgraph reads the last human message and appends its answer as an
+``AIMessage`` (no ``question`` key needed).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Annotated, Any, Optional, TypedDict
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
 from langgraph.types import Command
 
 from graphroute.errors import CascadeError
@@ -30,9 +34,12 @@ from graphroute.types import Answer
 
 
 class CascadeState(TypedDict, total=False):
-    """State of ``cascade_graph``: the question in, the answer, model, stage and attempts out."""
+    """State of ``cascade_graph``: the question in (``question``, else the last human message of
+    ``messages``), the answer, model, stage and attempts out (and the answer as an ``AIMessage`` when
+    the question came from ``messages``)."""
 
     question: str
+    messages: Annotated[list, add_messages]
     answer: str
     model: str
     stage: int
@@ -113,7 +120,8 @@ def cascade_graph(cascade: Any, *, checkpointer: Any = None):
 
     def make(i: int):
         def stage(state: CascadeState, config: Optional[RunnableConfig] = None) -> Command:
-            question = check_prompts([query_text(state.get("question", ""))])[0]
+            from_messages = not state.get("question")
+            question = check_prompts([query_text(state, query_key="question")])[0]
             attempt, answer = cascade.run_stage(i, question, question, config)
             update: dict[str, Any] = {"attempts": [attempt.to_dict()], "cost": state.get("cost", 0.0) + attempt.cost}
             budget = state.get("budget_remaining")
@@ -124,6 +132,8 @@ def cascade_graph(cascade: Any, *, checkpointer: Any = None):
                 budget - attempt.cost < cascade.worst_cost(i + 1, question)
             if answer is not None and (attempt.accepted or out_of_budget or i == n - 1):
                 update.update(answer=answer.text, model=attempt.model, stage=i)
+                if from_messages:
+                    update["messages"] = [_message(answer, attempt.model, {"stage": i})]
                 return Command(goto=END, update=update)
             if i == n - 1:  # last stage failed: keep the best earlier answer, if any
                 prior = [a for a in state.get("attempts", []) if not a.get("error")]
@@ -131,6 +141,9 @@ def cascade_graph(cascade: Any, *, checkpointer: Any = None):
                     raise CascadeError(f"every stage failed; last error: {attempt.error}")
                 best = max(prior, key=lambda a: a["score"] if a["score"] is not None else -1.0)
                 update.update(answer=best["answer"], model=best["model"], stage=best["stage"])
+                if from_messages:
+                    update["messages"] = [AIMessage(content=best["answer"], response_metadata={
+                        "graphroute_model": best["model"], "graphroute_cascade": {"stage": best["stage"]}})]
                 return Command(goto=END, update=update)
             return Command(goto=f"stage_{i + 1}", update=update)
 

@@ -143,3 +143,19 @@ def test_a_domains_router_keeps_each_sources_expert_and_mixes_them_by_neighbours
     # parts survive the calibration split of fit_router
     fitted = fit_router("domains:expert=logistic,encoder=null", [gsm8k, nine], calibrate={"strong_share": 0.5})
     assert fitted.parts_ == ["routellm-gsm8k", "llmrouter-9-test"] and fitted.calibration_ is not None
+
+
+def test_a_first_build_says_it_is_fitting_and_a_second_loads_the_cache(tmp_path, one_step_graph, caplog):
+    import logging
+
+    from graphroute.graphs import compile_file
+
+    pair = "{mistralai/Mixtral-8x7B-Instruct-v0.1: mixtral, gpt-4-1106-preview: gpt4}"
+    (tmp_path / "g.yaml").write_text(one_step_graph(fit="{data: routellm-gsm8k, router: logistic}", mapping=pair,
+                                                    weak="mixtral", strong="gpt4"))
+    with caplog.at_level(logging.INFO, logger="graphroute"):
+        compile_file(tmp_path / "g.yaml", offline=True)
+        assert "fitting router 'logistic' on 1307 prompts" in caplog.text and "fitted 'logistic' in" in caplog.text
+        caplog.clear()
+        compile_file(tmp_path / "g.yaml", offline=True)
+        assert "fitting router" not in caplog.text

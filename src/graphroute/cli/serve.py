@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import secrets
 
@@ -37,6 +38,7 @@ def serve_command(config: str = typer.Argument(..., help="A serve YAML (models, 
                   log_level: str = typer.Option("info", help="uvicorn's log level.")) -> None:
     """Serve an OpenAI-compatible routing API: real models, router-<router>-<threshold>, aliases, graph:<name>."""
     uvicorn = require("uvicorn", "graphroute serve")
+    _log_to_stderr(log_level)
     cfg = load_serve_config(config)
     if load_keys(cfg) is None and not _loopback(host) and not cfg.serve.open:
         raise ConfigError(f"refusing to serve without API keys on {host}: add serve.keys (graphroute keys new) "
@@ -51,6 +53,17 @@ def serve_command(config: str = typer.Argument(..., help="A serve YAML (models, 
     os.environ[CONFIG_ENV] = os.path.abspath(config)
     uvicorn.run("graphroute.cli.serve:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, timeout_graceful_shutdown=5)
+
+
+def _log_to_stderr(level: str) -> None:
+    """graphroute's own log lines (a first start's router fits, Redis outages) beside uvicorn's."""
+    logger = logging.getLogger("graphroute")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    known = logging.getLevelName(level.upper())  # a number for the standard names (uvicorn's "trace" is not)
+    logger.setLevel(known if isinstance(known, int) else logging.INFO)
 
 
 def app_from_env():

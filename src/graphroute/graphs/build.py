@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,8 @@ from graphroute.routers.fitting import HOLDOUT
 from graphroute.scorers import LearnedScorer, make_scorer
 from graphroute.strategies import RulesRouter, make_strategy
 from graphroute.types import Calibration
+
+log = logging.getLogger("graphroute.build")
 
 
 @dataclass
@@ -129,8 +133,11 @@ def _classifier(block: ClassifierBlock, base: Path, data: RoutingDataset | None)
         except Exception:  # a stale or corrupt cache entry is refitted
             pass
     data = data if data is not None else load_data(block.fit.data, base, block.fit.roles)
+    log.info("fitting router %r on %d prompts (once: later starts load it from %s)", block.fit.router, len(data), folder)
+    t0 = time.perf_counter()
     router = fit_router(block.fit.router, data, calibrate=block.fit.calibrate, holdout=HOLDOUT)
     router.save(folder)
+    log.info("fitted %r in %.0f s", block.fit.router, time.perf_counter() - t0)
     return router
 
 

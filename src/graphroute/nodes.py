@@ -6,7 +6,7 @@ The node reads the query from a state key (or the last human message), asks the 
 state (``budget_key``) is passed to the router, which then avoids models it cannot afford.
 
 LangGraph keeps only the keys a graph's state declares: in a plain ``MessagesState`` app the
-decision would be dropped, so build the graph on :class:`RoutedState` (``MessagesState`` plus
+decision would be dropped, so build the graph on ``RoutedState`` (``MessagesState`` plus
 ``route``) or add ``route: dict`` to your own state.
 """
 

@@ -89,13 +89,17 @@ class DomainRouter(EmbeddingRouter):
 
     def _predict_vectors(self, V: np.ndarray, prompts: Sequence[str] = ()) -> np.ndarray:
         W = self.gate(V)
+        keep = W >= MIN_WEIGHT
+        keep[np.arange(len(W)), W.argmax(axis=1)] = True  # a row's strongest expert always counts
+        W = np.where(keep, W, 0.0)
+        W /= W.sum(axis=1, keepdims=True)
         out = np.zeros((len(V), len(self.models_)))
         for d, expert in enumerate(self._experts):
-            rows = np.flatnonzero(W[:, d] >= MIN_WEIGHT)
+            rows = np.flatnonzero(W[:, d] > 0)
             if len(rows):
                 texts = [prompts[int(i)] for i in rows] if len(prompts) else []
                 out[rows] += W[rows, d:d + 1] * expert._predict_vectors(V[rows], texts)
-        return out / np.maximum(W * (W >= MIN_WEIGHT), 0).sum(axis=1, keepdims=True)
+        return out
 
     # ------------------------------------------------------------------ persistence
     def _set_vector_state(self, state: dict[str, np.ndarray], saved: Saved) -> None:

@@ -19,6 +19,7 @@ from langchain_core.runnables import RunnableLambda
 from graphroute.costs import CostModel, Price
 from graphroute.encoders import LangChainEncoder
 from graphroute.errors import ConfigError
+from graphroute.events import DecisionEvent
 from graphroute.runtime.breaker import ADMITTED, REFUSED, TRIAL
 from graphroute.runtime import (BudgetExceededError, BudgetManager, CircuitBreaker, Gateway, JsonlSink, MemorySink,
                                 NoModelAvailableError, SemanticCache, TelemetryHandler, classify, redact, summarise)
@@ -216,7 +217,7 @@ def test_gateway_retries_then_falls_back_and_breaker_holds_across_requests():
                  fallbacks={"a": ["b"]}, cost_model=fake_prices(), retries=2, backoff_s=0.001,
                  breaker={"failures": 3, "window_s": 60, "cooldown_s": 60})
     r = gw.invoke("hello")
-    assert r.text == "from b" and calls["a"] == 3 and [x["error"] for x in r.attempts] == ["rate_limit"] * 3 + [None]
+    assert r.text == "from b" and calls["a"] == 3 and [x.error for x in r.attempts] == ["rate_limit"] * 3 + [None]
     assert gw.breakers["a"].state == "open"
     r2 = gw.invoke("hello again")  # the open breaker holds: "a" is not called again
     assert calls["a"] == 3 and r2.model == "b"
@@ -229,7 +230,7 @@ def test_gateway_context_too_long_goes_to_a_larger_window_and_malformed_retries(
                  context_windows={"a": 200, "big-window": 100_000}, max_output_tokens=100, backoff_s=0.001)
     r = gw.invoke("word " * 500)
     assert r.model == "big-window" and r.text == "ok now"
-    assert [x["error"] for x in r.attempts] == ["context_length", "malformed", None]
+    assert [x.error for x in r.attempts] == ["context_length", "malformed", None]
 
 
 def test_budgets_are_enforced_before_calls_per_request_session_and_global():
@@ -303,7 +304,7 @@ def test_telemetry_callback_jsonl_stats_and_no_secret_anywhere(tmp_path):
     gw = Gateway({"a": RunnableLambda(leaky), "b": FakeListChatModel(responses=["fine"])}, RoundRobinRouter(["a"]),
                  fallbacks={"a": ["b"]}, retries=0, telemetry=handler)
     r = gw.invoke(f"use token {secret} please")
-    assert r.model == "b" and all(secret not in json.dumps(a) for a in r.attempts)
+    assert r.model == "b" and all(secret not in json.dumps(a.to_dict()) for a in r.attempts)
     FakeListChatModel(responses=["hi"]).invoke("x", config={"callbacks": [handler]})
     with pytest.raises(Exception) as e:
         RunnableLambda(leaky).invoke("x", config={"callbacks": [handler]})
@@ -342,7 +343,7 @@ edges: [{from: START, to: answer}, {from: answer, to: END}]
 
 def test_memory_sink_and_classify_kinds():
     sink = MemorySink()
-    TelemetryHandler(sink).decision(model="a", reason="token=abcdef123456 leaked")
+    TelemetryHandler(sink).decision(DecisionEvent(run_id="r", prompt="p", model="a", reason="token=abcdef123456 leaked"))
     assert "abcdef123456" not in json.dumps(sink.records)
     assert classify(TimeoutError("x")).kind == "timeout"
     assert classify(type("E", (Exception,), {"status_code": 503})("boom")).kind == "server"

@@ -157,7 +157,7 @@ def save_folder(path: str | Path, kind: str, meta: dict[str, Any], *, arrays: di
             raise PersistenceError(f"{kind} metadata is not JSON-serialisable: {exc}", path=path) from None
         (tmp / META).write_text(text)
         if arrays:
-            np.savez(tmp / ARRAYS, **arrays)
+            np.savez(tmp / ARRAYS, **arrays)  # type: ignore[arg-type]
         for name, est in (estimators or {}).items():
             import skops.io as sio
 

@@ -28,7 +28,7 @@ def check_prompts(X: Sequence[str] | str) -> list[str]:
     if isinstance(X, str):
         X = [X]
     elif hasattr(X, "prompts") and hasattr(X, "scores"):  # a RoutingDataset
-        X = X.prompts  # type: ignore[union-attr]
+        X = X.prompts
     if isinstance(X, (bytes, bytearray, dict)):
         raise PromptError(f"prompts must be a string or a sequence of strings, got {type(X).__name__}")
     try:

@@ -23,8 +23,8 @@ from typing import Any
 
 from graphroute.prompts import message_text
 
-__all__ = ["Answer", "Assignment", "Attempt", "Calibration", "Call", "CacheEntry", "CascadeResult", "Decision",
-           "GatewayResult", "Plan"]
+__all__ = ["Answer", "Assignment", "Attempt", "Calibration", "Call", "CallAttempt", "CascadeResult",
+           "Decision", "GatewayResult", "Plan"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -243,6 +243,30 @@ class Plan:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CallAttempt:
+    """One model's try within a request's fallback chain (the Gateway's and the server's).
+
+    ``error`` is None for the call that answered, else its kind (``rate_limit``, ``timeout``,
+    ``context_length``, ``budget``, ``state_unavailable``, ...); ``message`` is already redacted.
+
+    Examples:
+        >>> CallAttempt(model="a", error="timeout", message="timed out").to_dict()["error"]
+        'timeout'
+    """
+
+    model: str
+    error: str | None = None
+    message: str = ""
+    cost: float = 0.0
+    latency_ms: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
 class GatewayResult:
     """A request served by the gateway: the answer, who gave it, what it cost and every attempt."""
 
@@ -253,21 +277,8 @@ class GatewayResult:
     provider_ms: float  # time inside provider calls (the rest is graphroute's and backoff)
     cached: bool
     reason: str
-    attempts: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[CallAttempt] = field(default_factory=list)
     run_id: str = ""  # the id telemetry and feedback(run_id, score) use
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass(frozen=True, kw_only=True)
-class CacheEntry:
-    """One semantic-cache answer as workers share it: its prompt's ``vector`` (float32), the answer,
-    the model and scope it belongs to, and when it expires (wall time)."""
-
-    id: str
-    vector: Any
-    answer: str
-    model: str
-    scope: str
-    expires_at: float

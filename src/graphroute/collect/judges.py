@@ -74,7 +74,8 @@ class ModelGrader(Grader):
 class JudgeGrader(ModelGrader):
     scale = "graded"
 
-    async def grade_all(self, prompt: str, responses: dict[str, str], reference: Any, call: Call) -> dict[str, float] | None:
+    async def grade_all(self, prompt: str, responses: dict[str, str], reference: Any,
+                        call: Any = None) -> dict[str, float] | None:
         out = {}
         for name, answer in responses.items():
             rating = read_rating(await call(self.model, SINGLE.format(
@@ -92,7 +93,8 @@ class PairwiseGrader(ModelGrader):
         return read_verdict(await call(self.model, PAIR.format(reference_line=_reference_line(reference),
                                                                  question=prompt, a=a, b=b)))
 
-    async def grade_all(self, prompt: str, responses: dict[str, str], reference: Any, call: Call) -> dict[str, float] | None:
+    async def grade_all(self, prompt: str, responses: dict[str, str], reference: Any,
+                        call: Any = None) -> dict[str, float] | None:
         names = list(responses)
         base, out = names[0], {}
         for name in names[1:]:

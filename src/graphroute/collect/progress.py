@@ -1,6 +1,7 @@
 """The collection's progress bar (rich): prompts done and money spent so far."""
 
 from __future__ import annotations
+from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeRemainingColumn
 
@@ -12,7 +13,7 @@ class Progress:
         self.total, self.enabled = total, enabled
         self._bar = RichProgress(TextColumn("collect"), BarColumn(), MofNCompleteColumn(), TextColumn("${task.fields[cost]:.4f}"),
                                  TimeRemainingColumn(), transient=False) if enabled else None
-        self._task = None
+        self._task: Any = None
 
     def __enter__(self) -> "Progress":
         if self._bar is not None:

@@ -184,9 +184,9 @@ async def _collect(models, judges, rows, grader, out, store, *, concurrency, bud
             except BudgetExceededError:
                 stats["stopped"] = "budget"
                 raise
-        ok = [a for a in r.attempts if a["error"] is None][-1]
-        entry = {"key": key, "model": model, "text": r.text, "cost": r.cost, "latency_ms": ok["latency_ms"],
-                 "input_tokens": ok.get("input_tokens", 0), "output_tokens": ok.get("output_tokens", 0)}
+        ok = [a for a in r.attempts if a.error is None][-1]
+        entry = {"key": key, "model": model, "text": r.text, "cost": r.cost, "latency_ms": ok.latency_ms,
+                 "input_tokens": ok.input_tokens, "output_tokens": ok.output_tokens}
         store.put(entry)
         stats["calls"] += 1
         stats["cost"] += r.cost

@@ -44,6 +44,7 @@ import numpy as np
 from graphroute.datasets.base import RoutingDataset
 from graphroute.datasets.wide import iter_jsonl, read_table
 from graphroute.errors import DatasetError
+from graphroute.events import DecisionEvent, FeedbackEvent, read_event
 from graphroute.storage import read_events
 
 COLUMNS = ["run_id", "prompt", "model", "score", "propensity", "cost", "latency_ms"]
@@ -66,29 +67,32 @@ def from_logs(path: str | Path) -> tuple[list[dict[str, Any]], dict[str, int]]:
         if not path.is_file():
             raise DatasetError("file not found", path=path)
         records = iter_jsonl(path, objects=False)
-    decisions: dict[str, dict[str, Any]] = {}
+    decisions: dict[str, DecisionEvent] = {}
     scores: dict[str, float] = {}
     fallbacks = 0
     for lineno, rec in records:
         event = rec.get("event") if isinstance(rec, dict) else None
-        if event == "decision" and rec.get("fallback"):
-            fallbacks += 1  # a fallback answered, not the router's choice: no propensity
-        elif event == "decision" and "run_id" in rec and "prompt" in rec:
+        if event == "feedback":  # checked before reading: a bad score names its line
+            score = rec.get("score")
+            if not isinstance(score, (int, float)) or isinstance(score, bool) or not math.isfinite(score):
+                raise DatasetError(f"feedback score {score!r} is not a finite number", path=path, row=lineno)
+        elif event == "decision" and not rec.get("fallback") and "run_id" in rec and "prompt" in rec:
             for key in ("model", "probability"):
                 if rec.get(key) is None:
                     raise DatasetError(f"decision without {key!r} (routers that explore must log it)",
                                        path=path, row=lineno)
-            p = float(rec["probability"])
+        e = read_event(rec)
+        if isinstance(e, DecisionEvent) and e.fallback:
+            fallbacks += 1  # a fallback answered, not the router's choice: no propensity
+        elif isinstance(e, DecisionEvent):
+            p = float(e.probability or 0.0)
             if not 0.0 < p <= 1.0:
                 raise DatasetError(f"probability {p} is not in (0, 1]", path=path, row=lineno)
-            decisions[str(rec["run_id"])] = rec
-        elif event == "feedback":
-            score = rec.get("score")
-            if not isinstance(score, (int, float)) or isinstance(score, bool) or not math.isfinite(score):
-                raise DatasetError(f"feedback score {score!r} is not a finite number", path=path, row=lineno)
-            scores[str(rec.get("run_id"))] = float(score)
-    rows = [{"run_id": rid, "prompt": d["prompt"], "model": d["model"], "score": scores[rid],
-             "propensity": float(d["probability"]), "cost": d.get("cost"), "latency_ms": d.get("latency_ms")}
+            decisions[e.run_id] = e
+        elif isinstance(e, FeedbackEvent):
+            scores[e.run_id] = float(e.score)
+    rows = [{"run_id": rid, "prompt": d.prompt, "model": d.model, "score": scores[rid],
+             "propensity": float(d.probability or 0.0), "cost": d.cost, "latency_ms": d.latency_ms}
             for rid, d in decisions.items() if rid in scores]
     counts = {"decisions": len(decisions), "feedback": len(scores), "joined": len(rows),
               "without_feedback": len(decisions) - len(rows), "orphan_feedback": len(set(scores) - set(decisions)),

@@ -32,6 +32,7 @@ from scipy import stats
 
 from graphroute.errors import ConfigError
 from graphroute.experiments.stats import normal_ci
+from graphroute.events import DecisionEvent, ExperimentEvent, FeedbackEvent, read_event
 
 
 def estimate(actions: np.ndarray, propensities: np.ndarray, rewards: np.ndarray, candidate: np.ndarray,
@@ -92,25 +93,27 @@ def logged_choices(records: Iterable[dict[str, Any]]) -> dict[str, list[Any]]:
     """Served requests with a score: ``prompt``, ``model`` (the one served), ``propensity``,
     ``score``, ``cost``. The propensity of an experiment's request is the mixture over its arms
     (the experiment event's ``propensity``); a request a fallback answered is left out."""
-    decisions, props, scores = {}, {}, {}
+    decisions: dict[str, DecisionEvent] = {}
+    props: dict[str, tuple[float, str | None]] = {}
+    scores: dict[str, float] = {}
     for r in records:
-        ev = r.get("event")
-        if ev == "decision" and r.get("prompt") is not None and not r.get("fallback") and r.get("model") is not None:
-            decisions[str(r["run_id"])] = r
-        elif ev == "experiment" and r.get("propensity") is not None:
-            props[str(r["run_id"])] = (float(r["propensity"]), r.get("model"))
-        elif ev == "feedback" and (r.get("metric") or "feedback") == "feedback":
-            scores[str(r["run_id"])] = float(r["score"])
+        e = read_event(r)
+        if isinstance(e, DecisionEvent) and not e.fallback and e.model is not None:
+            decisions[e.run_id] = e
+        elif isinstance(e, ExperimentEvent) and e.propensity is not None:
+            props[e.run_id] = (float(e.propensity), e.model)
+        elif isinstance(e, FeedbackEvent) and e.metric == "feedback":
+            scores[e.run_id] = float(e.score)
     cols: dict[str, list[Any]] = {"prompt": [], "model": [], "propensity": [], "score": [], "cost": []}
     for rid, d in decisions.items():
         if rid not in scores:
             continue
-        p, served = props.get(rid, (d.get("probability", 1.0), None))
-        cols["prompt"].append(str(d["prompt"]))
-        cols["model"].append(served or d.get("served") or d["model"])
-        cols["propensity"].append(float(1.0 if p is None else p))
+        p, served = props.get(rid, (d.probability if d.probability is not None else 1.0, None))
+        cols["prompt"].append(str(d.prompt))
+        cols["model"].append(served or d.served or d.model)
+        cols["propensity"].append(float(p))
         cols["score"].append(scores[rid])
-        cols["cost"].append(float(d.get("cost") or 0.0))
+        cols["cost"].append(float(d.cost or 0.0))
     return cols
 
 

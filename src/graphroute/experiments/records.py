@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from graphroute.errors import ConfigError
+from graphroute.events import ExperimentEvent, FeedbackEvent, ShadowEvent, read_event
 from graphroute.storage import read_events
 
 
@@ -48,7 +49,8 @@ def read_records(source: str | Path | Iterable[dict[str, Any]]) -> Iterator[dict
 
 def experiments_in(records: Iterable[dict[str, Any]]) -> list[str]:
     """Names of the experiments the records hold, in order of first appearance."""
-    return list(dict.fromkeys(r["experiment"] for r in records if r.get("event") == "experiment" and r.get("experiment")))
+    events = (read_event(r) for r in records)
+    return list(dict.fromkeys(e.experiment for e in events if isinstance(e, ExperimentEvent) and e.experiment))
 
 
 def outcomes(records: Iterable[dict[str, Any]], experiment: str) -> dict[str, list[Any]]:
@@ -58,17 +60,16 @@ def outcomes(records: Iterable[dict[str, Any]], experiment: str) -> dict[str, li
     rows: dict[str, dict[str, Any]] = {}
     scores: dict[tuple[str, str], float] = {}
     for r in records:
-        ev = r.get("event")
-        if ev == "experiment" and r.get("experiment") == experiment:
-            failed = bool(r.get("error"))  # counted in the split; no cost or latency of an answer
-            rows[str(r["run_id"])] = {"arm": r["arm"], "shadow": False, "unit": r.get("unit"), "weights": r.get("weights"),
-                                      "cost": None if failed else r.get("cost"),
-                                      "latency": None if failed else r.get("latency_ms")}
-        elif ev == "shadow" and r.get("experiment") == experiment and not r.get("error"):
-            rows[f"{r['run_id']}#{r['arm']}"] = {"arm": r["arm"], "shadow": True, "unit": r.get("unit"), "weights": None,
-                                                 "cost": r.get("cost"), "latency": r.get("latency_ms")}
-        elif ev == "feedback":
-            scores[(str(r["run_id"]), str(r.get("metric") or "feedback"))] = float(r["score"])
+        e = read_event(r)
+        if isinstance(e, ExperimentEvent) and e.experiment == experiment:
+            failed = bool(e.error)  # counted in the split; no cost or latency of an answer
+            rows[e.run_id] = {"arm": e.arm, "shadow": False, "unit": e.unit, "weights": e.weights,
+                              "cost": None if failed else e.cost, "latency": None if failed else e.latency_ms}
+        elif isinstance(e, ShadowEvent) and e.experiment == experiment and not e.error:
+            rows[f"{e.run_id}#{e.arm}"] = {"arm": e.arm, "shadow": True, "unit": e.unit, "weights": None,
+                                           "cost": e.cost, "latency": e.latency_ms}
+        elif isinstance(e, FeedbackEvent):
+            scores[(e.run_id, e.metric)] = float(e.score)
     cols: dict[str, list[Any]] = {k: [] for k in ("run_id", "arm", "shadow", "unit", "weights", "cost", "latency",
                                                   "feedback", "judge")}
     for rid, row in rows.items():

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-_trapz = getattr(np, "trapezoid", None) or np.trapz
+_trapz = getattr(np, "trapezoid", None) or getattr(np, "trapz")  # numpy < 2 has only trapz
 
 
 def pareto_frontier(costs, qualities) -> np.ndarray:

@@ -21,7 +21,7 @@ import numpy as np
 
 from graphroute.metrics.curves import Curve
 
-_trapz = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 has only trapz
+_trapz = getattr(np, "trapezoid", None) or getattr(np, "trapz")  # numpy < 2 has only trapz
 
 
 def auc(curve: Curve) -> float:

@@ -16,6 +16,7 @@ Examples:
 
 from __future__ import annotations
 
+from typing import Any
 import os
 import socket
 import subprocess
@@ -57,7 +58,7 @@ class LocalServer:
         self.n_threads, self.n_ctx, self.port, self.startup_timeout_s = n_threads, n_ctx, port, startup_timeout_s
         self.process: subprocess.Popen | None = None
         self.base_url: str | None = None
-        self._log = None
+        self._log: Any = None
 
     def start(self) -> "LocalServer":
         path = self.model_path or gemma_path()

@@ -126,6 +126,6 @@ class BudgetManager:
         """How many limits are exceeded right now (0 unless a provider returned more than its max tokens)."""
         with self._lock:
             n = int(self.global_limit is not None and self._spent_global > self.global_limit + 1e-12)
-            n += sum(1 for k, v in self._spent.items()
-                     if self.limit_of(k) is not None and v > self.limit_of(k) + 1e-12)  # type: ignore[operator]
+            limits = {k: self.limit_of(k) for k in self._spent}
+            n += sum(1 for k, v in self._spent.items() if (lim := limits[k]) is not None and v > lim + 1e-12)
             return n

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from graphroute.errors import BudgetExceededError, NoModelAvailableError, ProviderError, StateUnavailableError
 from graphroute.redaction import redact
+from graphroute.types import CallAttempt
 
 __all__ = ["BudgetExceededError", "NoModelAvailableError", "ProviderError", "classify", "no_model", "redact", "refusal"]
 
@@ -46,10 +47,10 @@ def refusal(exc: BaseException) -> str:
     return "state_unavailable" if isinstance(exc, StateUnavailableError) else "budget"
 
 
-def no_model(attempts: list[dict], last: BaseException | None) -> BaseException:
+def no_model(attempts: list[CallAttempt], last: BaseException | None) -> BaseException:
     """What a fallback chain that ran out raises: the refusal itself when every attempt was refused
     for the same reason (budget, or the state outage), else ``NoModelAvailableError``."""
-    kinds = {a["error"] for a in attempts}
+    kinds = {a.error for a in attempts}
     if last is not None and len(kinds) == 1 and kinds <= {"budget", "state_unavailable"}:
         return last
-    return NoModelAvailableError(f"every model failed or was refused: {[(a['model'], a['error']) for a in attempts]}")
+    return NoModelAvailableError(f"every model failed or was refused: {[(a.model, a.error) for a in attempts]}")

@@ -17,7 +17,7 @@ Examples:
     >>> gw = Gateway({"a": RunnableLambda(down), "b": FakeListChatModel(responses=["fine"])},
     ...              RoundRobinRouter(["a"]) , fallbacks={"a": ["b"]}, retries=1, backoff_s=0.001)
     >>> r = gw.invoke("hello")
-    >>> r.text, r.model, [a["error"] is not None for a in r.attempts]
+    >>> r.text, r.model, [a.error is not None for a in r.attempts]
     ('fine', 'b', [True, True, False])
 """
 
@@ -28,7 +28,7 @@ import inspect
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, TypeVar
 
 from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_attempt, wait_random_exponential
 
@@ -37,9 +37,14 @@ from graphroute.errors import GraphRouteError, StateUnavailableError
 from graphroute.prompts import check_prompts
 from graphroute.runtime.breaker import CircuitBreaker, SlowStart
 from graphroute.runtime.budgets import BudgetManager, Reservation
+from graphroute.events import DecisionEvent
+from graphroute.runtime.ledger import Ledger
 from graphroute.runtime.failures import BudgetExceededError, NoModelAvailableError, ProviderError, classify, no_model, refusal
 from graphroute.runtime.loop import run_sync
-from graphroute.types import GatewayResult
+from graphroute.runtime.telemetry import log_feedback
+from graphroute.types import CallAttempt, GatewayResult
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -75,8 +80,8 @@ class Gateway:
         self.timeout_s, self.budgets, self.cache, self.telemetry, self.tracker = timeout_s, budgets, cache, telemetry, tracker
         self.validate, self.stream = validate, stream
         # breakers in this process, or shared through a state backend (graphroute.state: Redis)
-        self.breakers = {m: (state.breaker(m, **(breaker or {})) if state is not None else CircuitBreaker(**(breaker or {})))
-                         for m in models}
+        opts: dict[str, Any] = dict(breaker or {})
+        self.breakers = {m: (state.breaker(m, **opts) if state is not None else CircuitBreaker(**opts)) for m in models}
         # in this process: a model that has shown no success since its last trouble gets few calls at a time
         self.gates = {m: SlowStart(first=int((breaker or {}).get("failures", 3))) for m in models}
         self._takes_context = router is not None and "context" in inspect.signature(router.decide).parameters
@@ -126,16 +131,52 @@ class Gateway:
         usage = getattr(msg, "usage_metadata", None) or {}
         return Reply(text, int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)), provider_ms, ttft)
 
-    async def attempt(self, model: str, call: Callable[[], Awaitable[Reply]], *, tokens: int, request: dict[str, Any],
-                      attempts: list[dict], defer: bool = False,
+    @staticmethod
+    def window_miss(model: str, tokens: int, window: int | None, attempts: list[CallAttempt]) -> ProviderError:
+        """Record that ``tokens`` do not fit ``model``'s window; the error to raise for it."""
+        attempts.append(CallAttempt(model=model, error="context_length", message=f"{tokens} tokens > window {window}"))
+        return ProviderError("context_length", f"{tokens} prompt tokens do not fit {window}", model)
+
+    async def first_answer(self, chain: list[str], answer: Callable[[str], Awaitable[T]],
+                           attempts: list[CallAttempt]) -> tuple[str, T]:
+        """The one fallback loop: ``answer(model)`` for each model of ``chain`` in turn until one
+        returns; a provider failure (recorded by ``attempt``) or a refusal (budget, state outage,
+        recorded here) moves on to the next model.
+
+        Args:
+            chain: the models to try, in order.
+            answer: makes one model's whole try (usually through ``attempt``).
+            attempts: every try is appended here.
+
+        Returns:
+            The model that answered and what ``answer`` returned.
+
+        Raises:
+            BudgetExceededError: every model was refused by a budget.
+            NoModelAvailableError: no model answered.
+        """
+        last: Exception | None = None
+        for model in chain:
+            try:
+                return model, await answer(model)
+            except (BudgetExceededError, StateUnavailableError) as exc:  # refused before any call
+                attempts.append(CallAttempt(model=model, error=refusal(exc), message=str(exc)))
+                last = exc
+            except ProviderError as exc:
+                last = exc
+        raise no_model(attempts, last)
+
+    async def attempt(self, model: str, call: Callable[[], Awaitable[Reply]], *, tokens: int, request: Ledger,
+                      attempts: list[CallAttempt], defer: bool = False,
                       reserve_tokens: int | None = None) -> tuple[Reply, Reservation | None]:
         """Call ``model`` through its breaker, the budgets and retries (tenacity): ``call()`` makes one
         try and returns a ``Reply``. The budget reservation is the worst case of ``reserve_tokens``
-        (default ``tokens``) in and ``request["max_output_tokens"]`` (default: the gateway's) out; the
+        (default ``tokens``) in and ``request.max_output_tokens`` (default: the gateway's) out; the
         call is settled to the usage the reply reports (``tokens`` in when it reports none).
         ``defer=True`` (a stream still running): the budget reservation is returned and ``settle``
         must be called with the final reply."""
         breaker = self.breakers[model]
+        budgets = self.budgets
 
         def retryable(exc: BaseException) -> bool:
             return isinstance(exc, ProviderError) and exc.retryable and breaker.state == "closed"
@@ -147,26 +188,26 @@ class Gateway:
                 with attempt:
                     # the budget first, the breaker last: nothing awaits between admission and the call, so
                     # calls admitted before a failure opens the breaker are as few as can be
-                    res = await self.budgets.areserve(self._worst(model, reserve_tokens or tokens,
-                                                                  request.get("max_output_tokens")),
-                                                      request.get("session"), request.get("budget"),
-                                                      request["spent"]) if self.budgets is not None else None
+                    res = await budgets.areserve(self._worst(model, reserve_tokens or tokens, request.max_output_tokens),
+                                                 request.session, request.budget,
+                                                 request.spent) if budgets is not None else None
                     gate = self.gates[model]
                     started = await gate.acquire(self.timeout_s)
                     ticket = await breaker.aallow() if started is not None else 0
                     if not ticket:
                         if started is not None:
                             gate.release(started, None)
-                        if res is not None:
-                            await self.budgets.arelease(res)
+                        if res is not None and budgets is not None:
+                            await budgets.arelease(res)
                         raise ProviderError("other", "circuit open" if started is not None else
                                             "slow start: no call slot freed in time", model)
+                    assert started is not None
                     t0 = time.perf_counter()
                     try:
                         reply = await call()
                     except BaseException as exc:
-                        if res is not None:
-                            await self.budgets.arelease(res)
+                        if res is not None and budgets is not None:
+                            await budgets.arelease(res)
                         if isinstance(exc, asyncio.CancelledError) or getattr(exc, "client_fault", False):
                             gate.release(started, None)
                             await breaker.arelease(ticket)
@@ -174,10 +215,11 @@ class Gateway:
                         gate.release(started, False)
                         err = classify(exc if not isinstance(exc, asyncio.TimeoutError) else TimeoutError("timed out"), model)
                         await breaker.arecord_failure(ticket)
-                        request["provider_ms"] += (time.perf_counter() - t0) * 1000
+                        ms = (time.perf_counter() - t0) * 1000
+                        request.add(cost=0.0, provider_ms=ms)
                         if self.tracker is not None:
-                            self.tracker.observe(model, latency_ms=(time.perf_counter() - t0) * 1000, error=True)
-                        attempts.append({"model": model, "error": err.kind, "message": str(err)})
+                            self.tracker.observe(model, latency_ms=ms, error=True)
+                        attempts.append(CallAttempt(model=model, error=err.kind, message=str(err), latency_ms=ms))
                         raise err from None
                     gate.release(started, True)
                     await breaker.arecord_success(ticket)
@@ -186,22 +228,21 @@ class Gateway:
                     await self.settle(model, res, reply, request, attempts, tokens=tokens)
                     return reply, None
         except RetryError as exc:  # pragma: no cover - reraise=True makes tenacity raise the last error
-            raise exc.last_attempt.exception() from None
+            raise exc.last_attempt.exception() or exc from None
         raise ProviderError("other", "no attempt made", model)
 
-    async def settle(self, model: str, res: Reservation | None, reply: Reply, request: dict[str, Any], attempts: list[dict],
-                     *, tokens: int = 0) -> float:
+    async def settle(self, model: str, res: Reservation | None, reply: Reply, request: Ledger,
+                     attempts: list[CallAttempt], *, tokens: int = 0) -> float:
         """Replace a call's reservation by its actual cost (from the reply's token counts); returns the cost."""
         tout = reply.output_tokens or (int(count_tokens([reply.text])[0]) if reply.text else 0)
         cost = float(self.cost_model.cost(model, reply.input_tokens or tokens, tout)) if self.cost_model.has(model) else 0.0
-        if res is not None:
+        if res is not None and self.budgets is not None:
             await self.budgets.acommit(res, cost)
-        request["spent"] += cost
-        request["provider_ms"] += reply.provider_ms
+        request.add(cost=cost, provider_ms=reply.provider_ms)
         if self.tracker is not None:
             self.tracker.observe(model, latency_ms=reply.provider_ms, ttft_ms=reply.ttft_ms, output_tokens=tout or None)
-        attempts.append({"model": model, "error": None, "cost": cost, "latency_ms": reply.provider_ms,
-                         "input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens})
+        attempts.append(CallAttempt(model=model, cost=cost, latency_ms=reply.provider_ms, input_tokens=reply.input_tokens,
+                                    output_tokens=reply.output_tokens))
         return cost
 
     # ------------------------------------------------------------------ requests
@@ -217,57 +258,45 @@ class Gateway:
         if decision.model is None or decision.model not in allowed:
             raise NoModelAvailableError(f"no allowed model for this request ({decision.reason})")
         tokens = int(count_tokens([prompt])[0])
-        request = {"session": session, "budget": budget, "spent": 0.0, "provider_ms": 0.0, "prompt": prompt,
-                   "run_id": str(ctx.get("run_id") or uuid.uuid4().hex), "chosen": decision.model,
-                   "probability": getattr(decision, "probability", None)}
-        attempts: list[dict[str, Any]] = []
-        last: Exception | None = None
-        for model in [m for m in self.chain(decision.model) if m in allowed]:
+        ledger = Ledger(session=session, budget=budget)
+        attempts: list[CallAttempt] = []
+
+        async def answer(model: str) -> tuple[str, bool]:
             window = self.context_windows.get(model)
             if window is not None and tokens + self.max_output_tokens > window:
-                attempts.append({"model": model, "error": "context_length", "message": f"{tokens} tokens > window {window}"})
-                last = ProviderError("context_length", f"{tokens} prompt tokens do not fit {window}", model)
-                continue
+                raise self.window_miss(model, tokens, window, attempts)
             if self.cache is not None:
                 hit = await self.cache.aget(prompt, model, scope)
                 if hit is not None:
-                    return self._done(hit, model, 0.0, t0, request, True, decision.reason, attempts)
-            try:
-                reply, _ = await self.attempt(model, lambda m=model: self._call(m, prompt), tokens=tokens, request=request,
-                                              attempts=attempts)
-                text = reply.text
-            except (BudgetExceededError, StateUnavailableError) as exc:  # refused before any call
-                last = exc
-                attempts.append({"model": model, "error": refusal(exc), "message": str(exc)})
-                continue
-            except ProviderError as exc:
-                last = exc
-                continue
+                    return hit, True
+            reply, _ = await self.attempt(model, lambda: self._call(model, prompt), tokens=tokens, request=ledger,
+                                          attempts=attempts)
             if self.cache is not None:
-                await self.cache.aput(prompt, model, text, scope)
-            return self._done(text, model, request["spent"], t0, request, False, decision.reason, attempts)
-        raise no_model(attempts, last)
+                await self.cache.aput(prompt, model, reply.text, scope)
+            return reply.text, False
 
-    def _done(self, text, model, cost, t0, request, cached, reason, attempts) -> GatewayResult:
-        r = GatewayResult(text=text, model=model, cost=cost, latency_ms=(time.perf_counter() - t0) * 1000,
-                          provider_ms=request["provider_ms"], cached=cached, reason=reason, attempts=attempts,
-                          run_id=request["run_id"])
+        model, (text, cached) = await self.first_answer([m for m in self.chain(decision.model) if m in allowed],
+                                                        answer, attempts)
+        r = GatewayResult(text=text, model=model, cost=0.0 if cached else ledger.spent,
+                          latency_ms=(time.perf_counter() - t0) * 1000, provider_ms=ledger.provider_ms, cached=cached,
+                          reason=decision.reason, attempts=attempts, run_id=str(ctx.get("run_id") or uuid.uuid4().hex))
         if self.telemetry is not None:
             # what learning from feedback needs: the prompt, who answered and the chance the router had
             # of choosing it (unknown when a fallback answered: such rows are left out of training data)
-            chosen = model == request["chosen"]
-            p = request["probability"]
-            self.telemetry.decision(run_id=r.run_id, prompt=request["prompt"], model=model, reason=reason, cost=cost,
-                                    latency_ms=r.latency_ms, cached=cached, fallback=not chosen,
-                                    probability=(1.0 if p is None else p) if chosen else None,
-                                    attempts=[(a["model"], a["error"]) for a in attempts])
+            chosen = model == decision.model
+            p = getattr(decision, "probability", None)
+            self.telemetry.decision(DecisionEvent(run_id=r.run_id, prompt=prompt, model=model, reason=r.reason,
+                                                  cost=r.cost, latency_ms=r.latency_ms, cached=cached,
+                                                  fallback=not chosen,
+                                                  probability=(1.0 if p is None else p) if chosen else None,
+                                                  attempts=[(a.model, a.error) for a in attempts]))
         return r
 
     def feedback(self, run_id: str, score: float) -> None:
         """Record the outcome of request ``run_id`` in the telemetry (see ``graphroute dataset from-logs``)."""
         if self.telemetry is None:
             raise ValueError("feedback needs the gateway's telemetry (Gateway(..., telemetry=TelemetryHandler(sink)))")
-        self.telemetry.sink.write({"event": "feedback", "ts": time.time(), "run_id": str(run_id), "score": float(score)})
+        log_feedback(self.telemetry.sink, run_id, score)
 
     def invoke(self, prompt: str, **kwargs: Any) -> GatewayResult:
         """Sync ``ainvoke``."""
@@ -285,6 +314,6 @@ class Gateway:
                 return {error_key: {"type": type(exc).__name__, "message": str(exc)}}
             return {output_key: r.text, "gateway": {"model": r.model, "cost": r.cost, "latency_ms": r.latency_ms,
                                                     "provider_ms": r.provider_ms, "cached": r.cached,
-                                                    "attempts": [(a["model"], a["error"]) for a in r.attempts]}}
+                                                    "attempts": [(a.model, a.error) for a in r.attempts]}}
 
         return answer

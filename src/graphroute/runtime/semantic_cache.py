@@ -28,7 +28,7 @@ import numpy as np
 
 from graphroute.encoders import EncoderMixin
 from graphroute.index import VectorIndex
-from graphroute.types import CacheEntry
+from graphroute.runtime.cache_entry import CacheEntry
 
 PUBLIC = "public"
 

@@ -25,6 +25,7 @@ from uuid import UUID
 import numpy as np
 from langchain_core.callbacks import BaseCallbackHandler
 
+from graphroute.events import CallEvent, DecisionEvent, FeedbackEvent
 from graphroute.runtime.failures import redact
 
 
@@ -96,17 +97,17 @@ class TelemetryHandler(BaseCallbackHandler):
                 tout += int(usage.get("output_tokens", 0))
         cm = self.cost_model
         cost = cm.cost(model, tin, tout) if cm is not None and cm.has(model) else None
-        self.sink.write({"event": "call", "ts": time.time(), "run_id": str(run_id), "model": model, "input_tokens": tin,
-                         "output_tokens": tout, "cost": cost, "latency_ms": latency, "error": None})
+        self.sink.write(CallEvent(run_id=str(run_id), model=model, input_tokens=tin, output_tokens=tout, cost=cost,
+                                  latency_ms=latency).record())
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         latency, model = self._finish(run_id)
-        self.sink.write({"event": "call", "ts": time.time(), "run_id": str(run_id), "model": model, "cost": 0.0,
-                         "latency_ms": latency, "error": f"{type(error).__name__}: {error}"})
+        self.sink.write(CallEvent(run_id=str(run_id), model=model, cost=0.0, latency_ms=latency,
+                                  error=f"{type(error).__name__}: {error}").record())
 
-    def decision(self, **fields: Any) -> None:
-        """Record a routing decision (model, reason, request id, ...)."""
-        self.sink.write({"event": "decision", "ts": time.time(), **fields})
+    def decision(self, event: DecisionEvent) -> None:
+        """Record a routing decision."""
+        self.sink.write(event.record())
 
 
 def log_decision(sink: Any, run_id: str, prompt: str, decision: Any, *, cost: float | None = None,
@@ -126,17 +127,16 @@ def log_decision(sink: Any, run_id: str, prompt: str, decision: Any, *, cost: fl
         >>> [(r["event"], r.get("model"), r.get("score")) for r in sink.records]
         [('decision', 'small', None), ('feedback', None, 1.0)]
     """
-    sink.write({"event": "decision", "ts": time.time(), "run_id": str(run_id), "prompt": prompt, "model": decision.model,
-                "probability": 1.0 if decision.probability is None else decision.probability, "reason": decision.reason,
-                "cost": cost, "latency_ms": latency_ms, **({"fallback": True} if fallback else {}),
-                **({"served": served} if served is not None else {})})
+    sink.write(DecisionEvent(run_id=str(run_id), prompt=prompt, model=decision.model,
+                             probability=1.0 if decision.probability is None else decision.probability,
+                             reason=decision.reason, cost=cost, latency_ms=latency_ms, fallback=fallback,
+                             served=served).record())
 
 
 def log_feedback(sink: Any, run_id: str, score: float, metric: str = "feedback") -> None:
     """Record the outcome of request ``run_id`` (a user rating, a grader's verdict, a test result);
     ``metric`` names scores of another kind (``judge``: an experiment's judge)."""
-    sink.write({"event": "feedback", "ts": time.time(), "run_id": str(run_id), "score": float(score),
-                **({"metric": metric} if metric != "feedback" else {})})
+    sink.write(FeedbackEvent(run_id=str(run_id), score=float(score), metric=metric).record())
 
 
 def summarise(source: str | Path | Iterable[dict[str, Any]]) -> dict[str, Any]:

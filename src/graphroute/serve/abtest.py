@@ -26,6 +26,7 @@ from typing import Any
 
 from graphroute.experiments.assignment import assign, sampled
 from graphroute.experiments.design import ExperimentBlock
+from graphroute.events import ExperimentEvent, ShadowEvent
 from graphroute.strategies.privacy import PIIDetector
 from graphroute.types import Decision
 
@@ -122,17 +123,17 @@ class Experiments:
         if model is not None and all(n in decided and decided[n][2].kind in ("model", "router") for n in shares):
             parts = [chance(d, c, model, t.mapping) for d, c, t in (decided[n] for n in shares)]
             if all(p is not None for p in parts):
-                propensity = float(sum(shares[n] * p for n, p in zip(shares, parts)))  # type: ignore[operator]
-        record = {"event": "experiment", "ts": time.time(), "run_id": request_id, "experiment": a.experiment,
-                  "unit": a.unit, "arm": a.arm, "weights": shares, "arm_probability": shares[a.arm],
-                  "decisions": {n: {"model": c, "probability": d.probability}
-                                for n, (d, c, _) in decided.items() if n in shares},
-                  "shadows": {n: {"model": c, "probability": d.probability}
-                              for n, (d, c, _) in decided.items() if n in a.block.shadow},
-                  "model": model, "chosen": chosen, "propensity": propensity, "cost": cost,
-                  "latency_ms": latency_ms, "fallback": model is not None and model != chosen, "error": error}
+                propensity = float(sum(shares[n] * float(p or 0.0) for n, p in zip(shares, parts)))
+        record = ExperimentEvent(run_id=request_id, experiment=a.experiment, unit=a.unit, arm=a.arm, weights=shares,
+                                 arm_probability=shares[a.arm],
+                                 decisions={n: {"model": c, "probability": d.probability}
+                                            for n, (d, c, _) in decided.items() if n in shares},
+                                 shadows={n: {"model": c, "probability": d.probability}
+                                          for n, (d, c, _) in decided.items() if n in a.block.shadow},
+                                 model=model, chosen=chosen, propensity=propensity, cost=cost, latency_ms=latency_ms,
+                                 fallback=model is not None and model != chosen, error=error)
         if self.sink is not None:
-            self.sink.write(record)
+            self.sink.write(record.record())
         if error is None and body is not None:
             for name, blk in a.block.shadow.items():
                 if name in decided and sampled(a.block.salt or a.experiment, name, request_id, blk.sample):
@@ -162,9 +163,10 @@ class Experiments:
                     out["error"] = f"{type(exc).__name__}: {exc}"
                     self._skip("budget" if "Budget" in type(exc).__name__ else "error")
                 if self.sink is not None:
-                    self.sink.write({"event": "shadow", "ts": time.time(), "run_id": request_id,
-                                     "experiment": a.experiment, "arm": name, "unit": a.unit, "served_output": answer,
-                                     "latency_ms": (time.perf_counter() - t0) * 1000, **out})
+                    self.sink.write(ShadowEvent(run_id=request_id, experiment=a.experiment, arm=name, unit=a.unit,
+                                                served_output=answer, latency_ms=(time.perf_counter() - t0) * 1000,
+                                                model=out["model"], output=out["output"], cost=float(out["cost"] or 0.0),
+                                                error=out["error"]).record())
 
         task = asyncio.create_task(run())
         self._tasks.add(task)

@@ -17,6 +17,8 @@ from graphroute.serve.billing import prompt_tokens
 from graphroute.serve.guard import counted, mark
 from graphroute.serve.service import Service
 from graphroute.serve.wire import ChatRequest, last_user_text
+from graphroute.types import CallAttempt
+from graphroute.runtime.ledger import Ledger
 
 
 async def admit(svc: Service, key: Any) -> None:
@@ -69,19 +71,19 @@ class RequestContext:
             raise APIError(400, f"This request is billed {self.tokens} prompt tokens (messages, tools and schemas); "
                                 f"this server accepts at most {cap}.", code="context_length_exceeded", param="messages")
         self.session = self.key.session if self.key is not None else None
-        self.gw = {"session": self.session, "budget": None, "spent": 0.0, "provider_ms": 0.0}
+        self.ledger = Ledger(session=self.session)
         self.decision: Any = None
         self.chosen: str | None = None
 
     async def admit(self) -> None:
         await admit(self.svc, self.key)
 
-    def routing(self, decision: Any, model: str | None, cost: float, attempts: list[dict]) -> dict[str, Any]:
+    def routing(self, decision: Any, model: str | None, cost: float, attempts: list[CallAttempt]) -> dict[str, Any]:
         d = decision.to_dict()
         return {"virtual_model": self.target.name, "model": model, "chosen": d["model"] if self.target.kind != "router"
                 else self.target.mapping.get(d["model"], d["model"]), "reason": d["reason"], "request_id": self.id,
                 "scores": d["scores"], "familiarity": d["familiarity"], "probability": d["probability"], "cost": cost,
-                "attempts": [{"model": a["model"], "error": a.get("error")} for a in attempts]}
+                "attempts": [{"model": a.model, "error": a.error} for a in attempts]}
 
     def headers(self, model: str | None, reason: str) -> dict[str, str]:
         return {"x-graphroute-model": model or "", "x-graphroute-request-id": self.id, "x-graphroute-reason": header_text(reason)}
@@ -93,7 +95,8 @@ class RequestContext:
             self.svc.experiments.decide_others(self.experiment, self.prompt, context)
         return self.decision, self.chosen
 
-    async def done(self, code: int, decision: Any, chosen: str | None, model: str | None, cost: float, attempts: list[dict],
+    async def done(self, code: int, decision: Any, chosen: str | None, model: str | None, cost: float,
+                   attempts: list[CallAttempt],
                    answer: str | None = None) -> None:
         m = self.svc.metrics
         ms = (time.perf_counter() - self.t0) * 1000

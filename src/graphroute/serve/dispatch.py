@@ -16,9 +16,10 @@ from typing import Any, AsyncIterator
 
 from graphroute.costs import count_tokens
 from graphroute.runtime.budgets import Reservation
-from graphroute.errors import StateUnavailableError
-from graphroute.runtime.failures import BudgetExceededError, ProviderError, classify, no_model, refusal
+from graphroute.runtime.failures import ProviderError, classify
 from graphroute.runtime.gateway import Gateway, Reply
+from graphroute.runtime.ledger import Ledger
+from graphroute.types import CallAttempt
 
 
 def _check_completion(payload: dict[str, Any], model: str) -> str:
@@ -59,7 +60,7 @@ class Dispatcher:
         self.gateway, self.upstreams, self.windows, self.max_out, self.timeout_s = gateway, upstreams, windows, max_out, timeout_s
         self.token_margin = token_margin
 
-    def prepare(self, model: str, body: dict[str, Any], tokens: int, request: dict[str, Any]) -> dict[str, Any] | None:
+    def prepare(self, model: str, body: dict[str, Any], tokens: int, request: Ledger) -> dict[str, Any] | None:
         """The body for ``model``: its output bound applied (the budget's worst case must hold); None if
         the prompt does not fit its window."""
         cap = self.max_out.get(model, 1024)
@@ -67,32 +68,28 @@ class Dispatcher:
         out = min(int(asked), cap) if asked else cap
         if tokens + out > self.windows.get(model, 1 << 30):
             return None
-        request["max_output_tokens"] = out * int(body.get("n") or 1)
+        request.max_output_tokens = out * int(body.get("n") or 1)
         field = "max_completion_tokens" if "max_completion_tokens" in body and "max_tokens" not in body else "max_tokens"
         return {**body, field: out}
 
-    async def _first_success(self, first: str, body: dict[str, Any], tokens: int, request: dict[str, Any],
-                             make_call: Any, defer: bool, fallbacks: bool = True) -> tuple[str, Reply, Reservation | None, list[dict]]:
-        """Try ``first`` then its fallbacks: ``make_call(model, body)`` makes one try of one model."""
-        attempts: list[dict] = []
-        last: Exception | None = None
-        for model in self.gateway.chain(first) if fallbacks else [first]:
+    async def _first_success(self, first: str, body: dict[str, Any], tokens: int, request: Ledger,
+                             make_call: Any, defer: bool,
+                             fallbacks: bool = True) -> tuple[str, Reply, Reservation | None, list[CallAttempt]]:
+        """Try ``first`` then its fallbacks through the Gateway's one fallback loop:
+        ``make_call(model, body)`` makes one try of one model."""
+        attempts: list[CallAttempt] = []
+
+        async def answer(model: str) -> tuple[Reply, Reservation | None]:
             sent = self.prepare(model, body, tokens, request)
             if sent is None:
-                attempts.append({"model": model, "error": "context_length", "message": "prompt does not fit the window"})
-                last = ProviderError("context_length", f"{tokens} prompt tokens do not fit", model)
-                continue
-            try:
-                reply, res = await self.gateway.attempt(model, lambda m=model, b=sent: make_call(m, b), tokens=tokens,
-                                                        request=request, attempts=attempts, defer=defer,
-                                                        reserve_tokens=math.ceil(tokens * self.token_margin))
-            except (BudgetExceededError, StateUnavailableError, ProviderError) as exc:
-                last = exc
-                if not isinstance(exc, ProviderError):
-                    attempts.append({"model": model, "error": refusal(exc), "message": str(exc)})
-                continue
-            return model, reply, res, attempts
-        raise no_model(attempts, last)
+                raise self.gateway.window_miss(model, tokens, self.windows.get(model), attempts)
+            return await self.gateway.attempt(model, lambda: make_call(model, sent), tokens=tokens, request=request,
+                                              attempts=attempts, defer=defer,
+                                              reserve_tokens=math.ceil(tokens * self.token_margin))
+
+        model, (reply, res) = await self.gateway.first_answer(self.gateway.chain(first) if fallbacks else [first],
+                                                              answer, attempts)
+        return model, reply, res, attempts
 
     async def _complete_once(self, model: str, sent: dict[str, Any]) -> Reply:
         t0 = time.perf_counter()
@@ -118,14 +115,14 @@ class Dispatcher:
         return Reply("", 0, 0, ms, ms, (it, head, t0))
 
     async def complete(self, first: str, body: dict[str, Any], tokens: int,
-                       request: dict[str, Any], fallbacks: bool = True) -> tuple[dict[str, Any], str, list[dict]]:
+                       request: Ledger, fallbacks: bool = True) -> tuple[dict[str, Any], str, list[CallAttempt]]:
         """``(completion, model that answered, attempts)`` or a typed error; ``fallbacks=False``: only
         ``first`` is tried (a shadow call: another model's answer would not be the shadow's)."""
         model, reply, _, attempts = await self._first_success(first, body, tokens, request, self._complete_once, False,
                                                               fallbacks)
         return reply.payload, model, attempts
 
-    async def open_stream(self, first: str, body: dict[str, Any], tokens: int, request: dict[str, Any]) -> "Stream":
+    async def open_stream(self, first: str, body: dict[str, Any], tokens: int, request: Ledger) -> "Stream":
         """A stream that has produced its first token (or a typed error: nothing was sent yet)."""
         model, reply, res, attempts = await self._first_success(first, body, tokens, request, self._open_once, True)
         it, head, t0 = reply.payload
@@ -136,8 +133,8 @@ class Stream:
     """An opened upstream stream: iterate for chunks; ``error`` is set if it broke after the first token.
     ``cost``/``usage`` are final once iteration ends (or ``aclose`` ran)."""
 
-    def __init__(self, d: Dispatcher, model: str, it: AsyncIterator[dict], head: list[dict], t0: float, ttft_ms: float | None,
-                 res: Reservation | None, tokens: int, request: dict[str, Any], attempts: list[dict]) -> None:
+    def __init__(self, d: Dispatcher, model: str, it: Any, head: list[dict], t0: float, ttft_ms: float | None,
+                 res: Reservation | None, tokens: int, request: Ledger, attempts: list[CallAttempt]) -> None:
         self.d, self.model, self._it, self._head, self._t0, self.ttft_ms = d, model, it, head, t0, ttft_ms
         self._res, self.tokens, self.request, self.attempts = res, tokens, request, attempts
         self.error: ProviderError | None = None
@@ -169,7 +166,7 @@ class Stream:
         except Exception as exc:  # after the first token: end with an error, the breaker counts it
             self.error = classify(exc if not isinstance(exc, asyncio.TimeoutError) else TimeoutError("timed out"), self.model)
             await self.d.gateway.breakers[self.model].arecord_failure()
-            self.attempts.append({"model": self.model, "error": self.error.kind, "message": str(self.error)})
+            self.attempts.append(CallAttempt(model=self.model, error=self.error.kind, message=str(self.error)))
         finally:
             await self.aclose()
 

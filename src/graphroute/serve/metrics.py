@@ -21,6 +21,8 @@ from typing import Callable
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from graphroute.types import CallAttempt
+
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _STATES = ("closed", "half_open", "open")
 
@@ -71,12 +73,12 @@ class ServeMetrics:
         if cost:
             self.cost.labels(model).inc(cost)
 
-    def attempts(self, attempts: list[dict], chosen: str | None, answered: str | None) -> None:
+    def attempts(self, attempts: list[CallAttempt], chosen: str | None, answered: str | None) -> None:
         for a in attempts:
-            if a.get("error"):
-                self.errors.labels(a["model"], a["error"]).inc()
-            elif a.get("latency_ms") is not None:
-                self.upstream.labels(a["model"]).observe(a["latency_ms"] / 1000)
+            if a.error:
+                self.errors.labels(a.model, a.error).inc()
+            elif a.latency_ms:
+                self.upstream.labels(a.model).observe(a.latency_ms / 1000)
         if chosen is not None and answered is not None and chosen != answered:
             self.fallbacks.labels(chosen, answered).inc()
 

@@ -17,6 +17,7 @@ from graphroute.graphs.build import graph_costs
 from graphroute.graphs.compiler import compile_file, run_graph
 from graphroute.runtime.failures import BudgetExceededError, NoModelAvailableError
 from graphroute.runtime.gateway import Gateway
+from graphroute.runtime.ledger import Ledger
 from graphroute.runtime.telemetry import JsonlSink, log_decision, log_feedback
 from graphroute.serve.abtest import Experiments
 from graphroute.serve.auth import KeyStore
@@ -29,6 +30,7 @@ from graphroute.serve.upstreams import OpenAIUpstream, RecordedUpstream
 from graphroute.state import StateUnavailableError, open_state
 from graphroute.strategies.privacy import PrivacyRouter
 from graphroute.storage import PostgresSink
+from graphroute.types import CallAttempt
 
 log = logging.getLogger("graphroute.serve")
 
@@ -162,7 +164,7 @@ class Service:
                 "learned": reward is not None}
 
     # ------------------------------------------------------------------ self-contained targets
-    async def run_cascade(self, cascade: Any, prompt: str, session: str | None) -> tuple[str, str, float, list[dict]]:
+    async def run_cascade(self, cascade: Any, prompt: str, session: str | None) -> tuple[str, str, float, list[CallAttempt]]:
         """A cascade's answer: ``(text, model, cost, attempts)``; the worst case of every stage is reserved."""
         worst = sum(cascade.worst_cost(i, prompt) for i in range(len(cascade.stages)))
         res = await self.budgets.areserve(worst, session)
@@ -172,10 +174,10 @@ class Service:
             await self.budgets.arelease(res)
             raise
         await self.budgets.acommit(res, r.cost)
-        return r.answer.text, r.model, r.cost, [{"model": a.model, "error": a.error, "latency_ms": a.latency_ms}
-                                                 for a in r.attempts]
+        return r.answer.text, r.model, r.cost, [CallAttempt(model=a.model, error=a.error, message=a.error or "",
+                                                             cost=a.cost, latency_ms=a.latency_ms) for a in r.attempts]
 
-    async def run_graph(self, app: Any, prompt: str, session: str | None) -> tuple[str, str, float, list[dict]]:
+    async def run_graph(self, app: Any, prompt: str, session: str | None) -> tuple[str, str, float, list[CallAttempt]]:
         """A graph's answer under its per-run budget (reserved from the key's and the global budget)."""
         limit = app.graphroute_spec.budget.per_run
         if limit is None and (self.budgets.global_limit is not None or self.budgets.limit_of(session) is not None):
@@ -193,7 +195,8 @@ class Service:
             raise BudgetExceededError(f"graph {app.graphroute_spec.name!r} stopped at {out['stopped_at']!r}: its "
                                       f"per-run budget ${limit:g} is exhausted")
         return str(out["answer"] or ""), ",".join(models) or "graph", out["cost"], \
-            [{"model": t["model"], "error": None, "latency_ms": t.get("latency_ms")} for t in out["trace"] if t.get("model")]
+            [CallAttempt(model=t["model"], cost=float(t.get("cost") or 0.0), latency_ms=float(t.get("latency_ms") or 0.0))
+             for t in out["trace"] if t.get("model")]
 
     async def shadow_call(self, target: Any, chosen: str | None, prompt: str, body: dict[str, Any], tokens: int,
                           session: str) -> dict[str, Any]:
@@ -208,10 +211,10 @@ class Service:
         if chosen is None:
             raise NoModelAvailableError("the shadow's router gave no model")
         sent = {k: v for k, v in body.items() if k not in ("stream", "stream_options", "n")}
-        gw = {"session": session, "budget": None, "spent": 0.0, "provider_ms": 0.0}
-        payload, model, _ = await self.dispatcher.complete(chosen, sent, tokens, gw, fallbacks=False)
+        ledger = Ledger(session=session)
+        payload, model, _ = await self.dispatcher.complete(chosen, sent, tokens, ledger, fallbacks=False)
         msg = ((payload.get("choices") or [{}])[0].get("message") or {})
-        return {"model": model, "output": msg.get("content"), "cost": gw["spent"]}
+        return {"model": model, "output": msg.get("content"), "cost": ledger.spent}
 
     async def aclose(self) -> None:
         await self.experiments.drain()

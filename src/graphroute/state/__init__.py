@@ -16,7 +16,7 @@ from graphroute.errors import ConfigError
 from graphroute.state.base import ADMITTED, REFUSED, TRIAL, Reservation, StateBackend, StateUnavailableError
 from graphroute.state.memory import MemoryState
 from graphroute.extras import load_attribute
-from graphroute.types import CacheEntry
+from graphroute.runtime.cache_entry import CacheEntry
 
 
 def open_state(url: str | None, **options: Any) -> Any:

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from graphroute.errors import StateUnavailableError
 from graphroute.runtime.budgets import Reservation  # noqa: F401 (part of the protocol)
-from graphroute.types import CacheEntry  # noqa: F401 (part of the protocol)
+from graphroute.runtime.cache_entry import CacheEntry  # noqa: F401 (part of the protocol)
 
 #: what a breaker's ``aallow`` answers: refused (0), admitted (1), or admitted as a trial (2: the
 #: half-open probe, or a call while failures have no success between them), reported back after

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from graphroute.runtime.breaker import CircuitBreaker
 from graphroute.runtime.budgets import BudgetManager
-from graphroute.types import CacheEntry
+from graphroute.runtime.cache_entry import CacheEntry
 
 #: entries kept for ``cache_since`` / ``remember`` before the oldest are dropped
 MAX_LOG = 100_000

@@ -23,7 +23,7 @@ LOCK = 0x67726F757465
 def migrations() -> list[tuple[str, str]]:
     """``(name, sql)`` of every migration shipped, in order."""
     folder = resources.files("graphroute.storage") / "migrations"
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(f.name[:-4], f.read_text(encoding="utf-8")) for f in files]
 
 

@@ -69,10 +69,10 @@ async def _answer(svc: Service, r: RequestContext, body: ChatRequest) -> Respons
     if body.stream:
         return await _stream(r, decision, chosen, body)
     try:
-        payload, model, attempts = await svc.dispatcher.complete(chosen, r.body, r.tokens, r.gw)
+        payload, model, attempts = await svc.dispatcher.complete(chosen, r.body, r.tokens, r.ledger)
     except UpstreamStatusError as exc:
         return await _refused(r, exc, decision, chosen)
-    cost = r.gw["spent"]
+    cost = r.ledger.spent
     reason = decision.reason if model == chosen else f"{decision.reason}; {chosen} failed, fallback {model} answered"
     tin, tout = int((payload.get("usage") or {}).get("prompt_tokens") or 0), int((payload.get("usage") or {}).get("completion_tokens") or 0)
     payload = {**payload, "id": f"chatcmpl-{r.id}", "model": model, "usage": {**(payload.get("usage") or usage(tin, tout)),
@@ -94,7 +94,7 @@ async def _refused(r: RequestContext, exc: UpstreamStatusError, decision: Any, c
 
 async def _stream(r: RequestContext, decision: Any, chosen: str, body: ChatRequest) -> Response:
     try:
-        stream = await r.svc.dispatcher.open_stream(chosen, r.body, r.tokens, r.gw)
+        stream = await r.svc.dispatcher.open_stream(chosen, r.body, r.tokens, r.ledger)
     except UpstreamStatusError as exc:
         return await _refused(r, exc, decision, chosen)
     model = stream.model

@@ -174,6 +174,16 @@ def test_ruff_passes_and_the_package_says_it_is_typed():
     assert (SRC / "py.typed").exists()
 
 
+def test_mypy_passes_with_the_public_modules_strict():
+    """mypy over src/graphroute as pyproject configures it (strict flags on types, errors, events, ...)."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "Success" in run.stdout
+
+
 def test_only_the_route_modules_define_server_routes():
     """FastAPI's bigger-applications layout: one router module per resource under serve/routes/; the
     app factory assembles them and defines none itself."""

@@ -81,7 +81,7 @@ def compile_plan(plan: Plan, catalogue: Catalogue, models: dict[str, Any], *, ch
 
         return run
 
-    g = StateGraph(TeamState)
+    g: Any = StateGraph(TeamState)
     slots = [a.slot for a in plan.assignments]
     if plan.kind in ("single", "chain"):
         prev = START

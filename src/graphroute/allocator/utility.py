@@ -76,13 +76,13 @@ class UtilityModel(EncoderMixin):
         mode, rounds = run.get("mode"), int(run.get("rounds", 1))
         if (mode, rounds) not in self._combo_index:
             raise ConfigError(f"{where}: unknown mode/rounds {(mode, rounds)!r}; known: {self._combos}", field="mode")
-        weights = self._slot_w[mode]
+        weights = self._slot_w[str(mode)]
         for a in run.get("assignments", []):
             role, model, slot = a.get("role"), a.get("model"), a.get("slot")
             if role not in self._roles or model not in self._models or slot not in weights:
                 raise ConfigError(f"{where}: unknown slot/role/model in {a!r}", field="assignments")
             phi[self._roles[role] * len(self._models) + self._models[model]] += weights[slot]
-        phi[self.n_um + self._combo_index[(mode, rounds)]] = 1.0
+        phi[self.n_um + self._combo_index[(str(mode), rounds)]] = 1.0
         return phi
 
     # ------------------------------------------------------------------ fitting

@@ -149,7 +149,7 @@ class Cascade:
         if not self.cost_model.has(st.name or ""):
             return 0.0
         out = int((st.options or {}).get("max_tokens", DEFAULT_MAX_TOKENS))
-        return float(self.cost_model.cost(st.name, int(count_tokens([question])[0]), out))
+        return float(self.cost_model.cost(st.name or "", int(count_tokens([question])[0]), out))
 
     def stop_after(self, attempts: list[Attempt], max_cost: float | None = None, question: str = "") -> bool:
         """Should the cascade stop after these attempts: answer accepted, or the next stage's worst

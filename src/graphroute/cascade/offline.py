@@ -39,7 +39,8 @@ def recorded_matrices(cascade: Any, data: RoutingDataset) -> tuple[np.ndarray, n
         raise CascadeError(f"dataset {data.name!r} has no recorded responses for {lacking}: a cascade's scorers "
                            "need each non-final stage's answers")
     idx = [data.index(n) for n in names]
-    S = np.stack([st.scorer.score_many(data.prompts, data.responses[st.name]) for st in cascade.stages[:-1]], axis=1)
+    responses = data.responses or {}
+    S = np.stack([st.scorer.score_many(data.prompts, responses[st.name or ""]) for st in cascade.stages[:-1]], axis=1)
     lo, hi = data.score_range
     Q = (data.scores[:, idx] - lo) / ((hi - lo) or 1.0)
     costs = (getattr(cascade, "cost_model", None) or CostModel.default()).dataset_costs(data)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, cast
 
 import typer
 from rich.console import Console
@@ -103,7 +104,7 @@ def eval_command(
             def step(name: str, ds=ds) -> None:
                 progress.update(task, advance=1, description=f"{ds.name}: {name}")
 
-            results = evaluate(names, ds, cv=cv, test=test_data, group_by=cv_groups, seed=seed, cost_model=cost_model,
+            results = evaluate(names, ds, cv=cv, test=test_data, group_by=cast(Any, cv_groups), seed=seed, cost_model=cost_model,
                                quality_target=quality_target, slow_folds=slow, on_step=step)
             key = ds.name if test_data is None else f"{ds.name} -> {test_data.name}"
             runs[key] = results
@@ -174,8 +175,9 @@ def run_learning_curves(console, datasets: list[RoutingDataset], specs: list[str
                 def step(ds=ds, spec=spec) -> None:
                     progress.update(task, advance=1, description=f"{ds.name}: {spec}")
 
-                curves.append(learning_curve(lambda spec=spec: make_router(spec), ds, fractions, k=cv, group_by=cv_groups,
-                                             seed=seed, repeats=repeats, draw_by=draw_by, name=spec, on_fit=step))
+                curves.append(learning_curve(functools.partial(make_router, spec), ds, fractions, k=cv,
+                                             group_by=cast(Any, cv_groups), seed=seed, repeats=repeats,
+                                             draw_by=cast(Any, draw_by), name=spec, on_fit=step))
     for lc in curves:
         console.print(curve_table(lc, target))
     if json_path:

@@ -6,6 +6,7 @@ import ipaddress
 import logging
 import os
 import secrets
+from typing import Any
 
 import typer
 
@@ -90,7 +91,7 @@ def keys_new_command(name: str = typer.Option(..., help="The key's name (shown i
                      rate_limit: str = typer.Option(None, help="e.g. 600/minute")) -> None:
     """Make a new API key: prints the key once, and the entry (its SHA-256, never the key) for serve.keys."""
     key = "gr-" + secrets.token_urlsafe(32)
-    entry = {"name": name, "sha256": hash_key(key), "models": [m.strip() for m in models.split(",") if m.strip()]}
+    entry: dict[str, Any] = {"name": name, "sha256": hash_key(key), "models": [m.strip() for m in models.split(",") if m.strip()]}
     if budget is not None:
         entry["budget"] = budget
     if rate_limit:

@@ -118,7 +118,7 @@ def read_prompts(path: str | Path, prompt_column: str, reference_column: str | N
     out = []
     for i, r in enumerate(rows, 1):
         try:
-            check_prompts([r.get(prompt_column)])
+            check_prompts([r.get(prompt_column)])  # type: ignore[list-item]  # checked: not text raises
         except Exception as exc:
             raise DatasetError(str(exc), path=path, column=prompt_column, row=i) from None
         if reference_column is not None and str(r.get(reference_column) or "").strip() == "":
@@ -169,7 +169,7 @@ async def _collect(models, judges, rows, grader, out, store, *, concurrency, bud
                            retries=retries, timeout_s=timeout_s, max_output_tokens=max_output_tokens) for m in every}
     ids = {m: _identity(every[m]) for m in every}
     sem = asyncio.Semaphore(max(1, concurrency))
-    stats = {"calls": 0, "cached": 0, "cost": 0.0, "stopped": None}
+    stats: dict[str, Any] = {"calls": 0, "cached": 0, "cost": 0.0, "stopped": None}
 
     async def call(model: str, prompt: str) -> dict[str, Any]:
         key = hashlib.sha256(f"{model}\n{ids[model]}\n{prompt}".encode()).hexdigest()

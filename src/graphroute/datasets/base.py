@@ -166,7 +166,9 @@ class RoutingDataset:
         """A view with models renamed (``old -> new``; models not in ``mapping`` keep their names)."""
         import dataclasses
 
-        new = lambda m: mapping.get(m, m)  # noqa: E731
+        def new(m: str) -> str:
+            return mapping.get(m, m)
+
         names = [new(m) for m in self.models]
         if len(set(names)) != len(names):
             raise ValueError(f"renaming gives duplicate model names: {names}")

@@ -49,7 +49,8 @@ def load_llmrouter(folder: Path, name: str) -> RoutingDataset:
     data = load_wide(folder / SPLITS[name], group_column="group", name=name)
     table = prices(folder)
     tin = count_tokens(data.prompts)
-    tout = np.array([OUTPUT_TOKENS.get(str(g), DEFAULT_OUTPUT_TOKENS) for g in data.groups], dtype=np.float64)
+    groups = data.groups if data.groups is not None else [""] * len(data)
+    tout = np.array([OUTPUT_TOKENS.get(str(g), DEFAULT_OUTPUT_TOKENS) for g in groups], dtype=np.float64)
     costs = np.stack([(tin * table[m][0] + tout * table[m][1]) / 1e6 for m in data.models], axis=1)
     data.costs = costs
     data.input_tokens = np.repeat(tin[:, None], len(data.models), axis=1)

@@ -182,9 +182,9 @@ def load_mtbench(
         qid = r["question_id"]
         per[qid][r["model"]].append(score)
         if qid not in texts and int(r.get("turn", 1)) == 1:
-            q = _question_from_judge_prompt(str(r.get("user_prompt", "")))
-            if q:
-                texts[qid] = q
+            question = _question_from_judge_prompt(str(r.get("user_prompt", "")))
+            if question:
+                texts[qid] = question
     models = sorted({m for d in per.values() for m in d})
     bad = contaminated_prompts(judgements.with_name("contaminated_prompts.jsonl")) if decontaminate else set()
     qids = [q for q in sorted(per, key=str) if all(m in per[q] for m in models)]

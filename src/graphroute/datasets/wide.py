@@ -190,14 +190,14 @@ def table_to_dataset(
         raise DatasetError(f"no group column {group_column!r}; columns are {columns}", path=path, column=group_column)
     extras: dict[str, dict[str, str]] = {}
     candidates = []
-    for col in columns:
-        if col in (prompt_column, group_column) or col.lower() in META_COLUMNS:
+    for colname in columns:
+        if colname in (prompt_column, group_column) or colname.lower() in META_COLUMNS:
             continue
-        model, kind = _split_column(col)
+        model, kind = _split_column(colname)
         if kind is None:
-            candidates.append(col)
+            candidates.append(colname)
         else:
-            extras.setdefault(model, {})[kind] = col
+            extras.setdefault(model, {})[kind] = colname
     metadata: list[str] = []
     if models is None:  # a text column (a task's metric name, a reference answer) describes rows: metadata
         metadata = [c for c in candidates if c not in extras and _is_text_column([r.get(c) for r in rows])]
@@ -224,7 +224,8 @@ def table_to_dataset(
             raise DatasetError("prompt is empty or not text", path=path, column=prompt_column, row=i + 1)
         prompts.append(p)
 
-    score_cols, kinds = [], {}
+    score_cols: list[np.ndarray] = []
+    kinds: dict[str, str] = {}
     for m in models:
         col, kind = parse_scores([r.get(m) for r in rows], path=path, column=m, score_type=score_type)
         t = correct_above.get(m) if isinstance(correct_above, dict) else correct_above

@@ -100,7 +100,7 @@ def encode_sorted(tok, texts: Sequence[str], batch_size: int, forward, layers: S
         if out is None:
             out = np.empty((len(texts), vecs.shape[1]), dtype=np.float32)
         out[rows] = vecs
-    return out
+    return out if out is not None else np.empty((0, 0), dtype=np.float32)
 
 
 def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -134,6 +134,7 @@ class CachedEncoder:
         if self._blocks[b] is not None:
             return True
         shard = self._paths[b]
+        assert shard is not None
         try:
             with np.load(shard, allow_pickle=False) as z:
                 keys, vecs = z["keys"], z["vectors"].astype(np.float32)
@@ -167,7 +168,7 @@ class CachedEncoder:
             if missing and not store:
                 self.misses += len(missing)
                 fresh = dict(zip(missing, encode_queries(self.encoder, [todo[k] for k in missing])))
-                return np.stack([fresh[k] if k in fresh else self._blocks[index[k][0]][index[k][1]] for k in keys])
+                return np.stack([fresh[k] if k in fresh else self._vec(*index[k]) for k in keys])
             if missing:
                 vecs = self.encoder.encode([todo[k] for k in missing])
                 self.misses += len(missing)
@@ -183,7 +184,12 @@ class CachedEncoder:
             if not texts:
                 dim = next((v.shape[1] for v in self._blocks if v is not None), 0)
                 return np.zeros((0, dim), dtype=np.float32)
-            return np.stack([self._blocks[b][i] for b, i in (index[k] for k in keys)])
+            return np.stack([self._vec(*index[k]) for k in keys])
+
+    def _vec(self, b: int, i: int) -> np.ndarray:
+        block = self._blocks[b]
+        assert block is not None  # read by _block before use
+        return block[i]
 
 
 def encode_queries(encoder, texts: Sequence[str]) -> np.ndarray:

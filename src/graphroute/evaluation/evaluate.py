@@ -111,6 +111,7 @@ def _cost_block(res: RouterResult, data: RoutingDataset, costs: np.ndarray, qual
         pc, pq = lambda_sweep(res.predictions.quality, data.scores, costs)
     else:
         c = res.curves["tie_safe"]
+        assert c.cost is not None  # the tie-safe curve always has its costs
         pc, pq = c.cost, c.quality
     frontier = pareto_frontier(pc, pq)
     lo, hi = float(totals.min()), float(totals.max())
@@ -143,7 +144,7 @@ def evaluate_predictions(name: str, data: RoutingDataset, preds: Predictions, *,
     if cs is not None and escalates:
         cs = cs + cw
     res = RouterResult(name, data.name, len(data), data.weak, data.strong, float(yw.mean()), float(ys.mean()),
-                       preds, constant=constant, score_range=tuple(map(float, data.score_range)), oracle=oracle)
+                       preds, constant=constant, score_range=(float(data.score_range[0]), float(data.score_range[1])), oracle=oracle)
     if constant:
         sel = preds.scores > 0
         res.point = {"strong_pct": float(sel.mean() * 100), "quality": float(np.where(sel, ys, yw).mean())}

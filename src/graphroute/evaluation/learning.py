@@ -174,5 +174,5 @@ def learning_curve(make: Callable[[], Router], data: RoutingDataset,
             cpt50=per_repeat[0]["cpt50"], cpt80=per_repeat[0]["cpt80"],
             repeat_apgr=[p["apgr"] for p in per_repeat] if f < 1.0 else [per_repeat[0]["apgr"]],
             train_units=float(np.nanmean(units[i]))))
-    router_name = name or getattr(make(), "name", "router")
+    router_name = str(name or getattr(make(), "name", "router"))
     return LearningCurve(router_name, data.name, k, group_by, seed, points, draw_by)

@@ -65,7 +65,7 @@ def _matched(cost: np.ndarray, acc: np.ndarray, keep: Sequence[int] | np.ndarray
 
 
 def many_models(models: Sequence[str], scores: np.ndarray, costs: np.ndarray | None, predicted: np.ndarray,
-                groups: Sequence[Any] | None = None) -> dict[str, Any]:
+                groups: Sequence[Any] | np.ndarray | None = None) -> dict[str, Any]:
     """The N-model block of an evaluation (see the module docstring). ``scores``: (n, m) recorded
     outcomes (NaN where not recorded); ``costs``: (n, m) dollars (estimates where the data has none;
     None: costs are left out); ``predicted``: (n, m) the router's predicted quality."""

@@ -38,7 +38,7 @@ import numpy as np
 from graphroute.errors import ConfigError
 from graphroute.experiments.design import METRICS, ExperimentBlock
 from graphroute.experiments.records import outcomes
-from graphroute.experiments.stats import compare, holm, kind_of, mean_ci, sample_size, srm
+from graphroute.experiments.stats import Kind, compare, holm, kind_of, mean_ci, sample_size, srm
 
 #: a sample-ratio mismatch is flagged below this p-value (a broken split, not chance)
 SRM_ALPHA = 0.001
@@ -163,17 +163,17 @@ def report(records: Iterable[dict[str, Any]], experiment: str, config: Experimen
             if len(x0) < 2 or len(x1) < 2:
                 continue
             # units' means are continuous whatever the scores: Welch's t-test on them
-            kind = "continuous" if by_unit else kind_of(m, np.concatenate([x0, x1]))
+            kind: Kind = "continuous" if by_unit else kind_of(m, np.concatenate([x0, x1]))
             c = compare(x0, x1, kind, config.alpha, n_resamples, seed)
             ratio = shares[a] / shares[control] if a in shares else 1.0
             need = sample_size(x0, config.min_effect[m], kind, config.alpha, config.power, ratio) \
                 if m in config.min_effect else None
             pending.append((a, m, kind, c, need, min(len(x0), int(len(x1) / ratio) if ratio > 0 else len(x1))))
-    for (a, m, kind, c, need, have), p in zip(pending, holm([p[3].p_value for p in pending], config.alpha)):
-        c.p_adjusted = p
+    for row, p in zip(pending, holm([r[3].p_value for r in pending], config.alpha)):
+        row[3].p_adjusted = p
     comps = [ArmVerdict(a, m, kind, c.to_dict(), need, have, _verdict(m, c, need, have, config.alpha, srm_bad))
              for a, m, kind, c, need, have in pending]
-    return ExperimentReport(experiment, control, config.primary, config.alpha, summaries, comps, srm_p, by,
+    return ExperimentReport(experiment, control, str(config.primary), config.alpha, summaries, comps, srm_p, by,
                             _overall(comps, config, srm_bad), config.analysis)
 
 
@@ -185,7 +185,7 @@ def _overall(comps: list[ArmVerdict], config: ExperimentBlock, srm_bad: bool) ->
         return "not enough data"
     better = [c for c in primary if c.verdict == "better"]
     if better:
-        best = max(better, key=lambda c: c.comparison["diff"] * (1 if METRICS[config.primary] == "higher" else -1))
+        best = max(better, key=lambda c: c.comparison["diff"] * (1 if METRICS[str(config.primary)] == "higher" else -1))
         return f"{best.arm} is better on {config.primary}"
     if any(c.verdict == "worse" for c in primary) and len(primary) == 1:
         return f"{config.control} (control) is better on {config.primary}"

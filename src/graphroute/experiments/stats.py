@@ -129,11 +129,11 @@ def sample_size(control: np.ndarray, min_effect: float, kind: Kind, alpha: float
 
 def srm(counts: Sequence[int], shares: Sequence[float]) -> float:
     """p-value of the chi-square test of observed arm counts against the configured split."""
-    counts = np.asarray(counts, dtype=np.float64)
-    shares = np.asarray(shares, dtype=np.float64) / np.sum(shares)
-    if counts.sum() == 0:
+    n = np.asarray(counts, dtype=np.float64)
+    p = np.asarray(shares, dtype=np.float64) / np.sum(shares)
+    if n.sum() == 0:
         return 1.0
-    return float(stats.chisquare(counts, counts.sum() * shares).pvalue)
+    return float(stats.chisquare(n, n.sum() * p).pvalue)
 
 
 def holm(p_values: Sequence[float], alpha: float = 0.05) -> list[float]:

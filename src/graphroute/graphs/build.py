@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from langchain_core.language_models import FakeListChatModel
@@ -74,7 +74,7 @@ def make_models(spec: GraphSpec, *, offline: bool, data: RoutingDataset | None =
     """Graph model id -> chat model. Offline: a replay of ``replay`` from ``data`` when both exist,
     else a fake model answering ``offline_response``. Live: ``chat_model``
     (``base_url`` endpoints through ``ChatOpenAI``, else LangChain's ``init_chat_model``)."""
-    out = {}
+    out: dict[str, Any] = {}
     for mid, m in spec.models.items():
         if offline:
             if data is not None and m.replay is not None and m.replay in data.models:
@@ -153,10 +153,10 @@ def _cascade(name: str, block: CascadeBlock, spec: GraphSpec, base: Path, models
     if fit_data is None and block.fit and block.fit.get("data"):
         fit_data = load_data(str(block.fit["data"]), base)
     view = replay_view(spec, fit_data) if fit_data is not None else None
-    stages = []
+    stages: list[Stage] = []
     for i, st in enumerate(block.stages):
         cfg = st.get("scorer")
-        scorer = None
+        scorer: Any = None
         if cfg is not None and cfg.get("type") == "learned" and "path" not in cfg:
             if view is None or st["model"] not in view.models:
                 raise ConfigError(f"stage {i}: a learned scorer without 'path' needs fit: {{data: ...}} whose rows record "
@@ -169,7 +169,7 @@ def _cascade(name: str, block: CascadeBlock, spec: GraphSpec, base: Path, models
             except Exception:
                 nxt = block.stages[i + 1]["model"] if i + 1 < len(block.stages) else None
                 y_next = fit_rows.scores[:, fit_rows.index(nxt)] if nxt in fit_rows.models else None
-                scorer = LearnedScorer(**params).fit(fit_rows.prompts, fit_rows.responses[st["model"]],
+                scorer = LearnedScorer(**params).fit(fit_rows.prompts, (fit_rows.responses or {})[st["model"]],
                                                      fit_rows.scores[:, fit_rows.index(st["model"])], y_next=y_next)
                 scorer.save(folder)
         elif cfg is not None:
@@ -187,7 +187,7 @@ def _cascade(name: str, block: CascadeBlock, spec: GraphSpec, base: Path, models
             cascade.set_thresholds(saved.thresholds)
             cascade.calibration = saved
         except (OSError, ValueError, KeyError, TypeError):
-            cal = cascade.calibrate(held.select_models([s.name for s in stages]), **block.calibrate)
+            cal = cascade.calibrate(held.select_models([s.name or "" for s in stages]), **cast(Any, block.calibrate))
             cached.parent.mkdir(parents=True, exist_ok=True)
             tmp = cached.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(json.dumps(cal.to_dict(), default=float))

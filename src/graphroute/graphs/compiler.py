@@ -81,6 +81,7 @@ class _Steps:
         if spec.model is not None:
             ok = remaining is None or self.worst(spec.model, prompt, tokens) <= remaining
             return (spec.model if ok else None), "fixed model"
+        assert spec.router is not None  # validated: a router step names a model or a router
         router, mapping = self.rt.routers[spec.router], self.rt.maps.get(spec.router, {})
         d = router.decide([route_text or prompt], max_cost=remaining)[0]
         ranked = [d.model] + sorted((m for m in d.scores if m != d.model), key=lambda m: -d.scores[m])
@@ -125,6 +126,7 @@ class _Steps:
         return run
 
     def router(self, node: str, spec: RouterStep):
+        assert spec.router is not None  # validated: a router step names a model or a router
         router, mapping = self.rt.routers[spec.router], self.rt.maps.get(spec.router, {})
 
         def run(state: dict) -> dict:
@@ -183,8 +185,8 @@ class _Steps:
 def compile_graph(spec: GraphSpec, rt: Runtime, *, checkpointer: Any = None):
     """A compiled LangGraph app for ``spec`` over the runtime objects ``rt``."""
     steps = _Steps(rt)
-    g = StateGraph(state_type(spec))
-    makers = {LLMNode: steps.llm, CascadeNodeSpec: steps.cascade, RouterStep: steps.router,
+    g: Any = StateGraph(state_type(spec))
+    makers: dict[type, Any] = {LLMNode: steps.llm, CascadeNodeSpec: steps.cascade, RouterStep: steps.router,
               AllocatorNodeSpec: steps.allocator, RetrievalNode: steps.retrieval, PythonNode: steps.python}
     for name, node in spec.nodes.items():
         g.add_node(name, makers[type(node)](name, node))
@@ -243,7 +245,7 @@ def compile_file(path: str | Path, *, offline: bool = False, data: Any = None, c
     rt = build_runtime(spec, path.parent, offline=offline, data=data,
                        models=chat_models(spec) if chat_models is not None else None)
     app = compile_graph(spec, rt, checkpointer=checkpointer if checkpointer is not None else spec.checkpointer)
-    app.graphroute_spec, app.graphroute_runtime = spec, rt  # type: ignore[attr-defined]
+    app.graphroute_spec, app.graphroute_runtime = spec, rt
     return app
 
 

@@ -133,15 +133,16 @@ def check(spec: GraphSpec, base: Path | None = None, trust_code: bool = False) -
             for key in _template_keys(node.prompt):
                 if key not in known_keys:
                     issues.append((loc + ("prompt",), f"prompt uses {{{key}}}, which is not a state key"))
-        if getattr(node, "router", None) is not None:
-            if node.router not in spec.routers:
-                issues.append((loc + ("router",), f"missing router {node.router!r}; routers: {', '.join(spec.routers) or 'none'}"))
+        router = getattr(node, "router", None)
+        if router is not None:
+            if router not in spec.routers:
+                issues.append((loc + ("router",), f"missing router {router!r}; routers: {', '.join(spec.routers) or 'none'}"))
             else:
                 allowed = want.get(type(node)) or (ClassifierBlock, RulesBlock, StrategyBlock)
-                block = spec.routers[node.router]
+                block = spec.routers[router]
                 if not isinstance(block, allowed):
-                    kinds = "/".join(a.model_fields["type"].annotation.__args__[0] for a in allowed)
-                    issues.append((loc + ("router",), f"router {node.router!r} is a {block.type}, a {node.type} node needs a {kinds}"))
+                    kinds = "/".join(getattr(a.model_fields["type"].annotation, "__args__", ("?",))[0] for a in allowed)
+                    issues.append((loc + ("router",), f"router {router!r} is a {block.type}, a {node.type} node needs a {kinds}"))
         if isinstance(node, (RetrievalNode, RouterStep, CascadeNodeSpec, AllocatorNodeSpec)) and node.input not in known_keys:
             issues.append((loc + ("input",), f"input {node.input!r} is not a state key"))
         if isinstance(node, RetrievalNode) and base is not None and not (base / node.corpus).is_file():

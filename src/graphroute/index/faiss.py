@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -57,17 +57,18 @@ class VectorIndex:
         self.kind = kind
         self.approx_threshold = approx_threshold
         self.nprobe = nprobe
-        self._index = None
+        self._index: Any = None
         self._built = "flat"
         self._next_id = 0
         self._store: dict[int, np.ndarray] = {}
         self._flat: tuple[np.ndarray, np.ndarray] | None = None  # (stored vectors, their ids), read in place
 
     # ------------------------------------------------------------------ building
-    def _new(self, built: str, train: np.ndarray | None = None):
+    def _new(self, built: str, train: np.ndarray | None = None) -> Any:
         faiss = _faiss()
         if built == "flat":
             return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+        assert train is not None  # an IVF index is trained on the vectors it will hold
         nlist = max(1, min(int(4 * math.sqrt(len(train))), len(train) // 39))
         quantizer = faiss.IndexFlatIP(self.dim)
         index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)

@@ -64,8 +64,9 @@ def chat_model(model: str, *, base_url: str | None = None, api_key_env: str | No
                           field=field, path=path) from None
     extra = {"api_key": key} if key is not None else {}
     try:
-        return init_chat_model(model, max_tokens=max_tokens, temperature=temperature, timeout=timeout_s,
-                               max_retries=0, **extra, **kwargs)
+        options: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature, "timeout": timeout_s,
+                                   "max_retries": 0, **extra, **kwargs}
+        return init_chat_model(model, **options)
     except Exception as exc:  # provider package missing, unknown provider, bad name
         message = str(exc).replace(key, "***") if key else str(exc)
         raise ConfigError(f"cannot create {model!r}: {message}", field=field, path=path) from None

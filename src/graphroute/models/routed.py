@@ -65,7 +65,7 @@ class RoutedChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "graphroute-routed"
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> "RoutedChatModel":  # type: ignore[override]
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> "RoutedChatModel":
         """Tools are bound to the chosen model at each call."""
         return self.model_copy(update={"tools": list(tools), "tool_kwargs": kwargs})
 

@@ -245,7 +245,7 @@ class Router(ABC):
                                           gain=None if gains is None else float(gains[i]))
             f, near = (None, None) if fam is None else (float(fam[0][i]), float(fam[1][i]))
             strange = f is not None and f < policy.min_familiarity
-            if strange:
+            if strange and f is not None:
                 model, reason = unfamiliar_choice(policy, f, model, reason, fallback, max_cost)
             chances = policy.chances(model, self.models_, max_cost)
             model, prob, explored = policy.explored(model, self.models_, self._explore_rng(), max_cost)

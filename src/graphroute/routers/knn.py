@@ -14,7 +14,7 @@ the neighbourhoods, and a 64-d index is a sixth of the bytes to scan per query.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 
@@ -38,7 +38,7 @@ class KNNRouter(EmbeddingRouter):
         ['big']
     """
 
-    def __init__(self, k: int = 50, temperature: float = 0.05, encoder: Any = None, index_kind: str = "auto",
+    def __init__(self, k: int = 50, temperature: float = 0.05, encoder: Any = None, index_kind: Literal["auto", "flat", "ivf"] = "auto",
                  dims: int | None = None) -> None:
         self.k = k
         self.temperature = temperature

@@ -72,6 +72,11 @@ class Policy:
         p = self.explore / len(pool) + (1.0 - self.explore) * (pick == model)
         return pick, float(p), pick != model
 
+    def choose(self, q: np.ndarray, models: Sequence[str], weak: str, strong: str, max_cost: float | None = None,
+               gain: float | None = None) -> tuple[str, str]:
+        """``(model, reason)`` for one prompt's predicted qualities ``q``; each policy defines it."""
+        raise NotImplementedError(f"{type(self).__name__} does not define choose()")
+
     def chances(self, model: str, models: Sequence[str], max_cost: float | None = None) -> dict[str, float] | None:
         """Every model's chance under epsilon-greedy around ``model`` (None without exploration):
         what off-policy evaluation and an experiment's propensities need."""

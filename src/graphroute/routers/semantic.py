@@ -136,6 +136,7 @@ class SemanticRouter(EncoderMixin):
 
     def _after_change(self) -> None:
         self._built_for = self._fingerprint()
+        assert self._index is not None
         V = self._index.vectors()
         self._familiarity = Familiarity.fit(V, k=3) if len(V) > 1 else None
 
@@ -217,7 +218,8 @@ class SemanticRouter(EncoderMixin):
         out = []
         for i, s in enumerate(S):
             ok = np.flatnonzero(s >= th)
-            extra = {} if fam is None else {"familiarity": float(fam[0][i]), "nearest_similarity": float(fam[1][i])}
+            extra: dict[str, Any] = {} if fam is None else {"familiarity": float(fam[0][i]),
+                                                            "nearest_similarity": float(fam[1][i])}
             scores = {r.name: float(v) for r, v in zip(self.spec.routes, s)}
             if len(ok):
                 j = int(ok[np.argmax(s[ok])])

@@ -178,8 +178,9 @@ class StackedRouter(EmbeddingRouter):
         self._weights = state["weights"]
         self._members = []
         for i, spec in enumerate(self.member_specs):
-            texts_only = issubclass(ROUTERS.entry(spec[0]).factory, PromptOnlyRouter)
-            m = Router.load(saved.path / f"member{i}", **({} if texts_only else {"encoder": self.encoder}))
+            factory = ROUTERS.entry(spec[0]).factory
+            texts_only = isinstance(factory, type) and issubclass(factory, PromptOnlyRouter)
+            m: Any = Router.load(saved.path / f"member{i}", **({} if texts_only else {"encoder": self.encoder}))
             m.use_encoder(self.encoder_)
             self._members.append(m)
         self._share_indexes()

@@ -102,7 +102,7 @@ class TextRouter(PromptOnlyRouter):
         return lo + np.clip(Z, 0.0, 1.0) * (hi - lo)
 
     def _vector_state(self) -> dict[str, np.ndarray]:
-        terms = sorted(self.vocabulary_, key=self.vocabulary_.get)
+        terms = sorted(self.vocabulary_, key=lambda t: self.vocabulary_[t])
         return {"range": self._range, "terms": np.frombuffer("\n".join(terms).encode("utf-8"), dtype=np.uint8),
                 "idf": self.idf_, "coef": self.coef_, "intercept": self.intercept_}
 

@@ -114,12 +114,13 @@ def flatten_trees(model) -> dict[str, np.ndarray]:
             "depth": np.asarray(depth), "baseline": np.asarray(float(np.ravel(model._baseline_prediction)[0]))}
 
 
-def merge_forests(forests: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def merge_forests(forests: Sequence[dict[str, np.ndarray]]) -> dict[str, Any]:
     """Flattened forests (one per output) as one structure that ``predict_forests`` walks in a
     single pass: ``child[node, go_left]`` replaces the left/right/where triple (``slots[node]`` is
     ``child.ravel()``'s position of ``child[node, 0]``), and each output's trees are a contiguous run
     starting at ``starts[j]``."""
-    offset, parts = 0, {k: [] for k in ("feature", "threshold", "right", "left", "value", "roots")}
+    offset = 0
+    parts: dict[str, list[Any]] = {k: [] for k in ("feature", "threshold", "right", "left", "value", "roots")}
     starts, tree_count = [], 0
     for t in forests:
         for k in ("feature", "threshold", "value"):

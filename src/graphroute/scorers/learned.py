@@ -47,18 +47,18 @@ KIND = "learned scorer"
 PARTS = ("emb", "lr", "gb")
 
 
-def binary_labels(y: Sequence[float]) -> np.ndarray:
+def binary_labels(y: Sequence[float] | np.ndarray) -> np.ndarray:
     """Correct (1) / wrong (0): booleans and 0/1 as they are; graded scores scaled to 0-1 by their
     range (0-1 kept, else min-max) and counted correct from 0.5."""
-    y = np.asarray(y, dtype=np.float64)
-    if y.ndim != 1 or not len(y):
-        raise CascadeError(f"y must be a non-empty 1-D array of outcomes, got shape {y.shape}")
-    if np.isnan(y).any():
+    v = np.asarray(y, dtype=np.float64)
+    if v.ndim != 1 or not len(v):
+        raise CascadeError(f"y must be a non-empty 1-D array of outcomes, got shape {v.shape}")
+    if np.isnan(v).any():
         raise CascadeError("y contains missing outcomes (NaN)")
-    if np.isin(y, (0.0, 1.0)).all():
-        return y.astype(np.int64)
-    lo, hi = (0.0, 1.0) if (y.min() >= 0 and y.max() <= 1) else (y.min(), y.max())
-    return (((y - lo) / ((hi - lo) or 1.0)) >= 0.5).astype(np.int64)
+    if np.isin(v, (0.0, 1.0)).all():
+        return v.astype(np.int64)
+    lo, hi = (0.0, 1.0) if (v.min() >= 0 and v.max() <= 1) else (float(v.min()), float(v.max()))
+    return np.asarray(((v - lo) / ((hi - lo) or 1.0)) >= 0.5).astype(np.int64)
 
 
 @SCORERS.register("learned")
@@ -133,8 +133,8 @@ class LearnedScorer(EncoderMixin, Scorer):
                                                  l2_regularization=1.0, random_state=self.seed).fit(F, yb)
         return m
 
-    def fit(self, prompts: Sequence[str], answers: Sequence[Answer | str], y: Sequence[float],
-            y_next: Sequence[float] | None = None) -> "LearnedScorer":
+    def fit(self, prompts: Sequence[str], answers: Sequence[Answer | str], y: Sequence[float] | np.ndarray,
+            y_next: Sequence[float] | np.ndarray | None = None) -> "LearnedScorer":
         """Learn from recorded answers and their outcomes (``y``: correct 1/0, or graded scores).
 
         ``y_next``: the next stage's recorded outcome on the same prompts; when given, the score
@@ -178,6 +178,7 @@ class LearnedScorer(EncoderMixin, Scorer):
         F = F[:, m["columns"]]
         if m["emb"] is not None:  # members fitted on the prompt's half use the leading columns
             emb = m["emb"]
+            assert E is not None  # such members exist only with prompt embeddings
             F = np.hstack([F, emb.predict_proba(E[:, : emb.n_features_in_])[:, 1:]])
         return (m["lr"].predict_proba(F)[:, 1] + m["gb"].predict_proba(F)[:, 1]) / 2
 

@@ -104,7 +104,7 @@ class RequestContext:
         counted(self.http)
         m.attempts(attempts, chosen, model)
         ok = model is not None and code == 200
-        if ok:
+        if ok and model is not None:
             m.decision(model, cost)
             # a cascade's later stage or a graph's steps are its own answer, not a fallback
             fallback = self.target.kind in ("model", "router") and model != chosen

@@ -117,7 +117,7 @@ class Service:
         router = getattr(target, "router", None)
         name = next((n for n, r in self.bandits.items() if r is router), None)
         run = None
-        if name is not None:
+        if name is not None and router is not None:
             router.record(request_id, cost=cost, latency_ms=latency_ms)
             run = None if fallback else router.pending(request_id)
         try:

@@ -178,11 +178,11 @@ def _check(cfg: ServeFile) -> list[tuple[tuple, str]]:
             issues.append((("serve", "aliases", name), f"alias {name!r} hides a model or a virtual model name"))
         if target in s.aliases:
             issues.append((("serve", "aliases", name), f"alias {name!r} names another alias ({target!r})"))
-    for mid, m in cfg.models.items():
-        if m.base_url is None and m.replay is None:
+    for mid, mb in cfg.models.items():
+        if mb.base_url is None and mb.replay is None:
             issues.append((("models", mid), "graphroute serve calls models over the OpenAI API: give base_url "
                                             "(e.g. https://api.openai.com/v1), or replay: <recorded model> with serve.replay"))
-        if m.base_url is None and m.replay is not None and not s.replay:
+        if mb.base_url is None and mb.replay is not None and not s.replay:
             issues.append((("models", mid, "replay"), "replay needs serve.replay: [<dataset>, ...]"))
     if s.state is not None and not s.state.startswith(("memory://", "redis://", "rediss://", "unix://", "redis-cluster://")):
         issues.append((("serve", "state"), f"state {s.state!r} is not memory://, redis://host:port/db or "

@@ -27,7 +27,7 @@ import inspect
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 from graphroute.cascade import Cascade
 from graphroute.errors import UnknownVirtualModelError
@@ -55,7 +55,7 @@ def parse_router_name(name: str, routers: Sequence[str]) -> tuple[str, float | N
 
 
 @functools.lru_cache(maxsize=None)
-def _takes_context(cls: type) -> bool:
+def _takes_context(cls: Any) -> bool:
     """Does ``cls.decide`` take request ``context`` (looked up once per class, not per request)?"""
     return "context" in inspect.signature(cls.decide).parameters
 
@@ -85,7 +85,7 @@ class Target:
         if self.kind == "graph":
             return Decision(model=None, scores={}, reason=f"graph {self.label[len('graph:'):]!r} decides per step"), None
         decide = self.router.decide
-        if _takes_context(type(self.router)):  # strategies: request metadata, the bandit's run id
+        if _takes_context(cast(Any, type(self.router))):  # strategies: request metadata, the bandit's run id
             decide = functools.partial(decide, context=context)
         # routers embed prompts: off the event loop, which keeps serving other requests meanwhile
         d = (await asyncio.to_thread(decide, [prompt]) if isinstance(self.router, Router) else decide([prompt]))[0]

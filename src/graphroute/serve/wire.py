@@ -220,6 +220,28 @@ def completion(text: str, *, model: str, request_id: str, prompt_tokens: int = 0
             "usage": usage(prompt_tokens, completion_tokens), **(extra or {})}
 
 
+def relayed(payload: dict[str, Any], *, model: str, request_id: str, cost: float,
+            extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An upstream's ``chat.completion`` as the server returns it: its id and model replaced by the
+    request's, its usage kept (counted if it sent none) with the request's ``cost`` added."""
+    u = payload.get("usage") if isinstance(payload.get("usage"), dict) else None
+    return {**payload, "id": f"chatcmpl-{request_id}", "model": model,
+            "usage": {**(u or usage(0, 0)), "cost": float(cost)}, **(extra or {})}
+
+
+def first_text(payload: dict[str, Any]) -> str | None:
+    """The first choice's message text of a ``chat.completion`` (None if it has none)."""
+    choices = payload.get("choices") or [{}]
+    msg = choices[0].get("message") if isinstance(choices[0], dict) else None
+    return msg.get("content") if isinstance(msg, dict) else None
+
+
+def usage_chunk(*, model: str, request_id: str, created: int, usage: dict[str, Any]) -> dict[str, Any]:
+    """The usage-only last chunk of a stream (``stream_options.include_usage``)."""
+    return {"id": f"chatcmpl-{request_id}", "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [], "usage": usage}
+
+
 def chunk(*, model: str, request_id: str, delta: dict[str, Any] | None = None, finish: str | None = None,
           index: int = 0, created: int | None = None) -> dict[str, Any]:
     """One ``chat.completion.chunk``."""

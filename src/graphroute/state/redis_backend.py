@@ -42,7 +42,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from graphroute.errors import ConfigError
 from graphroute.state import lua
 from graphroute.state.base import POLICIES, StateUnavailableError
-from graphroute.types import CacheEntry
+from graphroute.runtime.cache_entry import CacheEntry
 from graphroute.state.memory import MemoryState, decayed
 from graphroute.state.redis_breaker import RedisBreaker
 from graphroute.state.redis_budgets import RedisBudgets
@@ -83,7 +83,7 @@ class RedisState:
                                                                 timeout=max(POOL_WAIT_S, 10 * timeout_s),
                                                                 socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
                                                                 retry=retry, retry_on_error=[RedisConnectionError])
-                self.client = aioredis.Redis(connection_pool=pool)
+                self.client = aioredis.Redis(connection_pool=pool)  # type: ignore[assignment]
         except ValueError as exc:
             raise ConfigError(f"bad Redis URL {url!r}: {exc}", field="state") from None
         u = urlsplit(url)

@@ -150,5 +150,5 @@ class RedisBudgets:
         raw = await self.st.run(lambda: self.st.client.hgetall(self.keys[0]))
         spent = {k.decode(): float(v) for k, v in raw.items()}
         n = int(self.global_limit is not None and spent.get(GLOBAL, 0.0) > self.global_limit + 1e-9)
-        return n + sum(1 for k, v in spent.items() if k != GLOBAL and self.limit_of(k) is not None
-                       and v > self.limit_of(k) + 1e-9)  # type: ignore[operator]
+        limits = {k: self.limit_of(k) for k in spent if k != GLOBAL}
+        return n + sum(1 for k, lim in limits.items() if lim is not None and spent[k] > lim + 1e-9)

@@ -186,6 +186,6 @@ def postgres_checkpointer(url: str) -> Any:
     from psycopg.rows import dict_row
 
     pool = connect_pool(url, max_size=8, autocommit=True, prepare_threshold=0, row_factory=dict_row)
-    saver = PostgresSaver(pool)  # type: ignore[arg-type]
+    saver = PostgresSaver(pool)
     saver.setup()
     return saver

@@ -55,12 +55,12 @@ class WeightedRandomRouter(StrategyRouter):
             raise ConfigError("weights: non-negative numbers, not all zero", field="weights")
         super().__init__(list(weights))
         self.weights, self.seed = dict(weights), seed
-        self._rng = random.Random(seed)
+        self._pick_rng = random.Random(seed)
         self._lock = threading.Lock()
 
     def pick(self, prompt: str, context: dict[str, Any]) -> tuple[str, str]:
         with self._lock:
-            m = self._rng.choices(self.models_, weights=[self.weights[x] for x in self.models_])[0]
+            m = self._pick_rng.choices(self.models_, weights=[self.weights[x] for x in self.models_])[0]
         return m, f"weighted random ({self.weights[m]:g} of {sum(self.weights.values()):g})"
 
 
@@ -88,7 +88,7 @@ class ConsistentHashRouter(StrategyRouter):
         self._hashes = [h for h, _ in points]
         self._owners = [m for _, m in points]
 
-    def add_model(self, model: str) -> None:
+    def add_model(self, model: str) -> None:  # type: ignore[override]  # a strategy learns nothing: a name is enough
         with self._lock:
             if model in self.models_:
                 raise ConfigError(f"model {model!r} is already on the ring", field="models")

@@ -19,7 +19,9 @@ from graphroute.serve.deps import ERRORS, SSE, Key, ServiceDep
 from graphroute.serve.guard import counted
 from graphroute.serve.service import Service
 from graphroute.serve.upstreams import UpstreamStatusError
-from graphroute.serve.wire import ChatRequest, Completion, error_body, text_chunks, usage
+from graphroute.serve.wire import (ChatRequest, Completion, completion, error_body, first_text, relayed, text_chunks,
+                                   usage, usage_chunk)
+from graphroute.types import CallAttempt
 
 router = APIRouter()
 
@@ -35,7 +37,7 @@ async def chat_completions(body: ChatRequest, request: Request, svc: ServiceDep,
         raise
 
 
-async def _run_whole(r: RequestContext, n: int) -> tuple[list[str], str, float, list[dict]]:
+async def _run_whole(r: RequestContext, n: int) -> tuple[list[str], str, float, list[CallAttempt]]:
     """A cascade or graph target's ``n`` answers (run concurrently)."""
     run = r.svc.run_cascade if r.target.kind == "cascade" else r.svc.run_graph
     obj = r.target.router if r.target.kind == "cascade" else r.target.graph
@@ -50,18 +52,16 @@ async def _answer(svc: Service, r: RequestContext, body: ChatRequest) -> Respons
         routing = {**r.routing(decision, model, cost, attempts), "reason": f"{decision.reason}; answered by {model}"}
         tin, tout = r.tokens, int(sum(count_tokens(texts)))
         if body.stream:
-            chunks = [{**c, "model": model} for c in text_chunks(texts, model=model, request_id=r.id)]
+            chunks = text_chunks(texts, model=model, request_id=r.id)
             chunks[0]["routing"] = routing
-            tail = [{"id": f"chatcmpl-{r.id}", "object": "chat.completion.chunk", "created": chunks[0]["created"],
-                     "model": model, "choices": [], "usage": usage(tin, tout, cost)}] \
+            tail = [usage_chunk(model=model, request_id=r.id, created=chunks[0]["created"], usage=usage(tin, tout, cost))] \
                 if (body.stream_options or {}).get("include_usage") else []
             await r.done(200, decision, chosen, model, cost, attempts, answer=texts[0])
             return StreamingResponse(iter([sse(c) for c in chunks + tail] + [b"data: [DONE]\n\n"]),
                                      media_type="text/event-stream", headers=r.headers(model, routing["reason"]))
-        payload = {"id": f"chatcmpl-{r.id}", "object": "chat.completion", "created": int(time.time()), "model": model,
-                   "choices": [{"index": i, "message": {"role": "assistant", "content": t}, "logprobs": None,
-                                "finish_reason": "stop"} for i, t in enumerate(texts)],
-                   "usage": usage(tin, tout, cost), "routing": routing}
+        payload = completion(texts[0], texts=texts, model=model, request_id=r.id, prompt_tokens=tin,
+                             completion_tokens=tout, extra={"routing": routing})
+        payload["usage"]["cost"] = cost
         await r.done(200, decision, chosen, model, cost, attempts, answer=texts[0])
         return JSONResponse(payload, headers=r.headers(model, routing["reason"]))
     if chosen is None:
@@ -74,12 +74,9 @@ async def _answer(svc: Service, r: RequestContext, body: ChatRequest) -> Respons
         return await _refused(r, exc, decision, chosen)
     cost = r.ledger.spent
     reason = decision.reason if model == chosen else f"{decision.reason}; {chosen} failed, fallback {model} answered"
-    tin, tout = int((payload.get("usage") or {}).get("prompt_tokens") or 0), int((payload.get("usage") or {}).get("completion_tokens") or 0)
-    payload = {**payload, "id": f"chatcmpl-{r.id}", "model": model, "usage": {**(payload.get("usage") or usage(tin, tout)),
-                                                                               "cost": cost},
-               "routing": {**r.routing(decision, model, cost, attempts), "reason": reason}}
-    await r.done(200, decision, chosen, model, cost, attempts,
-                 answer=((payload.get("choices") or [{}])[0].get("message") or {}).get("content"))
+    payload = relayed(payload, model=model, request_id=r.id, cost=cost,
+                      extra={"routing": {**r.routing(decision, model, cost, attempts), "reason": reason}})
+    await r.done(200, decision, chosen, model, cost, attempts, answer=first_text(payload))
     return JSONResponse(payload, headers=r.headers(model, reason))
 
 
@@ -127,8 +124,7 @@ async def _stream(r: RequestContext, decision: Any, chosen: str, body: ChatReque
             if want_usage:
                 u = {**(stream.usage or {}), **usage(int((stream.usage or {}).get("prompt_tokens") or r.tokens),
                                                      stream.output_tokens)}
-                yield sse({"id": f"chatcmpl-{r.id}", "object": "chat.completion.chunk", "created": created, "model": model,
-                            "choices": [], "usage": {**u, "cost": stream.cost}})
+                yield sse(usage_chunk(model=model, request_id=r.id, created=created, usage={**u, "cost": stream.cost}))
             yield b"data: [DONE]\n\n"
         except asyncio.CancelledError:  # the client went away: the upstream call is closed in aclose
             if not settled:

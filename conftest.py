@@ -46,7 +46,7 @@ models:
   {strong}: {{model: "x:{strong}", input_price: 5, output_price: 5, offline_response: "{strong}"}}
 routers:
   pick:
-    type: classifier
+    type: learned
     fit: {fit}
     models: {mapping}
 state: {{question: str, answer: str}}
@@ -169,7 +169,7 @@ def serve_config(folder: Path, replay_url: str, fake_url: str, extra_models: dic
         "routers": {
             "pick": {"type": "classifier", "fit": {"data": "routellm-gsm8k", "router": "logistic"},
                      "models": {"gpt-4-1106-preview": "gpt4", "mistralai/Mixtral-8x7B-Instruct-v0.1": "mixtral"}},
-            "bandit": {"type": "strategy", "kind": "thompson", "params": {"models": ["gpt4", "mixtral"], "seed": 0}},
+            "bandit": {"type": "strategy", "name": "thompson", "params": {"models": ["gpt4", "mixtral"], "seed": 0}},
         },
         "graphs": {"qa": str(ROOT / "graphs" / "qa_cascade.yaml")},
         "serve": {
@@ -261,5 +261,5 @@ def strategy_params(data, learned):
         "runtime": {"quality": {models[0]: 0.6, models[1]: 0.9}},
         "least_busy": {"models": models},
         "thompson": {"models": models, "cluster_of": lambda p, c: str(len(p) % 3), "seed": 0},
-        "privacy": {"inner": {"kind": "round_robin", "models": models}, "tags": {models[0]: ["local"]}},
+        "privacy": {"inner": {"name": "round_robin", "models": models}, "tags": {models[0]: ["local"]}},
     }

@@ -139,7 +139,7 @@ def test_self_consistency_async_and_disagreement_escalates():
 
 def test_verifier_scorer_end_to_end_with_configurable_prompt():
     verifier = fake("8", "no")
-    vs = VerifierScorer(verifier, prompt="Q: {question}\nA: {answer}\nGrade 0-10:", name="gpt-4o")
+    vs = VerifierScorer(verifier, prompt="Q: {question}\nA: {answer}\nGrade 0-10:", label="gpt-4o")
     c = Cascade([Stage(fake("Paris", "Lyon"), name="gpt-4o-mini", scorer=vs, threshold=0.5),
                  Stage(fake("Paris"), name="gpt-4o")])
     first, second = c.invoke("Capital of France?"), c.invoke("Capital of France?")
@@ -187,9 +187,9 @@ def test_batch_and_abatch_keep_order():
 def test_config_round_trip_and_errors(tmp_path):
     models = {"small": fake("1"), "big": fake("2"), "judge": fake("9")}
     cfg = {"stages": [{"model": "small", "threshold": 0.6,
-                       "scorer": {"type": "combined", "how": "min",
-                                  "scorers": [{"type": "format", "kind": "integer"},
-                                              {"type": "verifier", "model": "judge"}]}},
+                       "scorer": {"name": "combined", "how": "min",
+                                  "scorers": [{"name": "format", "kind": "integer"},
+                                              {"name": "verifier", "model": "judge"}]}},
                       {"model": "big"}], "max_cost": 0.5}
     c = Cascade.from_config(cfg, models)
     assert c.invoke("1?").model == "small"
@@ -201,7 +201,7 @@ def test_config_round_trip_and_errors(tmp_path):
     with pytest.raises(CascadeError, match="stages\\[0\\].scorer"):
         Cascade.from_config({"stages": [{"model": "small", "scorer": {"type": "magic"}}, {"model": "big"}]}, models)
     with pytest.raises(CascadeError, match="threshold"):
-        Cascade.from_config({"stages": [{"model": "small", "scorer": {"type": "format"}, "threshold": "high"},
+        Cascade.from_config({"stages": [{"model": "small", "scorer": {"name": "format"}, "threshold": "high"},
                                         {"model": "big"}]}, models)
     (folder / "graphroute.json").write_text("{not json")
     with pytest.raises(Exception, match="corrupt"):

@@ -15,7 +15,7 @@ from graphroute.cascade import Cascade, CascadeState, Stage
 from graphroute.cascade.thresholds import search_thresholds, simulate
 from graphroute.errors import CascadeError
 from graphroute.tasks import arithmetic as mc
-from graphroute.routers.escalation import CascadeRouter
+from graphroute.routers.cascade import CascadeRouter
 from graphroute.scorers import ArithmeticScorer, FormatScorer, LearnedScorer
 from graphroute.errors import NotFittedError, PersistenceError
 
@@ -190,7 +190,7 @@ def test_cascade_router_fits_on_training_folds_only(gsm8k, monkeypatch):
 
     monkeypatch.setattr(LearnedScorer, "fit", recording_fit)
     data = gsm8k.subset(range(300))
-    preds = cross_val_predict(lambda: CascadeRouter(scorer={"type": "learned", "min_samples_leaf": 5}, embeddings=False), data, 3)
+    preds = cross_val_predict(lambda: CascadeRouter(scorer={"name": "learned", "min_samples_leaf": 5}, embeddings=False), data, 3)
     folds = cv_splits(data, 3)
     assert len(seen) == 3
     for fold, trained_on in zip(folds, seen):

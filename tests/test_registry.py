@@ -85,12 +85,54 @@ def test_the_command_line_takes_router_specs(tmp_path):
 
 def test_scorers_strategies_encoders_and_policies_come_from_their_registries():
     assert make_scorer("format:kind=integer").kind == "integer"
-    assert make_scorer({"type": "combined", "how": "min", "scorers": [{"type": "format"}, {"type": "arithmetic"}]}).how == "min"
+    assert make_scorer({"name": "combined", "how": "min", "scorers": [{"name": "format"}, {"name": "arithmetic"}]}).how == "min"
     with pytest.raises(Exception, match="unknown scorer 'magic'"):
-        make_scorer({"type": "magic"})
-    assert make_strategy({"kind": "round_robin", "models": ["a", "b"]}).models_ == ["a", "b"]
+        make_scorer({"name": "magic"})
+    assert make_strategy({"name": "round_robin", "models": ["a", "b"]}).models_ == ["a", "b"]
     with pytest.raises(ConfigError, match="strategy 'round_robin' needs 'models'"):
-        make_strategy({"kind": "round_robin"})
+        make_strategy({"name": "round_robin"})
     with pytest.raises(UnknownNameError, match="unknown encoder backend 'gpu'"):
         BACKENDS.make("gpu")
-    assert POLICIES.make({"kind": "threshold", "threshold": 0.2, "unfamiliar": "strong"}).unfamiliar == "strong"
+    assert POLICIES.make({"name": "threshold", "threshold": 0.2, "unfamiliar": "strong"}).unfamiliar == "strong"
+    with pytest.raises(ConfigError, match="a strategy mapping needs 'name'"):
+        make_strategy({"models": ["a"]})
+
+
+def test_one_vocabulary_name_everywhere_and_the_old_keys_still_read_with_a_deprecation_warning(tmp_path):
+    """A registered thing is named with ``name`` in every mapping; 1.0's ``type`` (scorers) and ``kind``
+    (strategies, policies) still work, each with a DeprecationWarning naming the new spelling."""
+    import warnings
+
+    from graphroute.graphs.schema import GraphSpec
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the new spelling warns about nothing
+        assert make_scorer({"name": "format", "kind": "json"}).kind == "json"
+        assert make_scorer({"name": "format", "kind": "json"}).config()["name"] == "format"
+        assert make_strategy({"name": "round_robin", "models": ["a"]}).models_ == ["a"]
+        spec = GraphSpec.model_validate({
+            "name": "g", "models": {"a": {"model": "a", "input_price": 0, "output_price": 0}},
+            "routers": {"s": {"type": "strategy", "name": "round_robin", "params": {"models": ["a"]}},
+                        "r": {"type": "learned", "fit": {"data": "routellm-mmlu", "router": {"name": "knn", "k": 5}}}},
+            "nodes": {"n": {"type": "llm", "router": "s", "prompt": "{question}", "output": "answer"}},
+            "edges": [{"from": "START", "to": "n"}, {"from": "n", "to": "END"}]})
+        assert spec.routers["s"].name == "round_robin" and spec.routers["r"].type == "learned"
+    with pytest.warns(DeprecationWarning, match="write name: format"):
+        assert make_scorer({"type": "format", "kind": "json"}).kind == "json"
+    with pytest.warns(DeprecationWarning, match="write name: round_robin"):
+        assert make_strategy({"kind": "round_robin", "models": ["a"]}).models_ == ["a"]
+    with pytest.warns(DeprecationWarning, match="write name: threshold"):
+        assert POLICIES.make({"kind": "threshold", "threshold": 0.2}).threshold == 0.2
+    with pytest.warns(DeprecationWarning, match="kind is deprecated: write name: round_robin"):
+        old = GraphSpec.model_validate({
+            "name": "g", "models": {"a": {"model": "a", "input_price": 0, "output_price": 0}},
+            "routers": {"s": {"type": "strategy", "kind": "round_robin", "params": {"models": ["a"]}}},
+            "nodes": {"n": {"type": "llm", "router": "s", "prompt": "{question}", "output": "answer"}},
+            "edges": [{"from": "START", "to": "n"}, {"from": "n", "to": "END"}]})
+    assert old.routers["s"].name == "round_robin"
+    with pytest.warns(DeprecationWarning, match="type: classifier is deprecated: write type: learned"):
+        GraphSpec.model_validate({
+            "name": "g", "models": {"a": {"model": "a", "input_price": 0, "output_price": 0}},
+            "routers": {"r": {"type": "classifier", "fit": {"data": "routellm-mmlu"}}},
+            "nodes": {"n": {"type": "llm", "router": "r", "prompt": "{question}", "output": "answer"}},
+            "edges": [{"from": "START", "to": "n"}, {"from": "n", "to": "END"}]})

@@ -327,7 +327,7 @@ models:
   a: {model: "x:a", input_price: 1, output_price: 1, offline_response: "from a"}
   b: {model: "x:b", input_price: 1, output_price: 1, offline_response: "from b"}
 routers:
-  sticky: {type: strategy, kind: consistent_hash, params: {models: [a, b], key_field: key}}
+  sticky: {type: strategy, name: consistent_hash, params: {models: [a, b], key_field: key}}
 state: {question: str, answer: str}
 nodes:
   answer: {type: llm, router: sticky, prompt: "{question}", output: answer}
@@ -414,10 +414,10 @@ models:
   gpt4: {model: "x:g", input_price: 10, output_price: 30, offline_response: "from gpt4"}
 routers:
   learned:
-    type: classifier
+    type: learned
     fit: {data: routellm-gsm8k, router: logistic}
     models: {mistralai/Mixtral-8x7B-Instruct-v0.1: mixtral, gpt-4-1106-preview: gpt4}
-  hybrid: {type: strategy, kind: hybrid, params: {rules: [{model: gpt4, contains: [prove]}], default: mixtral, learned: learned}}
+  hybrid: {type: strategy, name: hybrid, params: {rules: [{model: gpt4, contains: [prove]}], default: mixtral, learned: learned}}
 state: {question: str, answer: str}
 nodes:
   answer: {type: llm, router: hybrid, prompt: "{question}", output: answer}

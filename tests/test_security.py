@@ -229,7 +229,7 @@ def guarded(tmp_path_factory, serve_cache, replay_upstream, fake_provider, proce
     models["echo"] = {"model": "echo", "base_url": f"{fake_provider}/v1", "input_price": 1.0, "output_price": 1.0,
                       "api_key_env": "GR_TEST_UPSTREAM_KEY"}
     cfg = {"models": models,
-           "routers": {"bandit": {"type": "strategy", "kind": "thompson", "params": {"models": ["gpt4", "mixtral"], "seed": 0}}},
+           "routers": {"bandit": {"type": "strategy", "name": "thompson", "params": {"models": ["gpt4", "mixtral"], "seed": 0}}},
            "graphs": {"boom": "boom.yaml"},
            "serve": {"replay": ["routellm-gsm8k"], "budget": BUDGET, "max_body_bytes": 2_000_000,
                      "max_prompt_tokens": 60_000, "telemetry": "telemetry.jsonl",
@@ -467,9 +467,9 @@ def test_stats_reads_the_telemetry_of_graph_cascade_and_router_requests(tmp_path
     from graphroute.serve import create_app
 
     cfg = yaml.safe_load((ROOT / "graphs" / "serve.yaml").read_text())
-    cfg["routers"] = {"cheap": {"type": "cascade", "stages": [{"model": "mixtral", "scorer": {"type": "format", "kind": "json"}},
+    cfg["routers"] = {"cheap": {"type": "cascade", "stages": [{"model": "mixtral", "scorer": {"name": "format", "kind": "json"}},
                                                                {"model": "gpt4"}]},
-                      "bandit": {"type": "strategy", "kind": "thompson", "params": {"models": ["gpt4", "mixtral"]}}}
+                      "bandit": {"type": "strategy", "name": "thompson", "params": {"models": ["gpt4", "mixtral"]}}}
     cfg["graphs"] = {"qa": str(ROOT / "graphs" / "qa_cascade.yaml")}
     cfg["serve"] = {"replay": ["routellm-gsm8k"], "telemetry": "telemetry.jsonl"}
     (tmp_path / "serve.yaml").write_text(yaml.safe_dump(cfg))

@@ -39,7 +39,7 @@ def _pair(tmp_path_factory, fake_provider, serve_cache, pg, processes):
     up = {"base_url": f"{fake_provider}/v1", "input_price": 1.0, "output_price": 2.0, "max_output_tokens": 10,
           "api_key_env": "GR_TEST_UPSTREAM_KEY"}
     cfg = {"models": {"ok": {"model": "ok", **up}, "ok2": {"model": "ok", **up}, "dead": {"model": "dead", **up}},
-           "routers": {"bandit": {"type": "strategy", "kind": "thompson",
+           "routers": {"bandit": {"type": "strategy", "name": "thompson",
                                   "params": {"models": ["ok", "ok2"], "seed": 0, "clusters": "lsh"}}},
            "serve": {"fallbacks": {"dead": ["ok"]}, "retries": 1, "timeout_s": 10,
                      "breaker": {"failures": 3, "window_s": 60, "cooldown_s": 600},
@@ -131,7 +131,7 @@ def test_a_bandit_whose_clusters_differ_per_worker_is_refused_with_a_shared_stat
     path = tmp_path / "serve.yaml"
     path.write_text(yaml.safe_dump({
         "models": {m: {"model": m, "base_url": "http://127.0.0.1:9/v1", "input_price": 0, "output_price": 0} for m in "ab"},
-        "routers": {"learn": {"type": "strategy", "kind": "thompson", "params": {"models": ["a", "b"]}}},
+        "routers": {"learn": {"type": "strategy", "name": "thompson", "params": {"models": ["a", "b"]}}},
         "serve": {"state": REDIS}}))
     with pytest.raises(ConfigError, match="clusters: lsh"):
         Service(load_serve_config(path))

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -82,12 +83,16 @@ def parse_value(text: str) -> Any:
 class Registry:
     """Names -> factories for one kind of object (see the module docstring).
 
-    ``key``: the field that names the entry in a mapping spec (``name`` or ``type``);
+    A mapping spec names its entry with ``name``, in every registry; ``legacy`` lists the keys older
+    files used instead (``type``, ``kind``), still read, with a ``DeprecationWarning``.
     ``error``: the exception raised for an unknown name (a subclass of ``UnknownNameError``).
     """
 
-    def __init__(self, kind: str, *, key: str = "name", error: type[UnknownNameError] = UnknownNameError) -> None:
-        self.kind, self.key, self.error = kind, key, error
+    key = "name"
+
+    def __init__(self, kind: str, *, legacy: tuple[str, ...] = (),
+                 error: type[UnknownNameError] = UnknownNameError) -> None:
+        self.kind, self.legacy, self.error = kind, legacy, error
         self._entries: dict[str, Entry] = {}
         self._prefixes: list[tuple[str, str, Callable[[str], dict[str, Any]], str]] = []
 
@@ -153,8 +158,7 @@ class Registry:
                 params[key.strip()] = parse_value(value.strip())
             name = name.strip()
         elif isinstance(spec, dict):
-            if self.key not in spec:
-                raise ConfigError(f"a {self.kind} mapping needs {self.key!r}, got {sorted(spec)}", field=self.key)
+            spec = self.canonical(spec)
             params = {k: v for k, v in spec.items() if k != self.key}
             params = {**params.pop("params", {}), **params} if isinstance(params.get("params"), dict) else params
             name = str(spec[self.key])
@@ -165,6 +169,18 @@ class Registry:
                               field=self.kind)
         self.entry(name)  # unknown names fail here
         return name, params
+
+    def canonical(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """A mapping spec with its entry under ``name``: a legacy key (``type``/``kind``) is moved
+        there with a ``DeprecationWarning``; neither raises ``ConfigError``."""
+        if self.key in spec:
+            return spec
+        old = next((k for k in self.legacy if k in spec), None)
+        if old is None:
+            raise ConfigError(f"a {self.kind} mapping needs {self.key!r}, got {sorted(spec)}", field=self.key)
+        warnings.warn(f"a {self.kind} named with {old!r} ({old}: {spec[old]}) is deprecated: write name: {spec[old]}",
+                      DeprecationWarning, stacklevel=3)
+        return {self.key: spec[old], **{k: v for k, v in spec.items() if k != old}}
 
     def make(self, spec: Any, **overrides: Any) -> Any:
         """A new object for ``spec`` (an object that is not a spec is returned unchanged)."""

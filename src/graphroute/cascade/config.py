@@ -69,9 +69,9 @@ def scorer_config(scorer: Scorer, folder: Path, tag: str) -> dict[str, Any]:
     """A scorer as configuration; learned scorers are saved into ``folder/tag`` and referenced."""
     if isinstance(scorer, LearnedScorer):
         scorer.save(folder / tag)
-        return {"type": "learned", "path": tag}
+        return {"name": "learned", "path": tag}
     if isinstance(scorer, CombinedScorer):
-        return {"type": "combined", "how": scorer.how, "weights": scorer.weights,
+        return {"name": "combined", "how": scorer.how, "weights": scorer.weights,
                 "scorers": [scorer_config(s, folder, f"{tag}_{k}") for k, s in enumerate(scorer.scorers)]}
     return scorer.config()
 

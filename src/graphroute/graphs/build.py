@@ -26,13 +26,13 @@ from graphroute.costs import CostModel, Price
 from graphroute.datasets import BUILTINS, RoutingDataset, load_dataset
 from graphroute.encoders import encode_queries, resolve_encoder
 from graphroute.errors import ConfigError
-from graphroute.graphs.schema import AllocatorBlock, CascadeBlock, ClassifierBlock, GraphSpec, RulesBlock, StrategyBlock
+from graphroute.graphs.schema import AllocatorBlock, CascadeBlock, LearnedBlock, GraphSpec, RulesBlock, StrategyBlock
 from graphroute.index import VectorIndex
 from graphroute.models import ReplayChatModel, chat_model
 from graphroute.persist import META
 from graphroute.routers import Router, fit_router
 from graphroute.routers.fitting import HOLDOUT
-from graphroute.scorers import LearnedScorer, make_scorer
+from graphroute.scorers import SCORERS, LearnedScorer, make_scorer
 from graphroute.strategies import RulesRouter, make_strategy
 from graphroute.types import Calibration
 
@@ -121,7 +121,7 @@ def load_data(name: str | list[str], base: Path, roles: bool = False) -> Routing
     return data.roles() if roles else data
 
 
-def _classifier(block: ClassifierBlock, base: Path, data: RoutingDataset | None):
+def _classifier(block: LearnedBlock, base: Path, data: RoutingDataset | None):
     if block.path:
         return Router.load(base / block.path)
     assert block.fit is not None
@@ -156,12 +156,13 @@ def _cascade(name: str, block: CascadeBlock, spec: GraphSpec, base: Path, models
     stages: list[Stage] = []
     for i, st in enumerate(block.stages):
         cfg = st.get("scorer")
+        cfg = SCORERS.canonical(cfg) if isinstance(cfg, dict) else cfg
         scorer: Any = None
-        if cfg is not None and cfg.get("type") == "learned" and "path" not in cfg:
+        if isinstance(cfg, dict) and cfg["name"] == "learned" and "path" not in cfg:
             if view is None or st["model"] not in view.models:
                 raise ConfigError(f"stage {i}: a learned scorer without 'path' needs fit: {{data: ...}} whose rows record "
                                   f"{st['model']!r} (set its 'replay')", field=f"routers.{name}.stages[{i}].scorer")
-            params = {k: v for k, v in cfg.items() if k != "type"}
+            params = {k: v for k, v in cfg.items() if k != "name"}
             fit_rows = view.subset(np.arange(len(view))[: max(1, int(0.7 * len(view)))]) if block.calibrate else view
             folder = _cache_dir("scorer", {"cfg": cfg, "model": st["model"], "data": _data_key(fit_rows), "v": 2})
             try:
@@ -227,7 +228,7 @@ def build_runtime(spec: GraphSpec, base: Path, *, offline: bool = False, data: R
     models = make_models(spec, offline=offline, data=data) if models is None else models
     rt = Runtime(spec, base, models, graph_costs(spec))
     for name, block in spec.routers.items():
-        if isinstance(block, ClassifierBlock):
+        if isinstance(block, LearnedBlock):
             fd = None
             if fit_data is not None:
                 back = {v: k for k, v in block.models.items()}  # graph id -> router's model name
@@ -242,11 +243,11 @@ def build_runtime(spec: GraphSpec, base: Path, *, offline: bool = False, data: R
             rt.maps[name] = dict(block.models)
         elif isinstance(block, RulesBlock):
             rt.routers[name] = RulesRouter([r.model_dump(exclude_none=True) for r in block.rules], block.default)
-        elif isinstance(block, StrategyBlock) and block.kind != "hybrid":
-            rt.routers[name] = make_strategy({"kind": block.kind, **block.params})
+        elif isinstance(block, StrategyBlock) and block.name != "hybrid":
+            rt.routers[name] = make_strategy({"name": block.name, **block.params})
     for name, block in spec.routers.items():  # hybrids refer to routers built above
-        if isinstance(block, StrategyBlock) and block.kind == "hybrid":
-            rt.routers[name] = make_strategy({"kind": block.kind, **block.params}, rt.routers)
+        if isinstance(block, StrategyBlock) and block.name == "hybrid":
+            rt.routers[name] = make_strategy({"name": block.name, **block.params}, rt.routers)
             learned = str(block.params.get("learned"))
             rt.maps[name] = dict(rt.maps.get(learned, {}))
     for node in spec.nodes.values():

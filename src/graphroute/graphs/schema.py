@@ -7,8 +7,8 @@
       small: {model: "openai:gpt-4o-mini", api_key_env: OPENAI_API_KEY, input_price: 0.15, output_price: 0.6,
               replay: <recorded model>}
       local: {model: gemma-3-270m, base_url: "http://127.0.0.1:8080/v1", input_price: 0, output_price: 0}
-    routers:                     # named routing blocks: classifier | cascade | allocator | rules
-      pick: {type: classifier, fit: {data: routellm-mmlu, router: logistic}, models: {<router model>: small}}
+    routers:                     # named routing blocks: learned | cascade | allocator | rules | strategy
+      pick: {type: learned, fit: {data: routellm-mmlu, router: logistic}, models: {<router model>: small}}
     state: {question: str, answer: str}
     nodes:                       # llm | retrieval | router | cascade | allocator | python
       answer: {type: llm, router: pick, prompt: "{question}", output: answer}
@@ -20,9 +20,10 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from graphroute.routers.calibration import check_target
 
@@ -63,11 +64,29 @@ class FitBlock(_Strict):
         return None if value is None else check_target(value)
 
 
-class ClassifierBlock(_Strict):
-    type: Literal["classifier"]
+def _renamed(block: str, old: str, new: str, value: Any) -> None:
+    warnings.warn(f"a {block} block's {old} is deprecated: write {new}: {value}", DeprecationWarning, stacklevel=2)
+
+
+class LearnedBlock(_Strict):
+    """A learned router (any registered router: ``fit.router`` names it, or ``path`` a saved one).
+    ``type: classifier`` (1.0) is read as ``learned``, with a ``DeprecationWarning``."""
+
+    type: Literal["learned", "classifier"]
     path: str | None = Field(None, description="a saved router folder (relative to the YAML file)")
     fit: FitBlock | None = None
     models: dict[str, str] = Field(default_factory=dict, description="router's model name -> graph model id")
+
+
+    @field_validator("type")
+    @classmethod
+    def _learned(cls, value: str) -> str:
+        if value == "classifier":
+            _renamed("router", "type: classifier", "type", "learned")
+        return "learned"
+
+
+ClassifierBlock = LearnedBlock  # the 1.0 name
 
 
 class CascadeBlock(_Strict):
@@ -105,11 +124,19 @@ class StrategyBlock(_Strict):
     thompson, privacy) over graph model ids; ``params`` are its constructor's arguments."""
 
     type: Literal["strategy"]
-    kind: str
+    name: str = Field(description="the registered strategy (graphroute.strategies.STRATEGIES)")
     params: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_is_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "kind" in data and "name" not in data:
+            _renamed("strategy", "kind", "name", data["kind"])
+            data = {("name" if k == "kind" else k): v for k, v in data.items()}
+        return data
 
-RouterBlock = Annotated[Union[ClassifierBlock, CascadeBlock, AllocatorBlock, RulesBlock, StrategyBlock],
+
+RouterBlock = Annotated[Union[LearnedBlock, CascadeBlock, AllocatorBlock, RulesBlock, StrategyBlock],
                         Field(discriminator="type")]
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 
-from graphroute.graphs.schema import (AllocatorBlock, AllocatorNodeSpec, CascadeBlock, CascadeNodeSpec, ClassifierBlock,
+from graphroute.graphs.schema import (AllocatorBlock, AllocatorNodeSpec, CascadeBlock, CascadeNodeSpec, LearnedBlock,
                                       GraphSpec, LLMNode, PythonNode, RetrievalNode, RouterStep, RulesBlock, StrategyBlock)
 from graphroute.errors import ConfigError
 from graphroute.strategies import make_strategy
@@ -60,7 +60,7 @@ def check_routers(models: Any, routers: dict[str, Any], base: Path | None = None
 
     for rname, block in routers.items():
         loc = ("routers", rname)
-        if isinstance(block, ClassifierBlock):
+        if isinstance(block, LearnedBlock):
             if (block.path is None) == (block.fit is None):
                 issues.append((loc, "a classifier needs exactly one of 'path' (saved router) or 'fit'"))
             if block.path and base is not None and not (base / block.path).exists():
@@ -87,16 +87,16 @@ def check_routers(models: Any, routers: dict[str, Any], base: Path | None = None
             for i, r in enumerate(block.rules):
                 need_model(loc + ("rules", i, "model"), r.model)
         elif isinstance(block, StrategyBlock):
-            if block.kind == "hybrid":
+            if block.name == "hybrid":
                 learned = block.params.get("learned")
-                if not isinstance(routers.get(str(learned)), ClassifierBlock):
+                if not isinstance(routers.get(str(learned)), LearnedBlock):
                     issues.append((loc + ("params",), f"hybrid: 'learned' must name a classifier router, got {learned!r}"))
                 rules = block.params.get("rules") or []
                 for m in [r.get("model") for r in rules if isinstance(r, dict)] + [block.params.get("default")]:
                     need_model(loc + ("params",), str(m))
                 continue
             try:
-                strategy = make_strategy({"kind": block.kind, **block.params})
+                strategy = make_strategy({"name": block.name, **block.params})
             except ConfigError as exc:
                 issues.append((loc + ((exc.field.split(".")[0],) if exc.field else ()), str(exc)))
             else:
@@ -117,7 +117,7 @@ def check(spec: GraphSpec, base: Path | None = None, trust_code: bool = False) -
         if name not in models:
             issues.append((loc, f"unknown model {name!r}; models: {', '.join(sorted(models))}"))
 
-    want = {LLMNode: None, RouterStep: (ClassifierBlock, RulesBlock, StrategyBlock), CascadeNodeSpec: (CascadeBlock,),
+    want = {LLMNode: None, RouterStep: (LearnedBlock, RulesBlock, StrategyBlock), CascadeNodeSpec: (CascadeBlock,),
             AllocatorNodeSpec: (AllocatorBlock,)}
     for name, node in spec.nodes.items():
         loc = ("nodes", name)
@@ -138,7 +138,7 @@ def check(spec: GraphSpec, base: Path | None = None, trust_code: bool = False) -
             if router not in spec.routers:
                 issues.append((loc + ("router",), f"missing router {router!r}; routers: {', '.join(spec.routers) or 'none'}"))
             else:
-                allowed = want.get(type(node)) or (ClassifierBlock, RulesBlock, StrategyBlock)
+                allowed = want.get(type(node)) or (LearnedBlock, RulesBlock, StrategyBlock)
                 block = spec.routers[router]
                 if not isinstance(block, allowed):
                     kinds = "/".join(getattr(a.model_fields["type"].annotation, "__args__", ("?",))[0] for a in allowed)

@@ -35,14 +35,7 @@ from graphroute.persist import META, Saved, loading, read_folder, save_folder
 from graphroute.prompts import check_prompts
 from graphroute.registry import Registry
 from graphroute.routers.calibration import calibrate, data_costs, expected_costs
-from graphroute.routers.policy import (
-    CostPolicy,
-    Policy,
-    ThresholdPolicy,
-    policy_from_dict,
-    policy_to_dict,
-    unfamiliar_choice,
-)
+from graphroute.routers.policy import CostPolicy, Policy, ThresholdPolicy, policy_from_dict, policy_to_dict, unfamiliar_choice
 from graphroute.types import Calibration, Decision
 
 ROUTERS = Registry("router", error=UnknownRouterError)
@@ -372,6 +365,12 @@ def _cloned(value: Any) -> Any:
         return value
 
 
+#: router classes whose module was renamed (1.1: files are named after what they register): folders saved
+#: before the move name the old path
+MOVED = {"graphroute.routers.stacked.StackedRouter": "graphroute.routers.classifier.StackedRouter",
+         "graphroute.routers.escalation.CascadeRouter": "graphroute.routers.cascade.CascadeRouter"}
+
+
 def router_class(name: str, path: Any = None) -> type[Router]:
     """The router class a saved ``graphroute.json`` names, looked up among the ``Router``
     classes this process already defines (graphroute's own and any you imported); nothing is
@@ -386,6 +385,7 @@ def router_class(name: str, path: Any = None) -> type[Router]:
         ...
         graphroute.errors.PersistenceError: graphroute.json: class 'os.system' is not a router class this process defines (a router of your own: import its module before loading)
     """
+    name = MOVED.get(name, name)
     known: dict[str, type] = {}
     stack: list[type] = [Router]
     while stack:

@@ -36,7 +36,7 @@ from graphroute.errors import UnknownModelError
 from graphroute.metrics.choices import tolerance_choice
 from graphroute.registry import Registry
 
-POLICIES = Registry("policy", key="kind")
+POLICIES = Registry("policy", legacy=("kind",))
 
 
 def affordable(models: Sequence[str], costs: dict[str, float] | None, max_cost: float | None) -> np.ndarray:
@@ -182,11 +182,14 @@ class TolerancePolicy(Policy):
 
 
 def policy_to_dict(policy: Policy) -> dict[str, Any]:
-    return {"kind": policy.kind, **asdict(policy)}
+    return {"name": policy.kind, **asdict(policy)}
 
 
 def policy_from_dict(d: dict[str, Any]) -> Policy:
-    return POLICIES.make(dict(d))
+    d = dict(d)
+    if "name" not in d and "kind" in d:  # folders saved before 1.1 name the policy with "kind"
+        d["name"] = d.pop("kind")
+    return POLICIES.make(d)
 
 
 def unfamiliar_choice(policy: Policy, familiarity: float, model: str, reason: str, fallback: str | None,

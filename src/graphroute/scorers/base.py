@@ -26,8 +26,8 @@ from graphroute.costs import CostModel
 from graphroute.registry import Registry
 from graphroute.types import Answer, Call
 
-#: Scorer types by name (``{"type": "format", "kind": "integer"}`` in YAML, ``"format:kind=integer"``).
-SCORERS = Registry("scorer", key="type")
+#: Scorer types by name (``{"name": "format", "kind": "integer"}`` in YAML, ``"format:kind=integer"``).
+SCORERS = Registry("scorer", legacy=("type",))
 
 
 @dataclass
@@ -67,8 +67,8 @@ class Scorer(ABC):
         return np.array([self.score(p, as_answer(a)) for p, a in zip(prompts, answers)], dtype=np.float64)
 
     def config(self) -> dict[str, Any]:
-        """JSON-able description ``{"type": name, **params}`` (see ``graphroute.scorers.make_scorer``)."""
-        return {"type": self.name, **self._params()}
+        """JSON-able description ``{"name": name, **params}`` (see ``graphroute.scorers.make_scorer``)."""
+        return {"name": self.name, **self._params()}
 
     def _params(self) -> dict[str, Any]:
         return {}

@@ -6,7 +6,7 @@ Examples:
     >>> s = CombinedScorer([FormatScorer(kind="integer"), ArithmeticScorer()], how="min")
     >>> s.score("Tom has 3 bags of 4 apples. How many?", Answer(text="3 * 4 = 12\\n#### 12"))
     1.0
-    >>> make_scorer({"type": "format", "kind": "json"})
+    >>> make_scorer({"name": "format", "kind": "json"})
     FormatScorer(kind='json', pattern=None, choices=None, parser=None, truncation=True)
 """
 
@@ -68,7 +68,7 @@ class CombinedScorer(Scorer):
 
 
 def make_scorer(spec: Any, *, models: dict[str, Any] | None = None, base: str | Path | None = None) -> Scorer:
-    """A scorer from a spec: ``{"type": ..., **params}``, ``"type:param=value"`` or a Scorer.
+    """A scorer from a spec: ``{"name": ..., **params}``, ``"name:param=value"`` or a Scorer.
 
     ``verifier`` and ``self_consistency`` may name a model (``model: id``) looked up in ``models``;
     ``learned`` with a ``path`` loads a saved scorer (relative to ``base``), without one it is a new,
@@ -93,7 +93,7 @@ def make_scorer(spec: Any, *, models: dict[str, Any] | None = None, base: str | 
                                f"({', '.join(models or {}) or 'none'})")
         params["model"] = models[name]
         if kind == "verifier":
-            params.setdefault("name", name)
+            params.setdefault("label", name)
     try:
         return SCORERS.make((kind, params))
     except PersistenceError:

@@ -154,18 +154,19 @@ def parse_grade(text: str, scale: float = 10.0) -> float | None:
 @SCORERS.register("verifier")
 class VerifierScorer(Scorer):
     """Another LLM grades the answer. ``prompt`` is a template with ``{question}`` and ``{answer}``;
-    the reply is parsed by ``parse_grade`` (or your ``parse``). Unparseable replies score ``missing``."""
+    the reply is parsed by ``parse_grade`` (or your ``parse``). Unparseable replies score ``missing``;
+    ``label`` names the grading model in calls and costs (default: the model's own name)."""
 
     name = "verifier"
     calls_models = True
 
     def __init__(self, model: Any, prompt: str = DEFAULT_VERIFIER_PROMPT, parse: Callable[[str], float | None] | None = None,
-                 missing: float = 0.0, name: str | None = None) -> None:
+                 missing: float = 0.0, label: str | None = None) -> None:
         if "{question}" not in prompt or "{answer}" not in prompt:
             raise CascadeError("VerifierScorer prompt must contain {question} and {answer}")
         self.model, self.prompt, self.missing = model, prompt, missing
         self.parse = parse or parse_grade
-        self.model_label = name or model_name(model, "verifier")
+        self.model_label = label or model_name(model, "verifier")
 
     def _params(self) -> dict[str, Any]:
         return {"model": self.model_label, "prompt": self.prompt, "missing": self.missing}

@@ -8,7 +8,7 @@ YAML graphs it serves, and a ``serve`` block (virtual models, fallbacks, API key
       big: {model: gpt-4o, base_url: "https://api.openai.com/v1", api_key_env: OPENAI_API_KEY,
             input_price: 2.5, output_price: 10}
       # ... or, without base_url, answered from recorded outcomes (replay: <recorded model>)
-    routers: {pick: {type: classifier, fit: {data: routellm-mmlu}, models: {<recorded>: small, ...}}}
+    routers: {pick: {type: learned, fit: {data: routellm-mmlu}, models: {<recorded>: small, ...}}}
     graphs: {qa: qa_cascade.yaml}          # graph:<name> runs this file (relative to this one)
     serve:
       aliases: {auto: router-pick-0.1, cheap-first: router-escalate}

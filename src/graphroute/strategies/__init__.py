@@ -5,7 +5,7 @@ feedback. They implement the router protocol, so they are nodes, YAML blocks and
 
 Examples:
     >>> from graphroute.strategies import make_strategy
-    >>> make_strategy({"kind": "consistent_hash", "models": ["a", "b"], "replicas": 50}).name
+    >>> make_strategy({"name": "consistent_hash", "models": ["a", "b"], "replicas": 50}).name
     'consistent_hash'
 """
 
@@ -28,7 +28,7 @@ __all__ = ["STRATEGIES", "ConsistentHashRouter", "HybridRouter", "LatencyTracker
 
 
 def make_strategy(spec: Any, routers: dict[str, Any] | None = None) -> Any:
-    """A strategy from ``{"kind": ..., **params}`` (or ``"kind:param=value"``). ``hybrid``'s
+    """A strategy from ``{"name": ..., **params}`` (or ``"name:param=value"``). ``hybrid``'s
     ``learned`` may name another router of ``routers`` (a YAML graph's routing blocks)."""
     kind, params = STRATEGIES.parse(spec)
     if kind == "hybrid" and isinstance(params.get("learned"), str):

@@ -29,7 +29,7 @@ from graphroute.routers.base import Router
 from graphroute.types import Decision
 
 #: Strategies by kind (``routers: {x: {type: strategy, kind: round_robin, params: {...}}}`` in YAML).
-STRATEGIES = Registry("strategy", key="kind")
+STRATEGIES = Registry("strategy", legacy=("kind",))
 
 
 class StrategyRouter(Router):

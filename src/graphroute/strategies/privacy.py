@@ -83,7 +83,7 @@ class PIIDetector:
 
 @STRATEGIES.register("privacy")
 class PrivacyRouter(StrategyRouter):
-    """Wraps any router (``inner``: a router, or a strategy spec such as ``{"kind": "round_robin",
+    """Wraps any router (``inner``: a router, or a strategy spec such as ``{"name": "round_robin",
     "models": [...]}``): sensitive prompts (or ``context["private"]``) may only use models with one of
     ``allowed_tags``; the inner router's choice stands when it is allowed, else the allowed model it
     scores highest. If no model is allowed, the decision's model is ``None`` (never a leak)."""

@@ -26,14 +26,14 @@ from graphroute.datasets import RoutingDataset
 from graphroute.errors import CascadeError
 from graphroute.persist import Saved
 from graphroute.routers.base import ROUTERS, Router
-from graphroute.scorers import LearnedScorer, Scorer, make_scorer
+from graphroute.scorers import SCORERS, LearnedScorer, Scorer, make_scorer
 
 
 @ROUTERS.register("cascade")
 class CascadeRouter(Router):
     """Two-stage cascade over a dataset's (weak, strong) pair, scored on recorded weak answers.
 
-    ``scorer``: a scorer spec (``"learned"``, ``"arithmetic"``, ``{"type": "format", "kind":
+    ``scorer``: a scorer spec (``"learned"``, ``"arithmetic"``, ``{"name": "format", "kind":
     "integer"}``, ...); a learned scorer is fitted on the training rows. ``gain``: fit it with the
     strong model's outcomes too, so queries escalate by expected gain rather than by P(weak answer
     wrong). ``embeddings``: the learned scorer's MiniLM head (False: hand-made features only).
@@ -47,9 +47,9 @@ class CascadeRouter(Router):
         self.embeddings = embeddings
 
     def _make(self) -> Scorer:
-        learned = (self.scorer == "learned" or (isinstance(self.scorer, dict) and self.scorer.get("type") == "learned"))
+        learned = (self.scorer == "learned" or (isinstance(self.scorer, dict) and SCORERS.canonical(self.scorer)["name"] == "learned"))
         extra = {"embeddings": self.embeddings} if learned else {}
-        spec = {"type": self.scorer, **extra} if isinstance(self.scorer, str) else {**self.scorer, **extra}
+        spec = {"name": self.scorer, **extra} if isinstance(self.scorer, str) else {**self.scorer, **extra}
         return make_scorer(spec)
 
     def _responses(self, data: RoutingDataset) -> list[str]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import importlib
 import operator
 import time
+import uuid
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
@@ -260,13 +261,21 @@ def io_keys(spec: GraphSpec) -> tuple[str, str]:
 
 
 def run_graph(app: Any, text: str, *, budget: float | None = None, config: dict | None = None) -> dict[str, Any]:
-    """Run a compiled graph file on one input: the answer, outcome, total cost and trace."""
+    """Run a compiled graph file on one input: the answer, outcome, total cost and trace.
+
+    A graph compiled with a checkpointer runs in a new thread unless ``config`` names one
+    (``{"configurable": {"thread_id": ...}}``, to resume it).
+    """
     spec: GraphSpec = app.graphroute_spec
     inp, out = io_keys(spec)
     state: dict[str, Any] = {inp: text}
     limit = budget if budget is not None else spec.budget.per_run
     if limit is not None:
         state["budget_remaining"] = float(limit)
+    if getattr(app, "checkpointer", None) is not None and not (config or {}).get("configurable", {}).get("thread_id"):
+        # a checkpointed graph needs a thread: one per run unless the caller names one to resume
+        config = {**(config or {}), "configurable": {**(config or {}).get("configurable", {}),
+                                                     "thread_id": uuid.uuid4().hex}}
     final = app.invoke(state, config=config)
     trace = final.get("trace", [])
     return {"answer": final.get(out), "outcome": final.get("outcome", "completed"), "stopped_at": final.get("stopped_at"),

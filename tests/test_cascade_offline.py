@@ -15,7 +15,7 @@ from graphroute.cascade import Cascade, CascadeState, Stage
 from graphroute.cascade.thresholds import search_thresholds, simulate
 from graphroute.errors import CascadeError
 from graphroute.tasks import arithmetic as mc
-from graphroute.routers.cascade import CascadeRouter
+from graphroute.routers.cascade_router import CascadeRouter
 from graphroute.scorers import ArithmeticScorer, FormatScorer, LearnedScorer
 from graphroute.errors import NotFittedError, PersistenceError
 

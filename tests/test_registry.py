@@ -136,3 +136,12 @@ def test_one_vocabulary_name_everywhere_and_the_old_keys_still_read_with_a_depre
             "routers": {"r": {"type": "classifier", "fit": {"data": "routellm-mmlu"}}},
             "nodes": {"n": {"type": "llm", "router": "r", "prompt": "{question}", "output": "answer"}},
             "edges": [{"from": "START", "to": "n"}, {"from": "n", "to": "END"}]})
+
+
+def test_folders_saved_before_the_router_files_were_renamed_still_name_their_class():
+    from graphroute.routers import router_class
+    from graphroute.routers.cascade_router import CascadeRouter
+    from graphroute.routers.classifier import StackedRouter
+
+    assert router_class("graphroute.routers.stacked.StackedRouter") is StackedRouter
+    assert router_class("graphroute.routers.escalation.CascadeRouter") is CascadeRouter

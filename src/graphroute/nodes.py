@@ -32,8 +32,16 @@ class RoutedState(MessagesState, total=False):
 class RouterNode:
     """A LangGraph node (and conditional-edge function) around a router.
 
-    ``goto`` maps a chosen model or route name to the next node (or is a function of the
-    ``Decision``); without it the node only updates the state.
+    Args:
+        router: a fitted router, a strategy or a ``SemanticRouter`` (anything with ``decide``).
+        query_key: the state key holding the text to route on; None: the last human message of
+            ``messages_key``.
+        messages_key: the state key of the conversation (``MessagesState``'s ``messages``).
+        output_key: where the ``Decision`` (as a dict) is written; ``RoutedState`` declares ``route``.
+        goto: chosen model or route name -> next node (or a function of the ``Decision``); without
+            it the node only updates the state.
+        default_goto: the next node for a model ``goto`` does not map.
+        budget_key: a state key holding the dollars left, passed to the router as ``max_cost``.
 
     Examples:
         >>> from typing import TypedDict

@@ -44,9 +44,15 @@ KIND = "cascade"
 class Cascade:
     """Escalate weak -> strong on low confidence. See the module docstring for an example.
 
-    ``max_cost``: a per-query budget in dollars: the cascade escalates only while the next stage's
-    worst case (prompt tokens plus ``max_tokens`` of output) still fits, so it never spends more;
-    otherwise the best answer so far is returned.
+    Args:
+        stages: two or more ``Stage``s, cheapest first; every stage but the last has a scorer and a threshold.
+        cost_model: prices per model (default: the built-in price list).
+        max_cost: a per-query budget in dollars: the cascade escalates only while the next stage's
+            worst case (prompt tokens plus ``max_tokens`` of output) still fits, so it never spends
+            more; otherwise the best answer so far is returned.
+
+    Raises:
+        CascadeError: fewer than two stages, or a non-final stage without a scorer.
     """
 
     def __init__(self, stages: Sequence[Stage], *, cost_model: CostModel | None = None, max_cost: float | None = None) -> None:

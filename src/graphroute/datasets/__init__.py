@@ -62,10 +62,20 @@ def _looks_like_judgements(path: Path) -> bool:
 def load_dataset(spec: str | Path, **kwargs: Any) -> RoutingDataset:
     """Load a dataset from a built-in name or a path (directory, JSONL or CSV).
 
-    Keyword arguments go to the matching loader (``load_routellm``, ``load_mtbench`` or
-    ``load_wide``), e.g. ``prompt_column=``, ``models=``, ``score_type=``, ``weak=``; options left at
-    ``None`` are not passed on, and an option the matching loader does not take raises a
-    ``DatasetError`` naming it.
+    Args:
+        spec: a built-in name (``routellm-mmlu``, ``routellm-gsm8k``, ``llmrouter-9``,
+            ``llmrouter-9-test``), a folder in RouteLLM's layout, MT-Bench judgements (JSONL) or a
+            wide CSV/JSONL (a prompt column and one score column per model).
+        **kwargs: options of the matching loader (``load_routellm``, ``load_mtbench`` or
+            ``load_wide``), e.g. ``prompt_column=``, ``models=``, ``score_type=``, ``weak=``; options
+            left at None are not passed on.
+
+    Returns:
+        The ``RoutingDataset``: prompts, one score column per model, and costs or responses when recorded.
+
+    Raises:
+        DatasetError: the file or a value in it is bad (naming file, row and column), or an option
+            the matching loader does not take.
     """
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     key = str(spec)

@@ -204,10 +204,22 @@ def evaluate(
 ) -> list[RouterResult]:
     """Evaluate routers: K-fold CV on ``data``, or fit on ``data`` and test on ``test``.
 
-    ``routers`` are specs (``"knn"``, ``"knn:k=400,temperature=0.2"``, a mapping) or unfitted
-    ``Router`` objects (cloned for every fold). ``slow_folds``: routers
-    marked slow to fit (``Router.slow``, e.g. ``classifier``) are evaluated on only that many folds
-    of the same split, and their result says so (``RouterResult.protocol``).
+    Args:
+        routers: specs (``"knn"``, ``"knn:k=400,temperature=0.2"``, a mapping) or unfitted ``Router``
+            objects (cloned for every fold).
+        data: the recorded outcomes to cross-validate on (or to fit on, with ``test``).
+        cv: the number of folds.
+        test: a separate test set; the routers are fitted once on ``data``.
+        group_by: ``"prompt"``, or ``"group"`` to keep each group (a task, a subject) in one fold.
+        seed: the fold split's seed.
+        cost_model: prices for the dollar metrics (default: the built-in price list).
+        quality_target: the share of the strong model's quality the cost block reports the price of.
+        slow_folds: routers marked slow to fit (``Router.slow``, e.g. ``classifier``) are evaluated
+            on only that many folds of the same split, and their result says so (``RouterResult.protocol``).
+        on_step: called with a label after each fit (a progress bar).
+
+    Returns:
+        One ``RouterResult`` per router: APGR, CPT, the quality-cost curves, dollars and the protocol.
 
     Examples:
         >>> from graphroute.datasets import load_dataset

@@ -238,9 +238,22 @@ def _checkpointer(spec: Any):
 
 
 def compile_file(path: str | Path, *, offline: bool = False, data: Any = None, checkpointer: Any = None,
-                 chat_models: Any = None):
-    """Validate, build and compile a graph file; the app carries ``.spec`` and ``.runtime``.
-    ``chat_models(spec)``: makes the graph's chat models (graph model id -> model) instead."""
+                 chat_models: Any = None) -> Any:
+    """Validate, build and compile a graph file.
+
+    Args:
+        path: the YAML graph file.
+        offline: replay recorded answers (or fixed ones) instead of calling the models.
+        data: the recorded dataset offline models replay (default: each model's ``replay`` source).
+        checkpointer: a LangGraph checkpointer, or ``"memory"``.
+        chat_models: ``chat_models(spec)`` makes the graph's chat models (graph model id -> model) instead.
+
+    Returns:
+        The compiled LangGraph app; it carries ``.graphroute_spec`` and ``.graphroute_runtime``.
+
+    Raises:
+        ConfigError: the file is invalid (naming the file, line and field).
+    """
     path = Path(path)
     spec = load_graph(path)
     rt = build_runtime(spec, path.parent, offline=offline, data=data,
@@ -261,10 +274,18 @@ def io_keys(spec: GraphSpec) -> tuple[str, str]:
 
 
 def run_graph(app: Any, text: str, *, budget: float | None = None, config: dict | None = None) -> dict[str, Any]:
-    """Run a compiled graph file on one input: the answer, outcome, total cost and trace.
+    """Run a compiled graph file on one input.
 
-    A graph compiled with a checkpointer runs in a new thread unless ``config`` names one
-    (``{"configurable": {"thread_id": ...}}``, to resume it).
+    Args:
+        app: a graph compiled by ``compile_file``.
+        text: the input, written to the graph's input state key.
+        budget: dollars for this run (default: the file's ``budget.per_run``), shared by every step.
+        config: LangGraph's run config; a graph compiled with a checkpointer runs in a new thread
+            unless it names one (``{"configurable": {"thread_id": ...}}``, to resume it).
+
+    Returns:
+        ``answer``, ``outcome`` (``completed`` or a stop), ``stopped_at``, ``cost``, ``trace`` (one entry
+        per step) and the final ``state``.
     """
     spec: GraphSpec = app.graphroute_spec
     inp, out = io_keys(spec)

@@ -23,7 +23,7 @@ from graphroute.routers.trees import FEATURES, FeatureRouter, prompt_features
 from graphroute.routers.text import TextRouter, word_ngrams
 from graphroute.routers.classifier import DEFAULT_MEMBERS, StackedRouter
 from graphroute.routers.domains import DomainRouter
-from graphroute.routers.cascade import CascadeRouter
+from graphroute.routers.cascade_router import CascadeRouter
 from graphroute.routers.fitting import fit_router, split_for_calibration
 from graphroute.routers.policy import (
     POLICIES,

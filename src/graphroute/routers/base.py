@@ -3,11 +3,9 @@
 A router is fitted on recorded outcomes and then, for each prompt, predicts every model's
 quality (``predict_quality``). Everything else derives from that one method:
 
-* ``score`` — for the (weak, strong) pair, the need for the strong model (higher = send to
-  strong); RouteLLM calls this the strong win rate;
-* ``route`` — the pair decision at a threshold;
-* ``choose`` — for any number of models, ``argmax(quality - lam * cost)``;
-* ``decide`` — one ``Decision`` per prompt under the router's policy.
+``score`` (the need for the strong model of the pair: RouteLLM's strong win rate), ``route`` (the pair
+decision at a threshold), ``choose`` (``argmax(quality - lam * cost)`` among any number of models) and
+``decide`` (one ``Decision`` per prompt under the router's policy).
 
 Writing a router is one class with ``predict_quality`` (and ``_fit`` if it learns) plus one
 registry line (``@ROUTERS.register("name")``). Hyper-parameters are constructor parameters
@@ -30,35 +28,15 @@ import numpy as np
 
 from graphroute.datasets import RoutingDataset
 from graphroute.datasets.base import as_dataset
-from graphroute.errors import ConfigError, DatasetError, NotFittedError, PersistenceError, UnknownModelError, UnknownRouterError
+from graphroute.errors import ConfigError, DatasetError, NotFittedError, PersistenceError, UnknownModelError
 from graphroute.persist import META, Saved, loading, read_folder, save_folder
 from graphroute.prompts import check_prompts
-from graphroute.registry import Registry
+from graphroute.routers.names import ROUTERS, make_router, router_names  # noqa: F401 (re-exported)
 from graphroute.routers.calibration import calibrate, data_costs, expected_costs
 from graphroute.routers.policy import CostPolicy, Policy, ThresholdPolicy, policy_from_dict, policy_to_dict, unfamiliar_choice
 from graphroute.types import Calibration, Decision
 
-ROUTERS = Registry("router", error=UnknownRouterError)
 KIND = "router"
-
-
-def make_router(spec: Any, **overrides: Any) -> "Router":
-    """A fresh, unfitted router: a registered name, ``"name:param=value,..."`` or a mapping.
-
-    Examples:
-        >>> from graphroute.routers import make_router
-        >>> make_router("knn:k=400,temperature=0.2")
-        KNNRouter(k=400, temperature=0.2, encoder=None, index_kind='auto', dims=None)
-    """
-    return ROUTERS.make(spec, **overrides)
-
-
-def router_names(spec: str) -> list[str]:
-    """Split ``"a,b:k=1,t=2,c"`` into router specs, checking every name and parameter."""
-    specs = ROUTERS.split(spec)
-    for s in specs:
-        make_router(s)
-    return specs
 
 
 class Router(ABC):
@@ -210,7 +188,15 @@ class Router(ABC):
         return ThresholdPolicy(threshold=1e-9, costs=costs) if len(self.models_) == 2 else CostPolicy(costs=costs)
 
     def set_policy(self, policy: Policy | None = None, **changes: Any) -> "Router":
-        """Replace the policy, or change fields of the current one (``set_policy(unfamiliar="strong")``)."""
+        """Replace the policy, or change fields of the current one.
+
+        Args:
+            policy: a new policy (``ThresholdPolicy``, ``CostPolicy``, ...); None keeps the current one.
+            **changes: fields to change, e.g. ``unfamiliar="strong"``, ``explore=0.1``, ``min_familiarity=0.1``.
+
+        Returns:
+            The router itself (an ``unfamiliar`` model it does not route to raises ``UnknownModelError``).
+        """
         self._check_fitted()
         base = policy or self.policy_ or self.default_policy()
         self.policy_ = dataclasses.replace(base, **changes)
@@ -220,7 +206,16 @@ class Router(ABC):
     def decide(self, X: Sequence[str] | str, *, max_cost: float | None = None) -> list[Decision]:
         """One ``Decision`` per prompt under the router's policy (``policy_``).
 
-        ``max_cost`` is a remaining budget in dollars: models expected to cost more are avoided.
+        Args:
+            X: a prompt or a sequence of prompts.
+            max_cost: a remaining budget in dollars: models expected to cost more are avoided.
+
+        Returns:
+            One ``Decision`` per prompt: the model, predicted qualities, reason, familiarity, probability.
+
+        Raises:
+            NotFittedError: the router is not fitted.
+            PromptError: a prompt is empty or not text.
         """
         self._check_fitted()
         prompts = check_prompts(X)
@@ -260,9 +255,16 @@ class Router(ABC):
         return await asyncio.to_thread(self.decide, X, max_cost=max_cost)
 
     def calibrate(self, data: RoutingDataset, **target: Any) -> Calibration:
-        """Set ``policy_`` for a target on held-out data (``strong_share=``, ``quality=``, ``best_share=``,
-        ``budget=``/``cost_per_query=``; ``rule="tolerance"`` among more than two models); see
-        ``graphroute.routers.calibration.calibrate``."""
+        """Set ``policy_`` for one target on held-out data.
+
+        Args:
+            data: held-out prompts with every routed model's outcomes (and costs, for a dollar target).
+            **target: exactly one of ``strong_share``, ``quality``, ``best_share``, ``budget`` or
+                ``cost_per_query``; ``rule="tolerance"`` among more than two models.
+
+        Returns:
+            The ``Calibration`` (also kept as ``calibration_``), with its explanation in words.
+        """
         self._check_fitted()
         self.calibration_ = calibrate(self, data, **target)
         return self.calibration_
@@ -368,7 +370,7 @@ def _cloned(value: Any) -> Any:
 #: router classes whose module was renamed (1.1: files are named after what they register): folders saved
 #: before the move name the old path
 MOVED = {"graphroute.routers.stacked.StackedRouter": "graphroute.routers.classifier.StackedRouter",
-         "graphroute.routers.escalation.CascadeRouter": "graphroute.routers.cascade.CascadeRouter"}
+         "graphroute.routers.escalation.CascadeRouter": "graphroute.routers.cascade_router.CascadeRouter"}
 
 
 def router_class(name: str, path: Any = None) -> type[Router]:

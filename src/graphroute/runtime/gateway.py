@@ -61,10 +61,25 @@ class Reply:
 
 
 class Gateway:
-    """``models``: name -> chat model (or Runnable); ``router``: picks the first model; ``fallbacks``:
-    model -> ordered alternatives (or one list for all). ``context_windows``/``max_output_tokens``
-    per model; ``timeout_s`` per call; ``validate(text)`` may raise to mark a malformed answer;
-    ``stream=True`` streams each call so the tracker learns time to first token as well."""
+    """Answers requests through a router and a fallback chain (see the module docstring).
+
+    Args:
+        models: name -> chat model (or Runnable).
+        router: picks the first model (a router, a strategy; ``decide`` may take ``context``).
+        fallbacks: model -> ordered alternatives, or one list for all.
+        cost_model: prices per model (default: the built-in price list).
+        context_windows: model -> context window in tokens; a prompt that does not fit moves on.
+        max_output_tokens: the output bound a budget reservation assumes.
+        retries: tries per model after the first, for retryable failures (tenacity).
+        backoff_s: the exponential backoff's base (with jitter); backoff_max_s: its cap.
+        timeout_s: per call.
+        breaker: circuit breaker settings (``failures``, ``window_s``, ``cooldown_s``).
+        budgets: a ``BudgetManager`` (global, per session and per request dollars).
+        cache: a ``SemanticCache``; telemetry: a ``TelemetryHandler``; tracker: a ``LatencyTracker``.
+        validate: ``validate(text)`` may raise to mark a malformed answer.
+        stream: stream each call, so the tracker learns time to first token as well.
+        state: a shared state backend (``graphroute.state``) for breakers across workers.
+    """
 
     def __init__(self, models: dict[str, Any], router: Any, *, fallbacks: dict[str, list[str]] | list[str] | None = None,
                  cost_model: CostModel | None = None, context_windows: dict[str, int] | None = None,

@@ -34,8 +34,19 @@ from graphroute.serve.settings import ServeFile, load_serve_config
 
 def create_app(config: ServeFile | str | Path) -> FastAPI:
     """The server as an ASGI app (mount it in your own FastAPI/Starlette app, or run it with uvicorn).
-    It builds the ``Service`` once and assembles the routes of
-    ``graphroute.serve.routes``, the middleware and the error handlers; it defines no route itself."""
+
+    It builds the ``Service`` once and assembles the routes of ``graphroute.serve.routes``, the
+    middleware and the error handlers; it defines no route itself.
+
+    Args:
+        config: a serve file (YAML path) or its parsed ``ServeFile``.
+
+    Returns:
+        The FastAPI app.
+
+    Raises:
+        ConfigError: the serve file is invalid (naming the file, line and field).
+    """
     cfg = config if isinstance(config, ServeFile) else load_serve_config(config)
     svc = Service(cfg)
     hide_query_strings()

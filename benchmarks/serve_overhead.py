@@ -13,8 +13,14 @@ touch graphroute's::
     python3 -m venv /tmp/litellm-venv && /tmp/litellm-venv/bin/pip install 'litellm[proxy]'
     python benchmarks/serve_overhead.py --litellm /tmp/litellm-venv/bin/litellm
 
-Last line: ``static_p50_ms=A classifier_p50_ms=B litellm_p50_ms=C graphroute_rps=D litellm_rps=E``
-(added p50 over direct, and requests per second, at K = 64).
+The classifier path decides in batches (``graphroute.routers.batching``): the requests that arrive
+while a batch is embedded form the next one. The encoder's own batch rate (the router's encoder
+embedding 400 unseen prompts in one call, the servers idle) is measured in the same run: the
+ceiling a routing server can reach on these cores.
+
+Last line: ``static_p50_ms=A classifier_p50_ms=B litellm_p50_ms=C graphroute_rps=D classifier_rps=E
+litellm_rps=F encoder_batch_rps=G`` (added p50 over direct and requests per second at K = 64; G in
+prompts per second).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from conftest import start_process, stop_process  # noqa: E402  (the tests' process helpers)
 
 from graphroute.datasets import load_dataset  # noqa: E402
+from graphroute.encoders import resolve_encoder  # noqa: E402
 from graphroute.models.local import free_port  # noqa: E402
 from graphroute.serve import hash_key  # noqa: E402
 
@@ -100,6 +107,17 @@ def _bodies(model: str, prompts: list[str], stream: bool = False) -> list[bytes]
                         "stream": stream}).encode() for p in prompts]
 
 
+def _encoder_batch_rps(prompts: list[str]) -> float:
+    """Prompts per second of the served router's encoder (the classifier's default, MiniLM layers 1-6)
+    embedding prompts it has not seen, all in one call."""
+    enc = resolve_encoder("layers")
+    enc.encode(["warm up"])
+    fresh = [f"Encoder {i}: {p}" for i, p in enumerate(prompts)]
+    t0 = time.perf_counter()
+    enc.encode(fresh)
+    return len(fresh) / (time.perf_counter() - t0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--litellm", default="/tmp/litellm-venv/bin/litellm", help="the LiteLLM proxy's executable")
@@ -114,7 +132,7 @@ def main() -> None:
     up_url = f"http://127.0.0.1:{up_port}/v1"
     fake = {"input_price": 0.0, "output_price": 0.0, "max_output_tokens": 16, "base_url": up_url}
     cfg = {"models": {"fake": {"model": "ok", **fake}, "fake-b": {"model": "ok", **fake}},
-           "routers": {"clf": {"type": "classifier", "fit": {"data": "routellm-mmlu", "router": "classifier"},
+           "routers": {"clf": {"type": "learned", "fit": {"data": "routellm-mmlu", "router": "classifier"},
                                "models": {"mistralai/Mixtral-8x7B-Instruct-v0.1": "fake", "gpt-4-1106-preview": "fake-b"}}},
            "serve": {"aliases": {"classifier": "router-clf"}, "keys": [{"name": "bench", "sha256": hash_key(KEY)}]}}
     (work / "serve.yaml").write_text(yaml.safe_dump(cfg))
@@ -153,12 +171,20 @@ def main() -> None:
                 r = res[name, k]
                 row.append(f"{name} +{r['p50'] - d['p50']:.2f}/+{r['p99'] - d['p99']:.2f} ms {r['rps']:.0f}/s")
             print("  " + "; ".join(row))
+        enc_rps = _encoder_batch_rps(prompts)
         k = 64 if 64 in ks else ks[-1]
         d = res["direct", k]
+        cl, ll = res["graphroute-classifier", k], res["litellm", k]
+        print(f"\nat K={k}: classifier/litellm rate {cl['rps'] / ll['rps']:.2f}x, classifier/encoder batch rate "
+              f"{cl['rps'] / enc_rps:.2f}x ({enc_rps:.0f} prompts/s), classifier/litellm added p50 "
+              f"{(cl['p50'] - d['p50']) / max(ll['p50'] - d['p50'], 1e-9):.2f}x")
+        if 1 in ks:
+            print(f"at K=1: static added p50 {res['graphroute-static', 1]['p50'] - res['direct', 1]['p50']:.2f} ms")
         print(f"static_p50_ms={res['graphroute-static', k]['p50'] - d['p50']:.2f} "
-              f"classifier_p50_ms={res['graphroute-classifier', k]['p50'] - d['p50']:.2f} "
-              f"litellm_p50_ms={res['litellm', k]['p50'] - d['p50']:.2f} "
-              f"graphroute_rps={res['graphroute-static', k]['rps']:.1f} litellm_rps={res['litellm', k]['rps']:.1f}")
+              f"classifier_p50_ms={cl['p50'] - d['p50']:.2f} "
+              f"litellm_p50_ms={ll['p50'] - d['p50']:.2f} "
+              f"graphroute_rps={res['graphroute-static', k]['rps']:.1f} classifier_rps={cl['rps']:.1f} "
+              f"litellm_rps={ll['rps']:.1f} encoder_batch_rps={enc_rps:.1f}")
     finally:
         for p in procs:
             stop_process(p)

@@ -1,17 +1,11 @@
-"""The router protocol, scikit-learn style, and the registry of router names.
-
-A router is fitted on recorded outcomes and then, for each prompt, predicts every model's
-quality (``predict_quality``). Everything else derives from that one method:
-
-``score`` (the need for the strong model of the pair: RouteLLM's strong win rate), ``route`` (the pair
-decision at a threshold), ``choose`` (``argmax(quality - lam * cost)`` among any number of models) and
-``decide`` (one ``Decision`` per prompt under the router's policy).
-
-Writing a router is one class with ``predict_quality`` (and ``_fit`` if it learns) plus one
-registry line (``@ROUTERS.register("name")``). Hyper-parameters are constructor parameters
-(``get_params``/``set_params``/``clone``), so ``make_router("knn:k=400,temperature=0.2")``, the
-command line and YAML all configure a registered router without new names. ``save``/``load``
-keep the parameters and the learned state in one folder (``graphroute.persist``).
+"""The router protocol, scikit-learn style. A router is fitted on recorded outcomes and then, for each
+prompt, predicts every model's quality (``predict_quality``); ``score`` (the need for the strong model
+of the pair: RouteLLM's strong win rate), ``route`` (the pair decision at a threshold), ``choose``
+(``argmax(quality - lam * cost)``) and ``decide`` (one ``Decision`` per prompt under the router's
+policy) derive from it. A router is one class with ``predict_quality`` (and ``_fit`` if it learns) plus
+one registry line (``@ROUTERS.register("name")``); hyper-parameters are constructor parameters
+(``get_params``/``set_params``/``clone``), so ``make_router("knn:k=400")``, the command line and YAML
+configure it; ``save``/``load`` keep parameters and learned state in one folder (``graphroute.persist``).
 """
 
 from __future__ import annotations
@@ -26,11 +20,11 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from graphroute.datasets import RoutingDataset
-from graphroute.datasets.base import as_dataset
+from graphroute.datasets.base import RoutingDataset, as_dataset
 from graphroute.errors import ConfigError, DatasetError, NotFittedError, PersistenceError, UnknownModelError
 from graphroute.persist import META, Saved, loading, read_folder, save_folder
 from graphroute.prompts import check_prompts
+from graphroute.routers.batching import batcher_for
 from graphroute.routers.names import ROUTERS, make_router, router_names  # noqa: F401 (re-exported)
 from graphroute.routers.calibration import calibrate, data_costs, expected_costs
 from graphroute.routers.policy import CostPolicy, Policy, ThresholdPolicy, policy_from_dict, policy_to_dict, unfamiliar_choice
@@ -251,8 +245,12 @@ class Router(ABC):
         return self._rng
 
     async def adecide(self, X: Sequence[str] | str, *, max_cost: float | None = None) -> list[Decision]:
-        """Async ``decide`` (runs in a worker thread so the event loop keeps going)."""
-        return await asyncio.to_thread(self.decide, X, max_cost=max_cost)
+        """Async ``decide``, off the event loop; one-prompt calls made concurrently share one ``decide``
+        (``graphroute.routers.batching``: one encoder forward, the same decisions)."""
+        prompts = check_prompts(X)
+        if len(prompts) == 1:
+            return [await batcher_for(self).adecide(prompts[0], max_cost)]
+        return await asyncio.to_thread(self.decide, prompts, max_cost=max_cost)
 
     def calibrate(self, data: RoutingDataset, **target: Any) -> Calibration:
         """Set ``policy_`` for one target on held-out data.

@@ -268,7 +268,12 @@ class Gateway:
         prompt = check_prompts([prompt])[0]
         ctx = {**(context or {}), "session": session, "user": user, "private": private}
         scope = f"user:{user or session}" if private and (user or session) else ("private" if private else "public")
-        decision = self.router.decide([prompt], context=ctx)[0] if self._takes_context else self.router.decide([prompt])[0]
+        if self._takes_context:
+            decision = self.router.decide([prompt], context=ctx)[0]
+        elif hasattr(self.router, "adecide"):  # a learned router: off the loop, batched with concurrent requests
+            decision = (await self.router.adecide([prompt]))[0]
+        else:
+            decision = self.router.decide([prompt])[0]
         allowed = self._allowed(prompt, ctx)
         if decision.model is None or decision.model not in allowed:
             raise NoModelAvailableError(f"no allowed model for this request ({decision.reason})")

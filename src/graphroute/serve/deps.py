@@ -17,12 +17,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for co
 SSE = {"text/event-stream": {"schema": {"type": "string"}}}
 
 
-def service(request: Request) -> Service:
-    """The Service ``create_app`` built for this app."""
+async def service(request: Request) -> Service:
+    """The Service ``create_app`` built for this app (async: FastAPI runs a plain def dependency in a thread
+    pool, a thread hop per request on the hot path)."""
     return request.app.state.service
 
 
-def api_key(request: Request, svc: Annotated[Service, Depends(service)]) -> Any:
+async def api_key(request: Request, svc: Annotated[Service, Depends(service)]) -> Any:
     """The caller's key: a 401 without a valid one, None when the server has no keys."""
     return svc.keys.authenticate(request.headers.get("authorization"))
 

@@ -19,6 +19,8 @@ from graphroute.runtime.failures import BudgetExceededError, NoModelAvailableErr
 from graphroute.runtime.gateway import Gateway
 from graphroute.runtime.ledger import Ledger
 from graphroute.runtime.telemetry import JsonlSink, log_decision, log_feedback
+from graphroute.routers.base import Router
+from graphroute.routers.batching import set_batching
 from graphroute.serve.abtest import Experiments
 from graphroute.serve.auth import KeyStore
 from graphroute.serve.compose import chat_models, config_runtime, replay_data
@@ -64,6 +66,9 @@ class Service:
         tel = s.telemetry
         self.sink = (PostgresSink(tel) if tel.startswith(("postgresql://", "postgres://")) else JsonlSink(cfg.base / tel)) \
             if tel else None
+        for router in rt.routers.values():
+            if isinstance(router, Router):
+                set_batching(router, max_batch=s.batch.max_batch, max_wait_ms=s.batch.max_wait_ms)
         self.resolver = Resolver(list(cfg.models), rt.routers, rt.maps, self.graphs, s.aliases)
         privacy = next((r for r in rt.routers.values() if isinstance(r, PrivacyRouter)), None)
         self.experiments = Experiments(s.experiments, self.resolver.resolve, self.shadow_call, self.sink,

@@ -113,6 +113,14 @@ class BreakerBlock(_Strict):
     cooldown_s: float = Field(10.0, gt=0)
 
 
+class BatchBlock(_Strict):
+    """How a learned router's concurrent decisions are batched (``graphroute.routers.batching``)."""
+
+    max_batch: int = Field(64, ge=1, description="the most prompts one encoder forward takes")
+    max_wait_ms: float = Field(0.0, ge=0, le=50, description="under load, how long a batch waits for more "
+                                                             "prompts (a lone request never waits)")
+
+
 class ServeBlock(_Strict):
     """What the server exposes and enforces."""
 
@@ -137,6 +145,7 @@ class ServeBlock(_Strict):
     retries: int = Field(2, ge=0)
     timeout_s: float = Field(60.0, gt=0)
     breaker: BreakerBlock = Field(default_factory=BreakerBlock)
+    batch: BatchBlock = Field(default_factory=BatchBlock)
     telemetry: str | None = Field(None, description="JSONL file (relative to this file) or postgresql:// URL for "
                                                     "decisions and feedback")
     state: str | None = Field(None, description="where breakers, budgets, rate limits, bandit statistics and feedback "

@@ -20,8 +20,8 @@ Examples:
 
 from __future__ import annotations
 
-import asyncio
 import copy
+from asyncio import to_thread
 import functools
 import inspect
 import math
@@ -84,11 +84,15 @@ class Target:
                                                            f"scores below the threshold"), first
         if self.kind == "graph":
             return Decision(model=None, scores={}, reason=f"graph {self.label[len('graph:'):]!r} decides per step"), None
-        decide = self.router.decide
         if _takes_context(cast(Any, type(self.router))):  # strategies: request metadata, the bandit's run id
-            decide = functools.partial(decide, context=context)
-        # routers embed prompts: off the event loop, which keeps serving other requests meanwhile
-        d = (await asyncio.to_thread(decide, [prompt]) if isinstance(self.router, Router) else decide([prompt]))[0]
+            decide = functools.partial(self.router.decide, context=context)
+            # a strategy may wrap a learned router (privacy, hybrid): off the event loop
+            d = (await to_thread(decide, [prompt]) if isinstance(self.router, Router) else decide([prompt]))[0]
+        elif hasattr(self.router, "adecide"):
+            # a learned router: off the event loop, batched with the requests deciding now (one encoder forward)
+            d = (await self.router.adecide([prompt]))[0]
+        else:
+            d = self.router.decide([prompt])[0]
         return d, (self.mapping.get(d.model, d.model) if d.model is not None else None)
 
 

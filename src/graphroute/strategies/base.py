@@ -28,7 +28,7 @@ from graphroute.registry import Registry
 from graphroute.routers.base import Router
 from graphroute.types import Decision
 
-#: Strategies by kind (``routers: {x: {type: strategy, kind: round_robin, params: {...}}}`` in YAML).
+#: Strategies by kind (``routers: {x: {type: strategy, name: round_robin, params: {...}}}`` in YAML).
 STRATEGIES = Registry("strategy", legacy=("kind",))
 
 

@@ -87,10 +87,21 @@ def make_models(spec: GraphSpec, *, offline: bool, data: RoutingDataset | None =
     return out
 
 
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+
+
 def _cache_dir(kind: str, payload: dict[str, Any]) -> Path:
     root = os.environ.get("GRAPHROUTE_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "graphroute")
     key = hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return Path(root) / "graphs" / f"{kind}-{key}"
+
+
+def shipped_artifact(name: str) -> Path:
+    """Where the package keeps what a block fits ahead of time (a router, a learned scorer, a
+    calibration), under its cache entry's name: ``graphs/serve.yaml``'s routers, built by
+    ``scripts/build_artifacts.py`` from the built-in records, so a fresh install serves without
+    fitting. Read after the cache, never written."""
+    return ARTIFACTS / name
 
 
 def _data_key(data: RoutingDataset) -> str:
@@ -127,11 +138,12 @@ def _classifier(block: LearnedBlock, base: Path, data: RoutingDataset | None):
     assert block.fit is not None
     folder = _cache_dir("router", {"block": block.model_dump(), "calibration_holdout": HOLDOUT,
                                    "data": _data_key(data) if data is not None else _source_key(block.fit.data, base)})
-    if (folder / META).is_file():
-        try:
-            return Router.load(folder)
-        except Exception:  # a stale or corrupt cache entry is refitted
-            pass
+    for saved in (folder, shipped_artifact(folder.name)):
+        if (saved / META).is_file():
+            try:
+                return Router.load(saved)
+            except Exception:  # a stale or corrupt cache entry is refitted
+                pass
     data = data if data is not None else load_data(block.fit.data, base, block.fit.roles)
     log.info("fitting router %r on %d prompts (once: later starts load it from %s)", block.fit.router, len(data), folder)
     t0 = time.perf_counter()
@@ -166,7 +178,7 @@ def _cascade(name: str, block: CascadeBlock, spec: GraphSpec, base: Path, models
             fit_rows = view.subset(np.arange(len(view))[: max(1, int(0.7 * len(view)))]) if block.calibrate else view
             folder = _cache_dir("scorer", {"cfg": cfg, "model": st["model"], "data": _data_key(fit_rows), "v": 2})
             try:
-                scorer = LearnedScorer.load(folder)
+                scorer = LearnedScorer.load(folder if (folder / META).is_file() else shipped_artifact(folder.name))
             except Exception:
                 nxt = block.stages[i + 1]["model"] if i + 1 < len(block.stages) else None
                 y_next = fit_rows.scores[:, fit_rows.index(nxt)] if nxt in fit_rows.models else None
@@ -184,7 +196,8 @@ def _cascade(name: str, block: CascadeBlock, spec: GraphSpec, base: Path, models
         held = view.subset(np.arange(len(view))[int(0.7 * len(view)):]) if len(view) > 1 else view
         cached = _cache_dir("calibration", {"block": block.model_dump(), "data": _data_key(view)}).with_suffix(".json")
         try:
-            saved = Calibration.from_dict(json.loads(cached.read_text()))
+            saved = Calibration.from_dict(json.loads((cached if cached.is_file() else shipped_artifact(cached.name))
+                                                     .read_text()))
             cascade.set_thresholds(saved.thresholds)
             cascade.calibration = saved
         except (OSError, ValueError, KeyError, TypeError):

@@ -50,11 +50,12 @@ class DomainRouter(EmbeddingRouter):
     """
 
     def __init__(self, expert: Any = "classifier", k: int = 20, temperature: float = 0.05,
-                 encoder: Any = "layers") -> None:
+                 encoder: Any = "layers", gate_dims: int | None = 64) -> None:
         self.expert = expert
         self.k = k
         self.temperature = temperature
         self.encoder = encoder
+        self.gate_dims = gate_dims  # the gate's neighbours on this many principal components (None: all)
 
     @property
     def slow(self) -> bool:  # type: ignore[override]
@@ -78,7 +79,8 @@ class DomainRouter(EmbeddingRouter):
             self._experts.append(fit_member(self._make_expert(), self.encoder_, V[rows], data.subset(rows), costs))
         onehot = (part[:, None] == np.array(self.parts_, dtype=object)[None, :]).astype(np.float64)
         gate = RoutingDataset(name="parts", prompts=data.prompts, models=list(self.parts_), scores=onehot)
-        self._gate = fit_member(KNNRouter(k=self.k, temperature=self.temperature), self.encoder_, V, gate, None)
+        self._gate = fit_member(KNNRouter(k=self.k, temperature=self.temperature, dims=self.gate_dims),
+                                self.encoder_, V, gate, None)
         self._members = [*self._experts, self._gate]  # use_encoder reaches them all
 
     def gate(self, V: np.ndarray) -> np.ndarray:

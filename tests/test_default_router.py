@@ -73,7 +73,7 @@ def test_a_yaml_fit_block_takes_a_list_of_datasets_and_the_shipped_auto_is_calib
     from graphroute.errors import ConfigError
     from graphroute.graphs import load_graph
 
-    with pytest.raises(ConfigError, match="routers.pick.classifier.fit.data"):
+    with pytest.raises(ConfigError, match="routers.pick.learned.fit.data"):
         load_graph(tmp_path / "g.yaml")
 
 

@@ -158,7 +158,7 @@ def test_yaml_graphs_take_the_n_model_calibration_targets_and_refuse_bad_ones(tm
                         ("{cost_per_query: 0.0001, rule: greedy}", "rule must be one of lambda, tolerance"),
                         ("{cost_per_query: 0.0001, best_share: 0.9}", "exactly one calibration target")):
         (tmp_path / "g.yaml").write_text(one_step_graph(fit=f"{{data: llmrouter-9, router: logistic, calibrate: {block}}}", mapping=MAPPING))
-        with pytest.raises(ConfigError, match=r"g.yaml:7:\d+: routers.pick.classifier.fit.calibrate") as err:
+        with pytest.raises(ConfigError, match=r"g.yaml:7:\d+: routers.pick.learned.fit.calibrate") as err:
             load_graph(tmp_path / "g.yaml")
         assert says in str(err.value)
     bad = subprocess.run([sys.executable, "-m", "graphroute.cli.main", "fit", "llmrouter-9", "--out", str(tmp_path / "r"),

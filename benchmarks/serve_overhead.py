@@ -13,7 +13,7 @@ touch graphroute's::
     python3 -m venv /tmp/litellm-venv && /tmp/litellm-venv/bin/pip install 'litellm[proxy]'
     python benchmarks/serve_overhead.py --litellm /tmp/litellm-venv/bin/litellm
 
-The classifier path decides in batches (``graphroute.routers.batching``): the requests that arrive
+The classifier path decides in batches (``graphroute.routers.batched_decisions``): the requests that arrive
 while a batch is embedded form the next one. The encoder's own batch rate (the router's encoder
 embedding 400 unseen prompts in one call, the servers idle) is measured in the same run: the
 ceiling a routing server can reach on these cores.

@@ -1,4 +1,4 @@
-"""Batched decisions (graphroute.routers.batching): concurrent one-prompt decisions share one
+"""Batched decisions (graphroute.routers.batched_decisions): concurrent one-prompt decisions share one
 ``decide`` call and give exactly the decisions made one prompt at a time, with the real encoder."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from graphroute.datasets import load_dataset
 from graphroute.errors import PromptError
 from graphroute.routers import make_router
-from graphroute.routers.batching import batcher_for, set_batching
+from graphroute.routers.batched_decisions import batcher_for, set_batching
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from graphroute.datasets.base import RoutingDataset, as_dataset
 from graphroute.errors import ConfigError, DatasetError, NotFittedError, PersistenceError, UnknownModelError
 from graphroute.persist import META, Saved, loading, read_folder, save_folder
 from graphroute.prompts import check_prompts
-from graphroute.routers.batching import batcher_for
+from graphroute.routers.batched_decisions import batcher_for
 from graphroute.routers.names import ROUTERS, make_router, router_names  # noqa: F401 (re-exported)
 from graphroute.routers.calibration import calibrate, data_costs, expected_costs
 from graphroute.routers.policy import CostPolicy, Policy, ThresholdPolicy, policy_from_dict, policy_to_dict, unfamiliar_choice
@@ -246,7 +246,7 @@ class Router(ABC):
 
     async def adecide(self, X: Sequence[str] | str, *, max_cost: float | None = None) -> list[Decision]:
         """Async ``decide``, off the event loop; one-prompt calls made concurrently share one ``decide``
-        (``graphroute.routers.batching``: one encoder forward, the same decisions)."""
+        (``graphroute.routers.batched_decisions``: one encoder forward, the same decisions)."""
         prompts = check_prompts(X)
         if len(prompts) == 1:
             return [await batcher_for(self).adecide(prompts[0], max_cost)]

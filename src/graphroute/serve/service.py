@@ -20,7 +20,7 @@ from graphroute.runtime.gateway import Gateway
 from graphroute.runtime.ledger import Ledger
 from graphroute.runtime.telemetry import JsonlSink, log_decision, log_feedback
 from graphroute.routers.base import Router
-from graphroute.routers.batching import set_batching
+from graphroute.routers.batched_decisions import set_batching
 from graphroute.serve.abtest import Experiments
 from graphroute.serve.auth import KeyStore
 from graphroute.serve.compose import chat_models, config_runtime, replay_data

@@ -114,7 +114,7 @@ class BreakerBlock(_Strict):
 
 
 class BatchBlock(_Strict):
-    """How a learned router's concurrent decisions are batched (``graphroute.routers.batching``)."""
+    """How a learned router's concurrent decisions are batched (``graphroute.routers.batched_decisions``)."""
 
     max_batch: int = Field(64, ge=1, description="the most prompts one encoder forward takes")
     max_wait_ms: float = Field(0.0, ge=0, le=50, description="under load, how long a batch waits for more "

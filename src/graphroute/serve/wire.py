@@ -130,7 +130,7 @@ def feedback_request(ranges: dict[str, tuple[float, float]]) -> Any:
             f"Feedback_{metric}", __config__=ConfigDict(extra="forbid"),
             request_id=(str, Field(min_length=1, max_length=128)),
             score=(float, Field(ge=lo, le=hi, allow_inf_nan=False, description=f"a {metric} score, {lo:g} to {hi:g}")),
-            metric=(Literal[metric], Field(metric) if metric == "feedback" else ...))))
+            metric=(Literal[metric], Field(metric) if metric == "feedback" else ...))))  # type: ignore[arg-type, valid-type, unused-ignore]
     if len(shapes) == 1:
         return shapes[0][1]
     return Annotated[Union[tuple(Annotated[shape, Tag(m)] for m, shape in shapes)], Discriminator(_metric_of)]

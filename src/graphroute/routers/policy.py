@@ -27,6 +27,7 @@ Examples:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Sequence
 
@@ -50,7 +51,7 @@ def affordable(models: Sequence[str], costs: dict[str, float] | None, max_cost: 
 
 
 @dataclass(kw_only=True)
-class Policy:
+class Policy(ABC):
     """Fields every policy has: expected dollars per model, and what unfamiliar prompts get."""
 
     costs: dict[str, float] | None = None
@@ -72,10 +73,10 @@ class Policy:
         p = self.explore / len(pool) + (1.0 - self.explore) * (pick == model)
         return pick, float(p), pick != model
 
+    @abstractmethod
     def choose(self, q: np.ndarray, models: Sequence[str], weak: str, strong: str, max_cost: float | None = None,
                gain: float | None = None) -> tuple[str, str]:
         """``(model, reason)`` for one prompt's predicted qualities ``q``; each policy defines it."""
-        raise NotImplementedError(f"{type(self).__name__} does not define choose()")
 
     def chances(self, model: str, models: Sequence[str], max_cost: float | None = None) -> dict[str, float] | None:
         """Every model's chance under epsilon-greedy around ``model`` (None without exploration):

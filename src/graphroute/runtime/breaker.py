@@ -145,7 +145,9 @@ class SlowStart:
     many of its calls fail; a caller waits for a slot (at most ``wait_s``) instead of failing. A
     burst at a provider dead from the start reaches it ``first`` calls at a time (per worker), and
     a provider that dies under load gets calls unchecked only until its answers have been missing
-    for one short window.
+    for one short window. While capped, calls go in waves: a slot a failed call frees is not
+    handed on until the rest of its wave has reported, so a failing model sees at most ``first``
+    calls before the breaker (told of each failure before the slot frees) has heard of them all.
 
     Examples:
         >>> import asyncio
@@ -171,6 +173,7 @@ class SlowStart:
         self.last_ok = float("-inf")  # at start nothing is known of the model
         self.call_s = 0.0  # typical time of a successful call (exponentially weighted)
         self.inflight = 0
+        self.failed = 0  # failures of the current wave while capped (reset when the wave ends)
         self._waiting = 0
         self._cond: Any = None
 
@@ -181,7 +184,7 @@ class SlowStart:
 
     async def acquire(self, wait_s: float) -> float | None:
         """A slot: the call's start time, or None when none freed within ``wait_s``."""
-        if self.inflight < self.first or self.healthy:
+        if self._open():
             self.inflight += 1
             return self.clock()
         if self._cond is None:
@@ -189,7 +192,7 @@ class SlowStart:
         self._waiting += 1
         try:
             async with self._cond:
-                await asyncio.wait_for(self._cond.wait_for(lambda: self.inflight < self.first or self.healthy), wait_s)
+                await asyncio.wait_for(self._cond.wait_for(self._open), wait_s)
                 self.inflight += 1
                 return self.clock()
         except asyncio.TimeoutError:
@@ -197,9 +200,16 @@ class SlowStart:
         finally:
             self._waiting -= 1
 
+    def _open(self) -> bool:
+        return self.healthy or self.inflight + self.failed < self.first
+
     def release(self, started: float, ok: bool | None) -> None:
         """The call ended: ``ok`` True (answered), False (failed) or None (no verdict on the model)."""
         self.inflight = max(0, self.inflight - 1)
+        if ok is False:
+            self.failed += 1
+        if ok or self.inflight == 0:
+            self.failed = 0
         if ok:
             now = self.clock()
             self.call_s = (now - started) if self.call_s == 0.0 else 0.8 * self.call_s + 0.2 * (now - started)

@@ -227,9 +227,11 @@ class Gateway:
                             gate.release(started, None)
                             await breaker.arelease(ticket)
                             raise  # the client went away or sent what no model accepts: not the provider's fault
-                        gate.release(started, False)
                         err = classify(exc if not isinstance(exc, asyncio.TimeoutError) else TimeoutError("timed out"), model)
-                        await breaker.arecord_failure(ticket)
+                        try:  # the breaker hears of the failure before the slot frees for the next call
+                            await breaker.arecord_failure(ticket)
+                        finally:
+                            gate.release(started, False)
                         ms = (time.perf_counter() - t0) * 1000
                         request.add(cost=0.0, provider_ms=ms)
                         if self.tracker is not None:

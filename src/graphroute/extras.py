@@ -33,6 +33,7 @@ EXTRAS = {
     "fastapi": "serve", "starlette": "serve", "uvicorn": "serve", "aiohttp": "serve", "prometheus_client": "serve",
     "limits": "serve", "statsmodels": "serve", "redis": "redis", "psycopg": "postgres", "psycopg_pool": "postgres",
     "langgraph.checkpoint.postgres": "postgres", "matplotlib": "plots",
+    "opentelemetry": "otel",
 }
 
 

@@ -19,6 +19,7 @@ from langgraph.graph import MessagesState
 from langgraph.types import Command
 
 from graphroute.prompts import query_text
+from graphroute.tracing import decision_attributes, prompt_attribute, span
 from graphroute.types import Decision
 
 
@@ -100,15 +101,24 @@ class RouterNode:
 
     # ------------------------------------------------------------------ node / edge
     def decide(self, state: Mapping[str, Any]) -> Decision:
-        return self.router.decide([self.query(state)], max_cost=self._max_cost(state))[0]
+        """The router's decision for this state's query (traced: a ``graphroute.route`` span)."""
+        q = self.query(state)
+        with span("graphroute.route", prompt_attribute(q)) as sp:
+            d = self.router.decide([q], max_cost=self._max_cost(state))[0]
+            sp.set_attributes(decision_attributes(d))
+        return d
 
     def __call__(self, state: Mapping[str, Any]):
         return self._result(self.decide(state))
 
     async def ainvoke(self, state: Mapping[str, Any]):
         """Async node: ``graph.add_node("route", node.ainvoke)``."""
-        d = (await self.router.adecide([self.query(state)], max_cost=self._max_cost(state)))[0] \
-            if hasattr(self.router, "adecide") else await asyncio.to_thread(self.decide, state)
+        if not hasattr(self.router, "adecide"):
+            return self._result(await asyncio.to_thread(self.decide, state))
+        q = self.query(state)
+        with span("graphroute.route", prompt_attribute(q)) as sp:
+            d = (await self.router.adecide([q], max_cost=self._max_cost(state)))[0]
+            sp.set_attributes(decision_attributes(d))
         return self._result(d)
 
     def edge(self, state: Mapping[str, Any]) -> str:

@@ -35,6 +35,7 @@ from graphroute.errors import CascadeError
 from graphroute.persist import loading, read_folder, save_folder
 from graphroute.prompts import check_prompts, query_text
 from graphroute.scorers import ScoreContext
+from graphroute.tracing import span, stage_attributes
 from graphroute.types import Answer, Attempt, Calibration, CascadeResult
 
 DEFAULT_MAX_TOKENS = 1024
@@ -169,12 +170,22 @@ class Cascade:
         return spent + self.worst_cost(len(attempts), question) > limit
 
     def invoke(self, prompt: Any, config: dict | None = None, *, max_cost: float | None = None) -> CascadeResult:
-        """Run the cascade on one prompt (string or LangChain messages); ``max_cost`` overrides the budget."""
+        """Run the cascade on one prompt (string or LangChain messages); ``max_cost`` overrides the budget.
+        Traced: a ``graphroute.cascade`` span with one span per stage (its confidence, threshold, cost)."""
+        with span("graphroute.cascade", {"graphroute.stages": len(self.stages)}) as sp:
+            out = self._invoke(prompt, config, max_cost=max_cost)
+            sp.set_attributes({"graphroute.model": out.model, "graphroute.stage": out.stage,
+                               "graphroute.cost_usd": out.cost})
+            return out
+
+    def _invoke(self, prompt: Any, config: dict | None = None, *, max_cost: float | None = None) -> CascadeResult:
         question = check_prompts([query_text(prompt)])[0]
         attempts: list[Attempt] = []
         answers: list[Answer | None] = []
         for i in range(len(self.stages)):
-            att, ans = self.run_stage(i, prompt, question, config)
+            with span(f"graphroute.cascade.stage {i}", {"graphroute.stage": i, "gen_ai.request.model": self.stages[i].name}) as sp:
+                att, ans = self.run_stage(i, prompt, question, config)
+                sp.set_attributes(stage_attributes(att))
             attempts.append(att)
             answers.append(ans)
             if self.stop_after(attempts, max_cost, question):
@@ -183,11 +194,20 @@ class Cascade:
 
     async def ainvoke(self, prompt: Any, config: dict | None = None, *, max_cost: float | None = None) -> CascadeResult:
         """Async ``invoke`` (scorers' own calls are awaited too)."""
+        with span("graphroute.cascade", {"graphroute.stages": len(self.stages)}) as sp:
+            out = await self._ainvoke(prompt, config, max_cost=max_cost)
+            sp.set_attributes({"graphroute.model": out.model, "graphroute.stage": out.stage,
+                               "graphroute.cost_usd": out.cost})
+            return out
+
+    async def _ainvoke(self, prompt: Any, config: dict | None = None, *, max_cost: float | None = None) -> CascadeResult:
         question = check_prompts([query_text(prompt)])[0]
         attempts: list[Attempt] = []
         answers: list[Answer | None] = []
         for i in range(len(self.stages)):
-            att, ans = await self.arun_stage(i, prompt, question, config)
+            with span(f"graphroute.cascade.stage {i}", {"graphroute.stage": i, "gen_ai.request.model": self.stages[i].name}) as sp:
+                att, ans = await self.arun_stage(i, prompt, question, config)
+                sp.set_attributes(stage_attributes(att))
             attempts.append(att)
             answers.append(ans)
             if self.stop_after(attempts, max_cost, question):

@@ -44,6 +44,7 @@ from graphroute.graphs.schema import (AllocatorNodeSpec, CascadeNodeSpec, GraphS
                                       RouterStep)
 from graphroute.graphs.validate import load_graph
 from graphroute.storage import postgres_checkpointer
+from graphroute.tracing import span
 
 _TYPES = {"str": str, "int": int, "float": float, "list": list, "dict": dict}
 
@@ -183,6 +184,23 @@ class _Steps:
         return run
 
 
+def traced_step(graph: str, node: str, run: Any) -> Any:
+    """``run`` in a span per step (``graphroute.step <node>``) with what its trace entry says."""
+    def step(state: dict) -> Any:
+        with span(f"graphroute.step {node}", {"graphroute.graph": graph, "graphroute.node": node}) as sp:
+            out = run(state)
+            entries = out.get("trace") if isinstance(out, dict) else None
+            if entries:
+                t = entries[-1]
+                sp.set_attributes({k: v for k, v in {"graphroute.step_type": t.get("type"), "graphroute.model": t.get("model"),
+                                                     "graphroute.cost_usd": t.get("cost"),
+                                                     "graphroute.reason": str(t.get("reason") or "")[:500]}.items()
+                                   if v is not None})
+            return out
+
+    return step
+
+
 def compile_graph(spec: GraphSpec, rt: Runtime, *, checkpointer: Any = None):
     """A compiled LangGraph app for ``spec`` over the runtime objects ``rt``."""
     steps = _Steps(rt)
@@ -190,7 +208,7 @@ def compile_graph(spec: GraphSpec, rt: Runtime, *, checkpointer: Any = None):
     makers: dict[type, Any] = {LLMNode: steps.llm, CascadeNodeSpec: steps.cascade, RouterStep: steps.router,
               AllocatorNodeSpec: steps.allocator, RetrievalNode: steps.retrieval, PythonNode: steps.python}
     for name, node in spec.nodes.items():
-        g.add_node(name, makers[type(node)](name, node))
+        g.add_node(name, traced_step(spec.name, name, makers[type(node)](name, node)))
     special = {"START": START, "END": END}
     for e in spec.edges:
         src = special.get(e.source, e.source)
@@ -297,7 +315,10 @@ def run_graph(app: Any, text: str, *, budget: float | None = None, config: dict 
         # a checkpointed graph needs a thread: one per run unless the caller names one to resume
         config = {**(config or {}), "configurable": {**(config or {}).get("configurable", {}),
                                                      "thread_id": uuid.uuid4().hex}}
-    final = app.invoke(state, config=config)
-    trace = final.get("trace", [])
+    with span(f"graphroute.graph {spec.name}", {"graphroute.graph": spec.name}) as sp:
+        final = app.invoke(state, config=config)
+        trace = final.get("trace", [])
+        sp.set_attributes({"graphroute.cost_usd": float(sum(t.get("cost") or 0.0 for t in trace)),
+                           "graphroute.outcome": final.get("outcome", "completed")})
     return {"answer": final.get(out), "outcome": final.get("outcome", "completed"), "stopped_at": final.get("stopped_at"),
             "cost": float(sum(t.get("cost") or 0.0 for t in trace)), "trace": trace, "state": final}

@@ -42,6 +42,7 @@ from graphroute.runtime.ledger import Ledger
 from graphroute.runtime.failures import BudgetExceededError, NoModelAvailableError, ProviderError, classify, no_model, refusal
 from graphroute.runtime.loop import run_sync
 from graphroute.runtime.telemetry import log_feedback
+from graphroute.tracing import decision_attributes, prompt_attribute, span
 from graphroute.types import CallAttempt, GatewayResult
 
 T = TypeVar("T")
@@ -218,32 +219,38 @@ class Gateway:
                                             "slow start: no call slot freed in time", model)
                     assert started is not None
                     t0 = time.perf_counter()
-                    try:
-                        reply = await call()
-                    except BaseException as exc:
-                        if res is not None and budgets is not None:
-                            await budgets.arelease(res)
-                        if isinstance(exc, asyncio.CancelledError) or getattr(exc, "client_fault", False):
-                            gate.release(started, None)
-                            await breaker.arelease(ticket)
-                            raise  # the client went away or sent what no model accepts: not the provider's fault
-                        err = classify(exc if not isinstance(exc, asyncio.TimeoutError) else TimeoutError("timed out"), model)
-                        try:  # the breaker hears of the failure before the slot frees for the next call
-                            await breaker.arecord_failure(ticket)
-                        finally:
-                            gate.release(started, False)
-                        ms = (time.perf_counter() - t0) * 1000
-                        request.add(cost=0.0, provider_ms=ms)
-                        if self.tracker is not None:
-                            self.tracker.observe(model, latency_ms=ms, error=True)
-                        attempts.append(CallAttempt(model=model, error=err.kind, message=str(err), latency_ms=ms))
-                        raise err from None
-                    gate.release(started, True)
-                    await breaker.arecord_success(ticket)
-                    if defer:
-                        return reply, res
-                    await self.settle(model, res, reply, request, attempts, tokens=tokens)
-                    return reply, None
+                    with span(f"chat {model}", {"gen_ai.operation.name": "chat", "gen_ai.request.model": model},
+                              kind="client") as sp:
+                        try:
+                            reply = await call()
+                        except BaseException as exc:
+                            if res is not None and budgets is not None:
+                                await budgets.arelease(res)
+                            if isinstance(exc, asyncio.CancelledError) or getattr(exc, "client_fault", False):
+                                gate.release(started, None)
+                                await breaker.arelease(ticket)
+                                raise  # the client went away or sent what no model accepts: not the provider's fault
+                            err = classify(exc if not isinstance(exc, asyncio.TimeoutError) else TimeoutError("timed out"),
+                                           model)
+                            try:  # the breaker hears of the failure before the slot frees for the next call
+                                await breaker.arecord_failure(ticket)
+                            finally:
+                                gate.release(started, False)
+                            ms = (time.perf_counter() - t0) * 1000
+                            request.add(cost=0.0, provider_ms=ms)
+                            if self.tracker is not None:
+                                self.tracker.observe(model, latency_ms=ms, error=True)
+                            attempts.append(CallAttempt(model=model, error=err.kind, message=str(err), latency_ms=ms))
+                            raise err from None
+                        gate.release(started, True)
+                        await breaker.arecord_success(ticket)
+                        if defer:
+                            return reply, res
+                        cost = await self.settle(model, res, reply, request, attempts, tokens=tokens)
+                        sp.set_attributes({"gen_ai.response.model": model, "graphroute.cost_usd": cost,
+                                           "gen_ai.usage.input_tokens": attempts[-1].input_tokens,
+                                           "gen_ai.usage.output_tokens": attempts[-1].output_tokens})
+                        return reply, None
         except RetryError as exc:  # pragma: no cover - reraise=True makes tenacity raise the last error
             raise exc.last_attempt.exception() or exc from None
         raise ProviderError("other", "no attempt made", model)
@@ -258,24 +265,34 @@ class Gateway:
         request.add(cost=cost, provider_ms=reply.provider_ms)
         if self.tracker is not None:
             self.tracker.observe(model, latency_ms=reply.provider_ms, ttft_ms=reply.ttft_ms, output_tokens=tout or None)
-        attempts.append(CallAttempt(model=model, cost=cost, latency_ms=reply.provider_ms, input_tokens=reply.input_tokens,
-                                    output_tokens=reply.output_tokens))
+        attempts.append(CallAttempt(model=model, cost=cost, latency_ms=reply.provider_ms,  # the tokens billed
+                                    input_tokens=reply.input_tokens or tokens, output_tokens=tout))
         return cost
 
     # ------------------------------------------------------------------ requests
     async def ainvoke(self, prompt: str, *, session: str | None = None, user: str | None = None, private: bool = False,
                       budget: float | None = None, context: dict[str, Any] | None = None) -> GatewayResult:
-        """Answer one request, or raise a typed error."""
+        """Answer one request, or raise a typed error (traced: a ``graphroute.gateway`` span with the
+        decision's and each try's spans under it)."""
+        with span("graphroute.gateway") as sp:
+            r = await self._ainvoke(prompt, session=session, user=user, private=private, budget=budget, context=context)
+            sp.set_attributes({"graphroute.model": r.model, "graphroute.cost_usd": r.cost, "graphroute.cached": r.cached})
+            return r
+
+    async def _ainvoke(self, prompt: str, *, session: str | None, user: str | None, private: bool,
+                       budget: float | None, context: dict[str, Any] | None) -> GatewayResult:
         t0 = time.perf_counter()
         prompt = check_prompts([prompt])[0]
         ctx = {**(context or {}), "session": session, "user": user, "private": private}
         scope = f"user:{user or session}" if private and (user or session) else ("private" if private else "public")
-        if self._takes_context:
-            decision = self.router.decide([prompt], context=ctx)[0]
-        elif hasattr(self.router, "adecide"):  # a learned router: off the loop, batched with concurrent requests
-            decision = (await self.router.adecide([prompt]))[0]
-        else:
-            decision = self.router.decide([prompt])[0]
+        with span("graphroute.route", prompt_attribute(prompt)) as ds:
+            if self._takes_context:
+                decision = self.router.decide([prompt], context=ctx)[0]
+            elif hasattr(self.router, "adecide"):  # a learned router: off the loop, batched with concurrent requests
+                decision = (await self.router.adecide([prompt]))[0]
+            else:
+                decision = self.router.decide([prompt])[0]
+            ds.set_attributes(decision_attributes(decision))
         allowed = self._allowed(prompt, ctx)
         if decision.model is None or decision.model not in allowed:
             raise NoModelAvailableError(f"no allowed model for this request ({decision.reason})")

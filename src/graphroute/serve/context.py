@@ -17,6 +17,7 @@ from graphroute.serve.billing import prompt_tokens
 from graphroute.serve.guard import counted, mark
 from graphroute.serve.service import Service
 from graphroute.serve.wire import ChatRequest, last_user_text
+from graphroute.tracing import current_span, decision_attributes, prompt_attribute, span
 from graphroute.types import CallAttempt
 from graphroute.runtime.ledger import Ledger
 
@@ -74,6 +75,7 @@ class RequestContext:
         self.ledger = Ledger(session=self.session)
         self.decision: Any = None
         self.chosen: str | None = None
+        self.span: Any = current_span()
 
     async def admit(self) -> None:
         await admit(self.svc, self.key)
@@ -90,7 +92,11 @@ class RequestContext:
 
     async def decide(self, body: ChatRequest) -> tuple[Any, str | None]:
         context = {"user": body.user, "session": self.session}
-        self.decision, self.chosen = await self.target.decide(self.prompt, {"run_id": self.id, **context})
+        with span("graphroute.route", {"graphroute.virtual_model": self.target.name, **prompt_attribute(self.prompt)}) as ds:
+            self.decision, self.chosen = await self.target.decide(self.prompt, {"run_id": self.id, **context})
+            ds.set_attributes({**decision_attributes(self.decision, virtual_model=self.target.name,
+                                                     arm=self.experiment.arm if self.experiment is not None else None),
+                               "graphroute.chosen": self.chosen or ""})
         if self.experiment is not None:  # the other arms and the shadows decide while this one is served
             self.svc.experiments.decide_others(self.experiment, self.prompt, context)
         return self.decision, self.chosen
@@ -100,6 +106,10 @@ class RequestContext:
                    answer: str | None = None) -> None:
         m = self.svc.metrics
         ms = (time.perf_counter() - self.t0) * 1000
+        if self.span.is_recording():  # a stream settles after its request span has ended
+            self.span.set_attributes({"http.response.status_code": code, "graphroute.model": model or "",
+                                      "graphroute.cost_usd": cost, "graphroute.fallback": model is not None and
+                                      chosen is not None and model != chosen and self.target.kind in ("model", "router")})
         m.request(self.target.label, self.target.kind, code, ms / 1000)
         counted(self.http)
         m.attempts(attempts, chosen, model)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from typing import Any
 
 from graphroute.errors import ConfigError, FeedbackError
@@ -31,6 +32,7 @@ from graphroute.serve.targets import Resolver
 from graphroute.serve.upstreams import OpenAIUpstream, RecordedUpstream
 from graphroute.state import StateUnavailableError, open_state
 from graphroute.strategies.privacy import PrivacyRouter
+from graphroute.tracing import configure
 from graphroute.storage import PostgresSink
 from graphroute.types import CallAttempt
 
@@ -45,6 +47,7 @@ class Service:
 
     def __init__(self, cfg: ServeFile) -> None:
         self.cfg, s = cfg, cfg.serve
+        self._tracer: Any = None
         data = replay_data(s.replay, cfg.base)
         self.upstreams: dict[str, Any] = {}
         for mid, m in cfg.models.items():
@@ -103,6 +106,12 @@ class Service:
                 await b.refresh()
 
     async def start(self) -> None:
+        o = self.cfg.serve.otel
+        if o is not None:  # the process's tracer provider: spans of every request go to the OTLP endpoint
+            headers = dict(kv.split("=", 1) for kv in os.environ.get(o.headers_env, "").split(",") if "=" in kv) \
+                if o.headers_env else None
+            self._tracer = configure(endpoint=o.endpoint, service_name=o.service_name, headers=headers,
+                                     record_prompts=o.record_prompts)
         async def loop() -> None:
             while True:
                 with contextlib.suppress(Exception):  # an outage is logged by the state backend
@@ -223,6 +232,8 @@ class Service:
 
     async def aclose(self) -> None:
         await self.experiments.drain()
+        if self._tracer is not None:
+            self._tracer.shutdown()  # exports the spans still queued
         if self._sync_task is not None:
             self._sync_task.cancel()
         for up in self.upstreams.values():

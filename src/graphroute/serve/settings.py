@@ -121,6 +121,17 @@ class BatchBlock(_Strict):
                                                              "prompts (a lone request never waits)")
 
 
+class OtelBlock(_Strict):
+    """OpenTelemetry traces of served requests (the ``otel`` extra; ``graphroute.tracing``)."""
+
+    endpoint: str | None = Field(None, description="OTLP/HTTP traces URL (default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, "
+                                                   "OTEL_EXPORTER_OTLP_ENDPOINT or http://localhost:4318/v1/traces)")
+    service_name: str | None = Field(None, description="service.name (default: OTEL_SERVICE_NAME or graphroute)")
+    headers_env: str | None = Field(None, description="environment variable holding the export headers "
+                                                      "(k1=v1,k2=v2: a LangSmith or Langfuse key); never logged")
+    record_prompts: bool = Field(False, description="put each routed prompt, redacted, on its decision span")
+
+
 class ServeBlock(_Strict):
     """What the server exposes and enforces."""
 
@@ -156,6 +167,9 @@ class ServeBlock(_Strict):
     feedback_ttl_s: float = Field(3600.0, gt=0, description="how long an answered request awaits /v1/feedback")
     state_prefix: str = Field("gr", pattern=r"^[A-Za-z0-9_.-]+$", description="prefix of every Redis key")
     max_connections: int = Field(512, gt=0, description="connections to each upstream")
+    otel: OtelBlock | None = Field(None, description="send OpenTelemetry traces (a span per request, decision and "
+                                                     "upstream try) to an OTLP/HTTP endpoint")
+    ui: bool = Field(True, description="serve the dashboard page at /ui (admin keys only when keys are configured)")
     experiments: dict[str, ExperimentBlock] = Field(default_factory=dict, description="name (the model clients ask "
                                                     "for) -> arms, split, shadows, metrics")
 

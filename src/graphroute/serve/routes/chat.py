@@ -21,6 +21,7 @@ from graphroute.serve.service import Service
 from graphroute.serve.upstreams import UpstreamStatusError
 from graphroute.serve.wire import (ChatRequest, Completion, completion, error_body, first_text, relayed, text_chunks,
                                    usage, usage_chunk)
+from graphroute.tracing import span
 from graphroute.types import CallAttempt
 
 router = APIRouter()
@@ -28,13 +29,16 @@ router = APIRouter()
 
 @router.post("/v1/chat/completions", response_model=Completion, responses={**ERRORS, 200: {"content": SSE}})
 async def chat_completions(body: ChatRequest, request: Request, svc: ServiceDep, key: Key) -> Response:
-    r = RequestContext(svc, request, body, key)
-    await r.admit()
-    try:
-        return await _answer(svc, r, body)
-    except Exception as exc:
-        await r.failed(exc)
-        raise
+    # FastAPI's own span (when a tracer provider is set) is the HTTP server span; this one is the routed request
+    with span("graphroute.request", {"http.route": "/v1/chat/completions", "graphroute.virtual_model": body.model}) as sp:
+        r = RequestContext(svc, request, body, key)
+        sp.set_attribute("graphroute.request_id", r.id)
+        await r.admit()
+        try:
+            return await _answer(svc, r, body)
+        except Exception as exc:
+            await r.failed(exc)
+            raise
 
 
 async def _run_whole(r: RequestContext, n: int) -> tuple[list[str], str, float, list[CallAttempt]]:

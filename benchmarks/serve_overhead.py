@@ -14,9 +14,13 @@ touch graphroute's::
     python benchmarks/serve_overhead.py --litellm /tmp/litellm-venv/bin/litellm
 
 The classifier path decides in batches (``graphroute.routers.batched_decisions``): the requests that arrive
-while a batch is embedded form the next one. The encoder's own batch rate (the router's encoder
+while a batch is embedded form the next one. The encoder's own batch rate (the encoder the served
+router embeds requests with — ``serve.query_encoder: auto``, see ``graphroute.encoders.query`` —
 embedding 400 unseen prompts in one call, the servers idle) is measured in the same run: the
 ceiling a routing server can reach on these cores.
+
+A second graphroute server with tracing on (``serve.otel`` to an OTLP/HTTP collector in this
+process) serves the static path as ``graphroute-static-traced``: the cost of a trace per request.
 
 Last line: ``static_p50_ms=A classifier_p50_ms=B litellm_p50_ms=C graphroute_rps=D classifier_rps=E
 litellm_rps=F encoder_batch_rps=G`` (added p50 over direct and requests per second at K = 64; G in
@@ -30,7 +34,9 @@ import asyncio
 import json
 import sys
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +48,28 @@ from conftest import start_process, stop_process  # noqa: E402  (the tests' proc
 
 from graphroute.datasets import load_dataset  # noqa: E402
 from graphroute.encoders import resolve_encoder  # noqa: E402
+from graphroute.encoders.query import query_variant  # noqa: E402
 from graphroute.models.local import free_port  # noqa: E402
 from graphroute.serve import hash_key  # noqa: E402
 
 KEY = "sk-bench-" + "0" * 48
+
+
+class _Collector(BaseHTTPRequestHandler):
+    """An OTLP/HTTP endpoint that takes the traced server's exports (and counts their spans)."""
+
+    spans = 0
+
+    def do_POST(self):  # noqa: N802
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+        req = ExportTraceServiceRequest.FromString(self.rfile.read(int(self.headers["content-length"])))
+        type(self).spans += sum(len(ss.spans) for rs in req.resource_spans for ss in rs.scope_spans)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
 
 
 async def _request(reader, writer, host: str, path: str, body: bytes, auth: str) -> int:
@@ -108,9 +132,11 @@ def _bodies(model: str, prompts: list[str], stream: bool = False) -> list[bytes]
 
 
 def _encoder_batch_rps(prompts: list[str]) -> float:
-    """Prompts per second of the served router's encoder (the classifier's default, MiniLM layers 1-6)
-    embedding prompts it has not seen, all in one call."""
-    enc = resolve_encoder("layers")
+    """Prompts per second of the encoder the served router embeds requests with (the classifier's
+    default, MiniLM layers 1-6, in the variant ``serve.query_encoder: auto`` picks) embedding prompts
+    it has not seen, all in one call."""
+    fitted = resolve_encoder("layers")
+    enc = query_variant(fitted.id, "auto") or fitted
     enc.encode(["warm up"])
     fresh = [f"Encoder {i}: {p}" for i, p in enumerate(prompts)]
     t0 = time.perf_counter()
@@ -136,6 +162,11 @@ def main() -> None:
                                "models": {"mistralai/Mixtral-8x7B-Instruct-v0.1": "fake", "gpt-4-1106-preview": "fake-b"}}},
            "serve": {"aliases": {"classifier": "router-clf"}, "keys": [{"name": "bench", "sha256": hash_key(KEY)}]}}
     (work / "serve.yaml").write_text(yaml.safe_dump(cfg))
+    collector = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    traced = {**cfg, "serve": {**cfg["serve"], "otel": {"endpoint": f"http://127.0.0.1:{collector.server_port}/v1/traces"}}}
+    (work / "serve-traced.yaml").write_text(yaml.safe_dump(traced))
+    tr_port = free_port()
     (work / "litellm.yaml").write_text(yaml.safe_dump({
         "model_list": [{"model_name": "fake", "litellm_params": {"model": "openai/ok", "api_base": up_url, "api_key": "none"}}],
         "router_settings": {"routing_strategy": "simple-shuffle"}, "litellm_settings": {"telemetry": False}}))
@@ -148,11 +179,15 @@ def main() -> None:
         procs.append(start_process([sys.executable, "-m", "graphroute.cli.main", "serve", str(work / "serve.yaml"),
                                     "--port", str(gr_port), "--log-level", "warning"], f"http://127.0.0.1:{gr_port}/health",
                                    timeout_s=600))
+        procs.append(start_process([sys.executable, "-m", "graphroute.cli.main", "serve", str(work / "serve-traced.yaml"),
+                                    "--port", str(tr_port), "--log-level", "warning"], f"http://127.0.0.1:{tr_port}/health",
+                                   timeout_s=600))
         procs.append(start_process([args.litellm, "--config", str(work / "litellm.yaml"), "--port", str(ll_port),
                                     "--num_workers", "1"], f"http://127.0.0.1:{ll_port}/health/liveliness",
                                    env=quiet, timeout_s=300, log=(work / "litellm.log").open("w")))
         paths = {"direct": (up_port, "/v1/chat/completions", _bodies("ok", prompts)),
                  "graphroute-static": (gr_port, "/v1/chat/completions", _bodies("fake", prompts)),
+                 "graphroute-static-traced": (tr_port, "/v1/chat/completions", _bodies("fake", prompts)),
                  "graphroute-classifier": (gr_port, "/v1/chat/completions", _bodies("classifier", prompts)),
                  "litellm": (ll_port, "/chat/completions", _bodies("fake", prompts))}
         for name, (port, path, bodies) in paths.items():  # warm up: connections, first-call costs
@@ -179,7 +214,9 @@ def main() -> None:
               f"{cl['rps'] / enc_rps:.2f}x ({enc_rps:.0f} prompts/s), classifier/litellm added p50 "
               f"{(cl['p50'] - d['p50']) / max(ll['p50'] - d['p50'], 1e-9):.2f}x")
         if 1 in ks:
-            print(f"at K=1: static added p50 {res['graphroute-static', 1]['p50'] - res['direct', 1]['p50']:.2f} ms")
+            st, tr = (res[n, 1]['p50'] - res['direct', 1]['p50'] for n in ("graphroute-static", "graphroute-static-traced"))
+            print(f"at K=1: static added p50 {st:.2f} ms; with tracing {tr:.2f} ms (+{tr - st:.2f} ms; "
+                  f"{_Collector.spans} spans exported)")
         print(f"static_p50_ms={res['graphroute-static', k]['p50'] - d['p50']:.2f} "
               f"classifier_p50_ms={cl['p50'] - d['p50']:.2f} "
               f"litellm_p50_ms={ll['p50'] - d['p50']:.2f} "

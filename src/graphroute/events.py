@@ -62,10 +62,11 @@ class CallEvent(Event):
 class DecisionEvent(Event):
     """A routed request: the prompt, the model the router chose and the chance it had of choosing it,
     what the request cost; ``fallback``: another model answered; ``served``: the configured id that
-    answered; ``cached``/``attempts``: the Gateway's cache hit and every try."""
+    answered; ``cached``/``attempts``: the Gateway's cache hit and every try; ``virtual_model`` and
+    ``key``: what a served request asked for, and the name of the key that asked."""
 
     kind: ClassVar[str] = "decision"
-    optional: ClassVar[tuple[str, ...]] = ("fallback", "served", "cached", "attempts")
+    optional: ClassVar[tuple[str, ...]] = ("fallback", "served", "cached", "attempts", "virtual_model", "key")
     prompt: str
     model: str | None
     probability: float | None = 1.0
@@ -76,6 +77,8 @@ class DecisionEvent(Event):
     served: str | None = None
     cached: bool = False
     attempts: list[tuple[str, str | None]] | None = None
+    virtual_model: str | None = None
+    key: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -66,10 +66,25 @@ def _trace() -> Any:
     return _api
 
 
+_tracer_of: list[Any] = [None, None]  # the provider last seen and its graphroute tracer
+
+
+def _tracer() -> Any:
+    """graphroute's tracer from the process's provider, or None when none is set (one lookup per span)."""
+    api = _trace()
+    if not api:
+        return None
+    provider = api.get_tracer_provider()
+    if isinstance(provider, (api.ProxyTracerProvider, api.NoOpTracerProvider)):
+        return None
+    if _tracer_of[0] is not provider:
+        _tracer_of[:] = [provider, provider.get_tracer("graphroute")]
+    return _tracer_of[1]
+
+
 def enabled() -> bool:
     """Whether an OpenTelemetry tracer provider is set in this process (spans are then recorded)."""
-    api = _trace()
-    return bool(api) and not isinstance(api.get_tracer_provider(), (api.ProxyTracerProvider, api.NoOpTracerProvider))
+    return _tracer() is not None
 
 
 def _clean(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -88,11 +103,11 @@ def span(name: str, attributes: Mapping[str, Any] | None = None, *, kind: str = 
         attributes: set at the start; ``None`` values are left out.
         kind: ``internal``, ``client`` (an upstream call) or ``server`` (a served request).
     """
-    if not enabled():
+    tracer = _tracer()
+    if tracer is None:
         yield _OFF
         return
     api = _trace()
-    tracer = api.get_tracer("graphroute")
     with tracer.start_as_current_span(name, kind=getattr(api.SpanKind, kind.upper()), attributes=_clean(attributes),
                                       record_exception=False, set_status_on_exception=False) as s:
         try:

@@ -114,6 +114,12 @@ def batcher_for(router: Any) -> DecisionBatcher:
     return held[1]
 
 
+def copy_batching(source: Any, copy: Any) -> None:
+    """Give ``copy`` (a router copied from ``source``, e.g. at another threshold) ``source``'s batching."""
+    if source in _SETTINGS:
+        set_batching(copy, **_SETTINGS[source])
+
+
 def set_batching(router: Any, *, max_batch: int = 64, max_wait_ms: float = 0.0) -> None:
     """How ``router``'s concurrent decisions are batched (``serve.batch`` sets it for a served router)."""
     if max_batch < 1 or max_wait_ms < 0:

@@ -111,12 +111,14 @@ class TelemetryHandler(BaseCallbackHandler):
 
 
 def log_decision(sink: Any, run_id: str, prompt: str, decision: Any, *, cost: float | None = None,
-                 latency_ms: float | None = None, fallback: bool = False, served: str | None = None) -> None:
+                 latency_ms: float | None = None, fallback: bool = False, served: str | None = None,
+                 virtual_model: str | None = None, key: str | None = None) -> None:
     """Record what learning from production needs of a routed request: the prompt, the model called
     and the probability it had (``Decision.probability``), and what it cost. ``fallback``: another
     model answered (the outcome is not the chosen model's: ``from-logs`` leaves it out); ``served``:
     the configured model id that answered (a router's own model names differ; a cascade's later
-    stage; a graph's steps, comma-separated) — what ``graphroute stats`` counts.
+    stage; a graph's steps, comma-separated) — what ``graphroute stats`` counts; ``virtual_model``
+    and ``key``: what the server's client asked for and its key's name (the dashboard's breakdowns).
 
     Examples:
         >>> from graphroute.runtime.telemetry import MemorySink, log_decision, log_feedback
@@ -130,7 +132,7 @@ def log_decision(sink: Any, run_id: str, prompt: str, decision: Any, *, cost: fl
     sink.write(DecisionEvent(run_id=str(run_id), prompt=prompt, model=decision.model,
                              probability=1.0 if decision.probability is None else decision.probability,
                              reason=decision.reason, cost=cost, latency_ms=latency_ms, fallback=fallback,
-                             served=served).record())
+                             served=served, virtual_model=virtual_model, key=key).record())
 
 
 def log_feedback(sink: Any, run_id: str, score: float, metric: str = "feedback") -> None:

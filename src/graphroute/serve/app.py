@@ -19,17 +19,34 @@ Examples:
 from __future__ import annotations
 
 import contextlib
+import inspect
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
 from graphroute.serve.api_errors import install_error_handlers
 from graphroute.serve.body_limit import BodyLimit
 from graphroute.serve.guard import Guard, hide_query_strings
-from graphroute.serve.routes import admin, chat, models, route
+from graphroute.serve.routes import admin, chat, models, route, ui
 from graphroute.serve.routes.feedback import feedback_router
 from graphroute.serve.service import Service
 from graphroute.serve.settings import ServeFile, load_serve_config
+
+
+#: paths FastAPI's own telemetry leaves out (probes, scrapes and the dashboard, not traffic)
+UNTRACED = ("/health", "/metrics", "/ui")
+
+
+def fastapi_telemetry() -> dict[str, Any]:
+    """FastAPI's built-in OpenTelemetry (versions that have it): only its HTTP server span per
+    request, above graphroute's own spans — no per-dependency, endpoint and serialization spans,
+    none for probes, scrapes and the dashboard, and no metrics or logs of its own (``/metrics``
+    has graphroute's)."""
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"operation_spans": False, "metrics": False, "logs": False,
+                          "exclude": lambda scope: str(scope.get("path", "")).startswith(UNTRACED)}}
 
 
 def create_app(config: ServeFile | str | Path) -> FastAPI:
@@ -58,12 +75,13 @@ def create_app(config: ServeFile | str | Path) -> FastAPI:
         await svc.aclose()
 
     app = FastAPI(title="graphroute", version="1.0", description="OpenAI-compatible routing server", lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url=None)
+                  docs_url=None, redoc_url=None, openapi_url=None, **fastapi_telemetry())
     app.state.service = svc
     app.state.open_docs = cfg.serve.open_docs if cfg.serve.open_docs is not None else not svc.keys.enabled
     app.add_middleware(BodyLimit, max_bytes=cfg.serve.max_body_bytes)
     app.add_middleware(Guard, metrics=svc.metrics, secrets=svc.secrets)  # outermost: counts refusals, 413s and 500s too
     install_error_handlers(app, svc.secrets)
-    for router in (chat.router, route.router, feedback_router(cfg.serve.feedback_metrics), models.router, admin.router):
+    for router in (chat.router, route.router, feedback_router(cfg.serve.feedback_metrics), models.router, admin.router,
+                   ui.router):
         app.include_router(router)
     return app

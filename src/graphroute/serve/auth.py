@@ -58,6 +58,10 @@ class KeyStore:
         # state backend's own script rather than limits' storage, so Redis outages follow one policy
         self.state = state if state is not None else MemoryState()
 
+    def all(self) -> list[Key]:
+        """Every configured key (none without keys)."""
+        return list(self._by_digest.values())
+
     @property
     def budgets(self) -> dict[str, float | None]:
         """Budget session -> dollars, for the gateway's budget manager."""

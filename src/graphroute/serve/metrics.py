@@ -42,10 +42,29 @@ class _Breakers:
         yield g
 
 
-class ServeMetrics:
-    """Requests, decisions per model, cost, latencies, fallbacks and breaker states."""
+class _Budgets:
+    """Budget limits and what is left of them, per scope (``global`` or a key's name), read at scrape time."""
 
-    def __init__(self, breakers: Callable[[], dict[str, str]]) -> None:
+    def __init__(self, budgets: Callable[[], dict[str, tuple[float, float]]]) -> None:
+        self.budgets = budgets
+
+    def collect(self):
+        limit = GaugeMetricFamily("graphroute_budget_limit_dollars", "Budget limit per scope (global or key)",
+                                  labels=["scope"])
+        left = GaugeMetricFamily("graphroute_budget_remaining_dollars", "Dollars left of the budget per scope",
+                                 labels=["scope"])
+        for scope, (lim, spent) in self.budgets().items():
+            limit.add_metric([scope], lim)
+            left.add_metric([scope], max(0.0, lim - spent))
+        yield limit
+        yield left
+
+
+class ServeMetrics:
+    """Requests, decisions per model, cost, latencies, fallbacks, breaker states and budgets left."""
+
+    def __init__(self, breakers: Callable[[], dict[str, str]],
+                 budgets: Callable[[], dict[str, tuple[float, float]]] | None = None) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter("graphroute_requests", "Requests by virtual model, kind and HTTP status",
@@ -63,10 +82,16 @@ class ServeMetrics:
         self.errors = Counter("graphroute_upstream_errors", "Failed upstream calls per model and kind", ["model", "kind"],
                               registry=r)
         r.register(_Breakers(breakers))
+        if budgets is not None:
+            r.register(_Budgets(budgets))
 
     def request(self, virtual_model: str, kind: str, code: int, seconds: float) -> None:
         self.requests.labels(virtual_model, kind, str(code)).inc()
         self.latency.labels(virtual_model, kind).observe(seconds)
+
+    def first_token(self, model: str, seconds: float) -> None:
+        """A stream's time to its first token."""
+        self.ttft.labels(model).observe(seconds)
 
     def decision(self, model: str, cost: float) -> None:
         self.decisions.labels(model).inc()

@@ -13,7 +13,8 @@ import logging
 import os
 from typing import Any
 
-from graphroute.errors import ConfigError, FeedbackError
+from graphroute.encoders.query import use_query_encoder
+from graphroute.errors import ConfigError, EncoderError, FeedbackError
 from graphroute.graphs.build import graph_costs
 from graphroute.graphs.compiler import compile_file, run_graph
 from graphroute.runtime.failures import BudgetExceededError, NoModelAvailableError
@@ -69,9 +70,15 @@ class Service:
         tel = s.telemetry
         self.sink = (PostgresSink(tel) if tel.startswith(("postgresql://", "postgres://")) else JsonlSink(cfg.base / tel)) \
             if tel else None
-        for router in rt.routers.values():
+        for name, router in rt.routers.items():
             if isinstance(router, Router):
                 set_batching(router, max_batch=s.batch.max_batch, max_wait_ms=s.batch.max_wait_ms)
+                try:
+                    variant = use_query_encoder(router, s.query_encoder)
+                except EncoderError as exc:
+                    raise ConfigError(str(exc), path=cfg.base, field="serve.query_encoder") from None
+                if variant is not None:
+                    log.info("router %s embeds requests with %s", name, variant)
         self.resolver = Resolver(list(cfg.models), rt.routers, rt.maps, self.graphs, s.aliases)
         privacy = next((r for r in rt.routers.values() if isinstance(r, PrivacyRouter)), None)
         self.experiments = Experiments(s.experiments, self.resolver.resolve, self.shadow_call, self.sink,
@@ -93,7 +100,8 @@ class Service:
                 raise ConfigError(f"router {name!r}: online clusters differ from worker to worker; with a shared state "
                                   f"give it clusters: lsh (the same in every worker)", field=f"routers.{name}.params",
                                   path=cfg.base)
-        self.metrics = ServeMetrics(lambda: {m: b.state for m, b in self.gateway.breakers.items()})
+        self.budget_view: dict[str, tuple[float, float]] = {}  # scope -> (limit, spent), refreshed by sync_budgets
+        self.metrics = ServeMetrics(lambda: {m: b.state for m, b in self.gateway.breakers.items()}, self._budget_view)
         self._sync_task: asyncio.Task | None = None
 
     # ------------------------------------------------------------------ shared state
@@ -104,6 +112,29 @@ class Service:
         for b in self.gateway.breakers.values():
             if hasattr(b, "refresh"):
                 await b.refresh()
+        await self.sync_budgets()
+
+    def budget_limits(self) -> dict[str, tuple[float, str | None]]:
+        """Scope (``global`` or a key's name) -> (limit in dollars, budget session)."""
+        out: dict[str, tuple[float, str | None]] = {}
+        if self.budgets.global_limit is not None:
+            out["global"] = (float(self.budgets.global_limit), None)
+        for k in self.keys.all():
+            if k.budget is not None:
+                out[k.name] = (float(k.budget), k.session)
+        return out
+
+    async def sync_budgets(self) -> dict[str, tuple[float, float]]:
+        """(limit, spent) per budget scope, read from the state backend (shared by every worker)."""
+        self.budget_view = {scope: (lim, await self.budgets.aspent(session))
+                            for scope, (lim, session) in self.budget_limits().items()}
+        return self.budget_view
+
+    def _budget_view(self) -> dict[str, tuple[float, float]]:
+        spent = getattr(self.budgets, "spent", None)  # this process's budgets: read now; shared ones: the last sync
+        if spent is not None:
+            return {scope: (lim, spent(session)) for scope, (lim, session) in self.budget_limits().items()}
+        return self.budget_view
 
     async def start(self) -> None:
         o = self.cfg.serve.otel
@@ -141,7 +172,8 @@ class Service:
             log.warning("request %s: its feedback record could not be kept (state unreachable)", request_id)
         if self.sink is not None:
             log_decision(self.sink, request_id, prompt, decision, cost=cost, latency_ms=latency_ms, fallback=fallback,
-                         served=served)
+                         served=served, virtual_model=getattr(target, "label", None) or getattr(target, "name", None),
+                         key=key)
 
     async def feedback(self, request_id: str, score: float, metric: str = "feedback", key: Any = None) -> dict[str, Any]:
         """Record a request's outcome, sent by the key that made the request (or an admin key; any

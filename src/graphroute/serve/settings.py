@@ -157,6 +157,9 @@ class ServeBlock(_Strict):
     timeout_s: float = Field(60.0, gt=0)
     breaker: BreakerBlock = Field(default_factory=BreakerBlock)
     batch: BatchBlock = Field(default_factory=BatchBlock)
+    query_encoder: Literal["auto", "fitted", "onnx-int8", "torch-bf16"] = Field(
+        "auto", description="what learned routers embed requests with: auto (PyTorch bf16 on a CPU with bf16 units, "
+                            "else the fitted encoder), fitted, onnx-int8 or torch-bf16 (graphroute.encoders.query)")
     telemetry: str | None = Field(None, description="JSONL file (relative to this file) or postgresql:// URL for "
                                                     "decisions and feedback")
     state: str | None = Field(None, description="where breakers, budgets, rate limits, bandit statistics and feedback "

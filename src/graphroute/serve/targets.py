@@ -32,6 +32,7 @@ from typing import Any, Callable, Sequence, cast
 from graphroute.cascade import Cascade
 from graphroute.errors import UnknownVirtualModelError
 from graphroute.routers import Router
+from graphroute.routers.batched_decisions import copy_batching
 from graphroute.routers.policy import ThresholdPolicy
 from graphroute.types import Decision
 
@@ -116,8 +117,9 @@ class Resolver:
             if not isinstance(policy, ThresholdPolicy):
                 raise UnknownVirtualModelError(f"router-{name}-<threshold> needs a two-model router with a threshold policy; "
                                                f"use router-{name}")
-            variant = copy.copy(router)  # shares the fitted arrays; only the policy differs
+            variant = copy.copy(router)  # shares the fitted arrays and query encoder; only the policy differs
             variant.set_policy(threshold=t)
+            copy_batching(router, variant)
             if len(self._variants) > 256:  # thresholds come from clients: keep the table bounded
                 self._variants.pop(next(iter(self._variants)))
             self._variants[key] = variant

@@ -124,6 +124,8 @@ async def _stream(r: RequestContext, decision: Any, chosen: str, body: ChatReque
                 return
             await stream.aclose()  # settled: some servers (llama.cpp) report 0 completion tokens for streams
             settled = True
+            if stream.ttft_ms is not None:
+                r.svc.metrics.first_token(model, stream.ttft_ms / 1000)
             await r.done(200, decision, chosen, model, stream.cost, stream.attempts)
             if want_usage:
                 u = {**(stream.usage or {}), **usage(int((stream.usage or {}).get("prompt_tokens") or r.tokens),

@@ -141,7 +141,7 @@ def main() -> None:
         for p in reversed(procs):
             stop_process(p)
         collector.shutdown()
-    requests = sorted((s for s in SPANS if s["name"] == "graphroute.request"), key=lambda s: s["start"])
+    requests = sorted((s for s in SPANS if s["name"] == "POST /v1/chat/completions"), key=lambda s: s["start"])
     routed = [s for s in requests if s["attrs"].get("graphroute.virtual_model") == "auto"][5]  # warm, not the first
     fell = next(s for s in requests if s["attrs"].get("graphroute.fallback"))
     for title, root in (("a routed request", routed), ("a request that fell back", fell)):

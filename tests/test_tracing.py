@@ -189,23 +189,35 @@ def test_a_served_request_sends_its_span_tree_to_a_real_otlp_endpoint(tmp_path, 
         client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=SERVE_KEYS["full"][0])
         routed = client.chat.completions.with_raw_response.create(
             model="auto", messages=[{"role": "user", "content": "Natalia sold clips to 48 of her friends in April. How many?"}])
-        fell = client.chat.completions.with_raw_response.create(model="dead", messages=[{"role": "user", "content": "hi"}])
+        caller = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"  # a caller's W3C trace context
+        fell = client.chat.completions.with_raw_response.create(
+            model="dead", messages=[{"role": "user", "content": "hi"}],
+            extra_headers={"traceparent": f"00-{caller[0]}-{caller[1]}-01"})
+        routed_only = client.with_options().post("/route", cast_to=dict, body={
+            "model": "auto", "messages": [{"role": "user", "content": "What is 12 * 12?"}]})
         ids = {routed.headers["x-graphroute-request-id"]: routed, fell.headers["x-graphroute-request-id"]: fell}
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and \
-                sum(s["name"] == "graphroute.request" for s in _Collector.received) < 2:
+                sum(s["name"] == "POST /v1/chat/completions" for s in _Collector.received) < 2:
             time.sleep(0.2)
     finally:
         stop_process(proc)
         collector.shutdown()
     got = _Collector.received
-    roots = {s["attrs"]["graphroute.request_id"]: s for s in got if s["name"] == "graphroute.request"}
+    roots = {s["attrs"]["graphroute.request_id"]: s for s in got if s["name"] == "POST /v1/chat/completions"}
     assert set(roots) == set(ids)
     assert {s["service"] for s in got} == {"gr-test"} and {s["auth"] for s in got} == {"Bearer otel-test-token"}
+
+    def r1_is_root(span):
+        return span["parent"] == ""
 
     def children(root):
         return [s for s in got if s["parent"] == root["id"]]
 
+    assert r1_is_root(roots[routed.headers["x-graphroute-request-id"]])
+    [decided] = [s for s in got if s["name"] == "POST /v1/route"]
+    assert decided["attrs"]["graphroute.request_id"] == routed_only["request_id"]
+    assert [s["attrs"]["graphroute.chosen"] for s in got if s["parent"] == decided["id"]] == [routed_only["model"]]
     r1 = roots[routed.headers["x-graphroute-request-id"]]
     body = routed.parse()
     assert r1["attrs"]["graphroute.virtual_model"] == "auto" and r1["attrs"]["http.response.status_code"] == 200
@@ -224,3 +236,6 @@ def test_a_served_request_sends_its_span_tree_to_a_real_otlp_endpoint(tmp_path, 
     assert all(s["attrs"].get("error.type") for s in tries[:2]) and "error.type" not in tries[2]["attrs"]
     assert r2["attrs"]["graphroute.fallback"] is True and r2["attrs"]["graphroute.model"] == "mixtral"
     assert all(s["trace"] == r2["trace"] for s in tries)
+    assert (r2["trace"], r2["parent"]) == caller  # the caller's trace goes on through the server
+    assert {s["name"] for s in got} <= {"POST /v1/chat/completions", "POST /v1/route", "graphroute.route"} | \
+        {f"chat {m}" for m in ("gpt4", "mixtral", "dead")}  # one server span per request, no probe or scrape

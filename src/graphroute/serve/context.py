@@ -90,13 +90,19 @@ class RequestContext:
     def headers(self, model: str | None, reason: str) -> dict[str, str]:
         return {"x-graphroute-model": model or "", "x-graphroute-request-id": self.id, "x-graphroute-reason": header_text(reason)}
 
-    async def decide(self, body: ChatRequest) -> tuple[Any, str | None]:
-        context = {"user": body.user, "session": self.session}
+    async def route(self, context: dict[str, Any]) -> tuple[Any, str | None]:
+        """The target's decision for this request, in a ``graphroute.route`` span."""
         with span("graphroute.route", {"graphroute.virtual_model": self.target.name, **prompt_attribute(self.prompt)}) as ds:
-            self.decision, self.chosen = await self.target.decide(self.prompt, {"run_id": self.id, **context})
+            self.decision, self.chosen = await self.target.decide(self.prompt, context)
             ds.set_attributes({**decision_attributes(self.decision, virtual_model=self.target.name,
                                                      arm=self.experiment.arm if self.experiment is not None else None),
                                "graphroute.chosen": self.chosen or ""})
+        return self.decision, self.chosen
+
+    async def decide(self, body: ChatRequest) -> tuple[Any, str | None]:
+        """The decision of a request that will be answered (the other arms of its experiment decide too)."""
+        context = {"user": body.user, "session": self.session}
+        await self.route({"run_id": self.id, **context})
         if self.experiment is not None:  # the other arms and the shadows decide while this one is served
             self.svc.experiments.decide_others(self.experiment, self.prompt, context)
         return self.decision, self.chosen

@@ -15,6 +15,7 @@ from typing import Any
 
 from graphroute.encoders.query import use_query_encoder
 from graphroute.errors import ConfigError, EncoderError, FeedbackError
+from graphroute.extras import require
 from graphroute.graphs.build import graph_costs
 from graphroute.graphs.compiler import compile_file, run_graph
 from graphroute.runtime.failures import BudgetExceededError, NoModelAvailableError
@@ -49,6 +50,8 @@ class Service:
     def __init__(self, cfg: ServeFile) -> None:
         self.cfg, s = cfg, cfg.serve
         self._tracer: Any = None
+        if s.otel is not None:  # fail at start, not at the first request, without the otel extra
+            require("opentelemetry.sdk.trace", "serve.otel (tracing)")
         data = replay_data(s.replay, cfg.base)
         self.upstreams: dict[str, Any] = {}
         for mid, m in cfg.models.items():

@@ -29,8 +29,10 @@ router = APIRouter()
 
 @router.post("/v1/chat/completions", response_model=Completion, responses={**ERRORS, 200: {"content": SSE}})
 async def chat_completions(body: ChatRequest, request: Request, svc: ServiceDep, key: Key) -> Response:
-    # FastAPI's own span (when a tracer provider is set) is the HTTP server span; this one is the routed request
-    with span("graphroute.request", {"http.route": "/v1/chat/completions", "graphroute.virtual_model": body.model}) as sp:
+    # the request's server span (FastAPI's own telemetry is off: create_app), a caller's traceparent continued
+    with span("POST /v1/chat/completions", {"http.request.method": "POST", "http.route": "/v1/chat/completions",
+                                            "graphroute.virtual_model": body.model}, kind="server",
+              headers=request.headers) as sp:
         r = RequestContext(svc, request, body, key)
         sp.set_attribute("graphroute.request_id", r.id)
         await r.admit()

@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -198,3 +199,28 @@ def test_every_grafana_query_names_a_metric_the_server_exports(ui_server):
               "graphroute_fallbacks", "graphroute_breaker_state", "graphroute_budget_remaining_dollars"}
     used = {re.sub(r"_(bucket|total|sum|count)$", "", n) for e in exprs for n in re.findall(r"\b(graphroute_[a-z_]+)\b", e)}
     assert wanted <= used, wanted - used
+
+
+def test_the_dashboard_reads_postgres_telemetry_as_it_reads_jsonl(postgres_db, tmp_path):
+    from graphroute.events import DecisionEvent
+    from graphroute.runtime.telemetry import JsonlSink
+    from graphroute.serve.dashboard import from_telemetry
+    from graphroute.storage import PostgresSink
+
+    t0 = time.time() - 300
+    recs = [DecisionEvent(run_id=f"r{i}", prompt=f"question {i}", model=["small", "big"][i % 2], reason="threshold",
+                          cost=0.001 * (i % 3), latency_ms=10.0 + i, served=["mixtral", "gpt4"][i % 2],
+                          virtual_model=["auto", "ab:big"][i % 3 == 0], key=["app", "ops"][i % 2], ts=t0 + 7 * i).record()
+            for i in range(40)]
+    pg, jsonl = PostgresSink(postgres_db), JsonlSink(tmp_path / "t.jsonl")
+    for r in recs:
+        pg.write(r)
+        jsonl.write(r)
+    assert pg.flush()
+    (from_pg, _), (from_file, _) = from_telemetry(pg), from_telemetry(jsonl)
+    pg.close()
+    assert from_pg == from_file
+    assert from_pg["stats"]["decisions"] == 40 and {k["key"] for k in from_pg["keys"]} == {"app", "ops"}
+    mix = from_pg["mix"]["series"]
+    assert set(mix) == {"auto", "ab:big"} and sum(sum(v) for m in mix.values() for v in m.values()) == 40
+    assert from_pg["keys"][0]["cost"] == pytest.approx(sum(r["cost"] for r in recs if r["key"] == "app"))

@@ -189,19 +189,25 @@ def serve_config(folder: Path, replay_url: str, fake_url: str, extra_models: dic
     return path
 
 
+def start_serve(path: Path, cache: Path, *, log=None, env: dict | None = None):
+    """``graphroute serve path`` on a free loopback port, with the tests' cache and upstream key: (process, URL)."""
+    from graphroute.models.local import free_port
+
+    port = free_port()
+    proc = start_process([sys.executable, "-m", "graphroute.cli.main", "serve", str(path), "--port", str(port)],
+                         f"http://127.0.0.1:{port}/health", log=log,
+                         env={"GRAPHROUTE_CACHE": str(cache), "GR_TEST_UPSTREAM_KEY": UPSTREAM_SECRET, **(env or {})})
+    return proc, f"http://127.0.0.1:{port}"
+
+
 @pytest.fixture(scope="session")
 def serve_server(tmp_path_factory, serve_cache, replay_upstream, fake_provider):
     """``graphroute serve`` (a real process on a loopback port) over the replay upstream and the fake provider."""
-    from graphroute.models.local import free_port
-
     folder = tmp_path_factory.mktemp("serve")
     path = serve_config(folder, replay_upstream, fake_provider)
-    port = free_port()
     log = (folder / "server.log").open("w")
-    proc = start_process([sys.executable, "-m", "graphroute.cli.main", "serve", str(path), "--port", str(port)],
-                         f"http://127.0.0.1:{port}/health", log=log,
-                         env={"GRAPHROUTE_CACHE": str(serve_cache), "GR_TEST_UPSTREAM_KEY": UPSTREAM_SECRET})
-    yield {"url": f"http://127.0.0.1:{port}", "folder": folder, "log": folder / "server.log", "fake": fake_provider,
+    proc, url = start_serve(path, serve_cache, log=log)
+    yield {"url": url, "folder": folder, "log": folder / "server.log", "fake": fake_provider,
            "keys": {n: k for n, (k, _) in SERVE_KEYS.items()}, "secret": UPSTREAM_SECRET}
     stop_process(proc)
     log.close()

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import SERVE_KEYS, UPSTREAM_SECRET, serve_config, start_process, stop_process
+from conftest import SERVE_KEYS, serve_config, start_serve, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = "gr-test-admin-0123456789"
@@ -26,7 +26,6 @@ CHROMEDRIVER = shutil.which("chromedriver")
 
 @pytest.fixture(scope="module")
 def ui_server(tmp_path_factory, serve_cache, replay_upstream, fake_provider):
-    from graphroute.models.local import free_port
     from graphroute.serve import hash_key
 
     folder = tmp_path_factory.mktemp("serve-ui")
@@ -38,12 +37,9 @@ def ui_server(tmp_path_factory, serve_cache, replay_upstream, fake_provider):
                                           "unit": "request"},
                                    "quiet": {"arms": {"control": {"target": "mixtral"}, "other": {"target": "gpt4"}}}}
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    port = free_port()
     log = (folder / "server.log").open("w")
-    proc = start_process([sys.executable, "-m", "graphroute.cli.main", "serve", str(path), "--port", str(port)],
-                         f"http://127.0.0.1:{port}/health", log=log,
-                         env={"GRAPHROUTE_CACHE": str(serve_cache), "GR_TEST_UPSTREAM_KEY": UPSTREAM_SECRET})
-    yield {"url": f"http://127.0.0.1:{port}", "telemetry": folder / "telemetry.jsonl"}
+    proc, url = start_serve(path, serve_cache, log=log)
+    yield {"url": url, "telemetry": folder / "telemetry.jsonl"}
     stop_process(proc)
     log.close()
 

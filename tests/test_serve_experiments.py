@@ -14,7 +14,7 @@ import openai
 import pytest
 import yaml
 
-from conftest import UPSTREAM_SECRET, SERVE_KEYS, serve_config, start_process, stop_process
+from conftest import SERVE_KEYS, serve_config, start_serve, stop_process
 from graphroute.experiments import assign
 
 SHADOW_BUDGET = 0.08
@@ -22,7 +22,6 @@ SHADOW_BUDGET = 0.08
 
 @pytest.fixture(scope="module")
 def exp_server(tmp_path_factory, serve_cache, replay_upstream, fake_provider):
-    from graphroute.models.local import free_port
 
     folder = tmp_path_factory.mktemp("serve-exp")
     path = serve_config(folder, replay_upstream, fake_provider)
@@ -36,12 +35,9 @@ def exp_server(tmp_path_factory, serve_cache, replay_upstream, fake_provider):
                   "start": "2099-01-01T00:00:00Z"},
     }
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    port = free_port()
     log = (folder / "server.log").open("w")
-    proc = start_process([sys.executable, "-m", "graphroute.cli.main", "serve", str(path), "--port", str(port)],
-                         f"http://127.0.0.1:{port}/health", log=log,
-                         env={"GRAPHROUTE_CACHE": str(serve_cache), "GR_TEST_UPSTREAM_KEY": UPSTREAM_SECRET})
-    yield {"url": f"http://127.0.0.1:{port}", "config": path, "telemetry": folder / "telemetry.jsonl",
+    proc, url = start_serve(path, serve_cache, log=log)
+    yield {"url": url, "config": path, "telemetry": folder / "telemetry.jsonl",
            "key": SERVE_KEYS["full"][0], "cache": serve_cache}
     stop_process(proc)
     log.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +17,7 @@ from langchain_core.language_models import FakeListChatModel
 from langchain_core.runnables import RunnableLambda
 from langgraph.graph import END, START, StateGraph
 
-from conftest import SERVE_KEYS, UPSTREAM_SECRET, serve_config, start_process, stop_process
+from conftest import SERVE_KEYS, serve_config, start_serve, stop_process
 from graphroute import tracing
 from graphroute.cascade import Cascade, Stage
 from graphroute.nodes import RouterNode
@@ -170,7 +169,6 @@ def test_a_served_request_sends_its_span_tree_to_a_real_otlp_endpoint(tmp_path, 
                                                                       fake_provider):
     from openai import OpenAI
 
-    from graphroute.models.local import free_port
 
     collector = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
     threading.Thread(target=collector.serve_forever, daemon=True).start()
@@ -180,13 +178,10 @@ def test_a_served_request_sends_its_span_tree_to_a_real_otlp_endpoint(tmp_path, 
     cfg["serve"]["otel"] = {"endpoint": f"http://127.0.0.1:{collector.server_port}/v1/traces", "service_name": "gr-test",
                             "headers_env": "GR_TEST_OTEL_HEADERS"}
     path.write_text(yaml.safe_dump(cfg))
-    port = free_port()
-    proc = start_process([sys.executable, "-m", "graphroute.cli.main", "serve", str(path), "--port", str(port)],
-                         f"http://127.0.0.1:{port}/health",
-                         env={"GRAPHROUTE_CACHE": str(serve_cache), "GR_TEST_UPSTREAM_KEY": UPSTREAM_SECRET,
-                              "GR_TEST_OTEL_HEADERS": "authorization=Bearer otel-test-token", "OTEL_BSP_SCHEDULE_DELAY": "200"})
+    proc, url = start_serve(path, serve_cache, env={"GR_TEST_OTEL_HEADERS": "authorization=Bearer otel-test-token",
+                                                    "OTEL_BSP_SCHEDULE_DELAY": "200"})
     try:
-        client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=SERVE_KEYS["full"][0])
+        client = OpenAI(base_url=f"{url}/v1", api_key=SERVE_KEYS["full"][0])
         routed = client.chat.completions.with_raw_response.create(
             model="auto", messages=[{"role": "user", "content": "Natalia sold clips to 48 of her friends in April. How many?"}])
         caller = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"  # a caller's W3C trace context

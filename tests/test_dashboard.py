@@ -93,8 +93,7 @@ def test_the_data_endpoint_needs_an_admin_key_and_serve_ui_false_turns_the_page_
     cfg = yaml.safe_load((ROOT / "graphs" / "serve.yaml").read_text())
     cfg["serve"]["ui"] = False
     (tmp_path / "serve.yaml").write_text(yaml.safe_dump(cfg))
-    for name in ("qa_cascade.yaml",):
-        shutil.copy(ROOT / "graphs" / name, tmp_path / name)
+    shutil.copy(ROOT / "graphs" / "qa_cascade.yaml", tmp_path / "qa_cascade.yaml")  # the graph serve.yaml serves
     with TestClient(create_app(tmp_path / "serve.yaml")) as client:
         assert client.get("/ui").status_code == 404 and client.get("/ui/api/data").status_code == 404
 

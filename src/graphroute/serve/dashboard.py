@@ -153,9 +153,7 @@ def experiment_reports(experiments: Any, recs: list[dict[str, Any]]) -> list[dic
         try:
             rep = report(recs, name, block, n_resamples=500).to_dict()
             out.append({"name": name, "state": rep["verdict"], "report": rep})
-        except GraphRouteError as exc:
-            out.append({"name": name, "state": "not enough data", "report": None, "why": str(exc)})
-        except ValueError as exc:  # too few records for an interval
+        except (GraphRouteError, ValueError) as exc:  # no records yet, or too few for an interval
             out.append({"name": name, "state": "not enough data", "report": None, "why": str(exc)})
     return out
 
